@@ -1,0 +1,1 @@
+"""openTelecom core: settings, database, auth, members, contracts, audit, web shell and CLI."""

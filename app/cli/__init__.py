@@ -1,0 +1,1 @@
+"""The ``opentelecom`` command line."""

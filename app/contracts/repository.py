@@ -1,0 +1,129 @@
+"""All queries on plans, premises and contracts, scoped to what the actor may see."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
+
+from app.contracts.models import Contract, ContractEvent, ContractStatus, Plan, Premises
+from app.kit.actor import Actor
+
+
+def _own(actor: Actor, column: sa.ColumnElement[int] | sa.orm.InstrumentedAttribute[int]) -> sa.ColumnElement[bool]:
+    if actor.is_member:
+        return column == (actor.member_id if actor.member_id is not None else -1)
+    return sa.true()
+
+
+def visible_contracts(actor: Actor) -> sa.ColumnElement[bool]:
+    return _own(actor, Contract.member_id)
+
+
+def visible_premises(actor: Actor) -> sa.ColumnElement[bool]:
+    return _own(actor, Premises.member_id)
+
+
+async def list_plans(session: AsyncSession, *, active_only: bool) -> list[Plan]:
+    query = sa.select(Plan).order_by(Plan.monthly_fee_cents, Plan.id)
+    if active_only:
+        query = query.where(Plan.is_active.is_(True))
+    return list((await session.execute(query)).scalars())
+
+
+async def get_plan(session: AsyncSession, plan_id: int) -> Plan | None:
+    return await session.get(Plan, plan_id)
+
+
+async def plan_by_code(session: AsyncSession, code: str) -> Plan | None:
+    return (await session.execute(sa.select(Plan).where(Plan.code == code))).scalar_one_or_none()
+
+
+async def get_premises(session: AsyncSession, premises_id: int, *, actor: Actor | None = None) -> Premises | None:
+    query = sa.select(Premises).where(Premises.id == premises_id)
+    if actor is not None:
+        query = query.where(visible_premises(actor))
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def list_premises(
+    session: AsyncSession, *, actor: Actor, member_id: int | None, limit: int, offset: int
+) -> tuple[list[Premises], int]:
+    where = sa.and_(visible_premises(actor), Premises.member_id == member_id if member_id else sa.true())
+    total = int((await session.execute(sa.select(sa.func.count()).select_from(Premises).where(where))).scalar_one())
+    rows = await session.execute(sa.select(Premises).where(where).order_by(Premises.id).limit(limit).offset(offset))
+    return list(rows.scalars()), total
+
+
+async def get_contract(
+    session: AsyncSession, contract_id: int, *, actor: Actor | None = None, lock: bool = False
+) -> Contract | None:
+    query = (
+        sa.select(Contract)
+        .options(joinedload(Contract.plan), joinedload(Contract.premises))
+        .where(Contract.id == contract_id)
+    )
+    if actor is not None:
+        query = query.where(visible_contracts(actor))
+    if lock:
+        query = query.with_for_update(of=Contract)
+    return (await session.execute(query)).unique().scalar_one_or_none()
+
+
+@dataclass(frozen=True, slots=True)
+class ContractFilter:
+    status: ContractStatus | None = None
+    member_id: int | None = None
+    plan_id: int | None = None
+    search: str | None = None
+
+
+async def search_contracts(
+    session: AsyncSession, *, actor: Actor, filters: ContractFilter, limit: int, offset: int
+) -> tuple[list[Contract], int]:
+    conditions: list[sa.ColumnElement[bool]] = [visible_contracts(actor)]
+    if filters.status is not None:
+        conditions.append(Contract.status == filters.status)
+    if filters.member_id is not None:
+        conditions.append(Contract.member_id == filters.member_id)
+    if filters.plan_id is not None:
+        conditions.append(Contract.plan_id == filters.plan_id)
+    if filters.search:
+        conditions.append(sa.func.lower(Contract.number).like(f"%{filters.search.strip().lower()}%"))
+    where = sa.and_(*conditions)
+    total = int((await session.execute(sa.select(sa.func.count()).select_from(Contract).where(where))).scalar_one())
+    rows = await session.execute(
+        sa.select(Contract)
+        .options(joinedload(Contract.plan), joinedload(Contract.premises))
+        .where(where)
+        .order_by(Contract.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(rows.unique().scalars()), total
+
+
+async def events(session: AsyncSession, contract_id: int) -> list[ContractEvent]:
+    rows = await session.execute(
+        sa.select(ContractEvent)
+        .where(ContractEvent.contract_id == contract_id)
+        .order_by(ContractEvent.at, ContractEvent.id)
+    )
+    return list(rows.scalars())
+
+
+async def contracts_due_to_end(session: AsyncSession, today: date) -> list[Contract]:
+    rows = await session.execute(
+        sa.select(Contract)
+        .where(Contract.status.in_([ContractStatus.ACTIVE, ContractStatus.SUSPENDED]), Contract.ends_on < today)
+        .with_for_update()
+    )
+    return list(rows.scalars())
+
+
+async def counts_by_status(session: AsyncSession) -> dict[ContractStatus, int]:
+    rows = await session.execute(sa.select(Contract.status, sa.func.count()).group_by(Contract.status))
+    return {status: int(count) for status, count in rows}

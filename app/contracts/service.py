@@ -1,0 +1,349 @@
+"""Plans, premises and the contract lifecycle, with the consumer-protection dates of TKG §56."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.service import action
+from app.contracts import repository
+from app.contracts.models import Contract, ContractEvent, ContractStatus, Plan, Premises
+from app.contracts.schemas import PlanCreate, PlanUpdate, PremisesCreate
+from app.kit.actor import Actor, Role
+from app.kit.errors import Conflict, Forbidden, Invalid, NotFound
+from app.kit.time import add_months, local_today, utcnow
+from app.members.models import MemberStatus
+from app.members.service import get_member_for_link
+from app.settings import Settings
+
+# Which step may follow which. "ordered -> terminated" is an order withdrawn before activation.
+TRANSITIONS: dict[ContractStatus, frozenset[ContractStatus]] = {
+    ContractStatus.ORDERED: frozenset({ContractStatus.ACTIVE, ContractStatus.TERMINATED}),
+    ContractStatus.ACTIVE: frozenset({ContractStatus.SUSPENDED, ContractStatus.TERMINATED}),
+    ContractStatus.SUSPENDED: frozenset({ContractStatus.ACTIVE, ContractStatus.TERMINATED}),
+    ContractStatus.TERMINATED: frozenset(),
+}
+
+
+def _require(actor: Actor, *roles: Role) -> None:
+    if not actor.has(*roles):
+        raise Forbidden("Your role may not do this.")
+
+
+# --- plans ---------------------------------------------------------------------------------------
+
+
+async def create_plan(session: AsyncSession, *, actor: Actor, data: PlanCreate) -> Plan:
+    _require(actor, Role.BOARD)
+    if await repository.plan_by_code(session, data.code) is not None:
+        raise Conflict(f"A plan with code {data.code} exists already.", code="plan_code_taken", field="code")
+    plan = Plan(**data.model_dump(), is_active=True)
+    with action(session, "plan.create"):
+        session.add(plan)
+        await session.flush()
+    return plan
+
+
+async def get_plan(session: AsyncSession, *, plan_id: int) -> Plan:
+    plan = await repository.get_plan(session, plan_id)
+    if plan is None:
+        raise NotFound(f"Plan {plan_id} not found.")
+    return plan
+
+
+async def update_plan(session: AsyncSession, *, actor: Actor, plan_id: int, data: PlanUpdate) -> Plan:
+    """Price changes apply to new orders; running contracts keep the terms they were signed on."""
+    _require(actor, Role.BOARD)
+    plan = await get_plan(session, plan_id=plan_id)
+    with action(session, "plan.update"):
+        for field, value in data.model_dump(exclude_unset=True).items():
+            if value is None:
+                raise Invalid(f"{field} cannot be empty.", field=field)
+            setattr(plan, field, value)
+        await session.flush()
+    return plan
+
+
+async def list_plans(session: AsyncSession, *, actor: Actor) -> list[Plan]:
+    return await repository.list_plans(session, active_only=actor.is_member)
+
+
+# --- premises ------------------------------------------------------------------------------------
+
+
+async def create_premises(session: AsyncSession, *, actor: Actor, data: PremisesCreate) -> Premises:
+    _require(actor, Role.OPERATOR, Role.BOARD)
+    await get_member_for_link(session, member_id=data.member_id)
+    premises = Premises(**data.model_dump())
+    with action(session, "premises.create"):
+        session.add(premises)
+        await session.flush()
+    return premises
+
+
+async def get_premises(session: AsyncSession, *, actor: Actor, premises_id: int) -> Premises:
+    premises = await repository.get_premises(session, premises_id, actor=actor)
+    if premises is None:
+        raise NotFound(f"Premises {premises_id} not found.")
+    return premises
+
+
+# --- contracts -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ContractTerms:
+    """The dates a subscriber must be told (TKG §56, TKTransparenzV §5)."""
+
+    start_on: date | None
+    min_term_months: int
+    min_term_end_on: date | None
+    notice_months: int
+    last_day_to_cancel_for_min_term_end: date | None
+    earliest_end_if_cancelled_today: date | None
+    ends_on: date | None
+
+
+def min_term_end(start_on: date, months: int) -> date:
+    """Last day of the minimum term: a 24-month contract from 15 Mar ends on 14 Mar two years on."""
+    from datetime import timedelta
+
+    return add_months(start_on, months) - timedelta(days=1) if months else start_on
+
+
+def earliest_end(
+    *, start_on: date, min_term_months: int, notice_months: int, received_on: date, notice_after_min_term_months: int
+) -> date:
+    """When a contract ends if the subscriber cancels on ``received_on``.
+
+    Within the minimum term the plan's notice period applies towards its end; once that date is missed,
+    the contract runs on and can be cancelled at any time with the statutory short notice (§56 (3) TKG).
+    """
+    term_end = min_term_end(start_on, min_term_months)
+    if add_months(received_on, notice_months) <= term_end:
+        return term_end
+    return max(term_end, add_months(received_on, notice_after_min_term_months))
+
+
+def terms(contract: Contract, *, settings: Settings, today: date) -> ContractTerms:
+    if contract.start_on is None:
+        return ContractTerms(None, contract.min_term_months, None, contract.notice_months, None, None, contract.ends_on)
+    term_end = min_term_end(contract.start_on, contract.min_term_months)
+    last_day = add_months(term_end, -contract.notice_months)
+    running = contract.status in (ContractStatus.ACTIVE, ContractStatus.SUSPENDED)
+    return ContractTerms(
+        start_on=contract.start_on,
+        min_term_months=contract.min_term_months,
+        min_term_end_on=term_end,
+        notice_months=contract.notice_months,
+        last_day_to_cancel_for_min_term_end=last_day if last_day >= contract.start_on else None,
+        earliest_end_if_cancelled_today=earliest_end(
+            start_on=contract.start_on,
+            min_term_months=contract.min_term_months,
+            notice_months=contract.notice_months,
+            received_on=max(today, contract.start_on),
+            notice_after_min_term_months=settings.contract_notice_after_min_term_months,
+        )
+        if running
+        else None,
+        ends_on=contract.ends_on,
+    )
+
+
+async def get_contract(session: AsyncSession, *, actor: Actor, contract_id: int, lock: bool = False) -> Contract:
+    contract = await repository.get_contract(session, contract_id, actor=actor, lock=lock)
+    if contract is None:
+        raise NotFound(f"Contract {contract_id} not found.")
+    return contract
+
+
+async def order(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    settings: Settings,
+    member_id: int,
+    premises_id: int,
+    plan_id: int,
+    ordered_on: date | None = None,
+) -> Contract:
+    """A subscriber orders a plan at a premises; subscribers are members unless the statute allows otherwise."""
+    _require(actor, Role.OPERATOR, Role.BOARD)
+    member = await get_member_for_link(session, member_id=member_id)
+    allowed = {MemberStatus.MEMBER}
+    if settings.allow_non_member_customers:
+        allowed.add(MemberStatus.CUSTOMER)
+    if member.status not in allowed or (member.leaving_on and member.leaving_on < local_today(settings.timezone)):
+        raise Conflict(
+            f"{member.display_name} is {member.status.value}; only admitted members can order.",
+            code="not_a_member",
+            field="member_id",
+        )
+    premises = await repository.get_premises(session, premises_id)
+    if premises is None or premises.member_id != member.id:
+        raise Invalid("The premises do not belong to that member.", field="premises_id")
+    plan = await repository.get_plan(session, plan_id)
+    if plan is None or not plan.is_active:
+        raise Invalid("No orderable plan with that id.", field="plan_id")
+    day = ordered_on or local_today(settings.timezone)
+    contract = Contract(
+        number="pending-" + secrets.token_hex(6),
+        member_id=member.id,
+        premises_id=premises.id,
+        plan_id=plan.id,
+        status=ContractStatus.ORDERED,
+        ordered_on=day,
+        min_term_months=plan.min_term_months,
+        notice_months=plan.notice_months,
+    )
+    with action(session, "contract.order"):
+        session.add(contract)
+        await session.flush()
+        contract.number = f"C-{contract.id:07d}"
+        _record_event(session, contract, actor=actor, from_status=None, effective_on=day, reason=None)
+        await session.flush()
+    return await get_contract(session, actor=actor, contract_id=contract.id)
+
+
+def _record_event(
+    session: AsyncSession,
+    contract: Contract,
+    *,
+    actor: Actor,
+    from_status: ContractStatus | None,
+    effective_on: date,
+    reason: str | None,
+) -> None:
+    session.add(
+        ContractEvent(
+            contract_id=contract.id,
+            from_status=from_status,
+            to_status=contract.status,
+            effective_on=effective_on,
+            at=utcnow(),
+            actor_user_id=actor.user_id,
+            actor_label=actor.label,
+            reason=reason,
+        )
+    )
+
+
+async def transition(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    settings: Settings,
+    contract_id: int,
+    to: ContractStatus,
+    effective_on: date | None = None,
+    reason: str | None = None,
+) -> Contract:
+    """Move a contract one step along its lifecycle, recording who did it, when and why."""
+    _require(actor, Role.OPERATOR, Role.BOARD)
+    contract = await get_contract(session, actor=actor, contract_id=contract_id, lock=True)
+    return await _step(
+        session,
+        actor=actor,
+        contract=contract,
+        to=to,
+        day=effective_on or local_today(settings.timezone),
+        reason=reason,
+    )
+
+
+async def _step(
+    session: AsyncSession, *, actor: Actor, contract: Contract, to: ContractStatus, day: date, reason: str | None
+) -> Contract:
+    if to not in TRANSITIONS[contract.status]:
+        raise Conflict(
+            f"Contract {contract.number} is {contract.status.value}; it cannot become {to.value}.",
+            code="invalid_transition",
+        )
+    floor = contract.start_on or contract.ordered_on
+    if day < floor:
+        raise Invalid(f"The date cannot precede {floor.isoformat()}.", field="effective_on")
+    previous = contract.status
+    name = "resume" if previous is ContractStatus.SUSPENDED and to is ContractStatus.ACTIVE else to.value
+    with action(session, f"contract.{name}"):
+        contract.status = to
+        if to is ContractStatus.ACTIVE and previous is ContractStatus.ORDERED:
+            contract.start_on = day
+        if to is ContractStatus.TERMINATED:
+            contract.terminated_on = day
+            contract.ends_on = contract.ends_on if contract.ends_on and contract.ends_on <= day else day
+        _record_event(session, contract, actor=actor, from_status=previous, effective_on=day, reason=reason)
+        await session.flush()
+    return contract
+
+
+async def cancel(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    settings: Settings,
+    contract_id: int,
+    received_on: date | None = None,
+    requested_end_on: date | None = None,
+    reason: str | None = None,
+) -> Contract:
+    """Record the subscriber's notice: the contract will end on the earliest date its terms allow."""
+    _require(actor, Role.MEMBER, Role.OPERATOR, Role.BOARD)
+    contract = await get_contract(session, actor=actor, contract_id=contract_id, lock=True)
+    day = received_on or local_today(settings.timezone)
+    if contract.status is ContractStatus.ORDERED:
+        # Withdrawing an order that was never switched on ends it at once.
+        return await _step(
+            session,
+            actor=actor,
+            contract=contract,
+            to=ContractStatus.TERMINATED,
+            day=max(day, contract.ordered_on),
+            reason=reason or "order withdrawn",
+        )
+    if contract.status is ContractStatus.TERMINATED:
+        raise Conflict(f"Contract {contract.number} has ended already.", code="already_terminated")
+    if contract.cancellation_received_on is not None:
+        raise Conflict(f"Contract {contract.number} has been cancelled already.", code="already_cancelled")
+    assert contract.start_on is not None
+    end = earliest_end(
+        start_on=contract.start_on,
+        min_term_months=contract.min_term_months,
+        notice_months=contract.notice_months,
+        received_on=max(day, contract.start_on),
+        notice_after_min_term_months=settings.contract_notice_after_min_term_months,
+    )
+    if requested_end_on is not None:
+        if requested_end_on < end:
+            raise Invalid(f"The earliest possible end is {end.isoformat()}.", field="requested_end_on")
+        end = requested_end_on
+    with action(session, "contract.cancel"):
+        contract.cancellation_received_on = day
+        contract.ends_on = end
+        await session.flush()
+    return contract
+
+
+async def end_due_contracts(session: AsyncSession, *, settings: Settings) -> int:
+    """Terminate contracts whose end date has passed; run daily by a background loop."""
+    today = local_today(settings.timezone)
+    system = Actor.system("contract-end-loop")
+    contracts = await repository.contracts_due_to_end(session, today)
+    with action(session, "contract.terminated"):
+        for contract in contracts:
+            previous = contract.status
+            contract.status = ContractStatus.TERMINATED
+            contract.terminated_on = contract.ends_on
+            assert contract.ends_on is not None
+            _record_event(
+                session,
+                contract,
+                actor=system,
+                from_status=previous,
+                effective_on=contract.ends_on,
+                reason="end of contract",
+            )
+        await session.flush()
+    return len(contracts)

@@ -1,0 +1,1 @@
+"""Demo data: a believable small coop with a year of history."""

@@ -1,0 +1,402 @@
+"""A believable small coop: three plans, about sixty members, contracts in every state, a year of history.
+
+Everything goes through the services, so the audit log, share history and contract events are real.
+The random choices are seeded: the same day gives the same coop.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.service import bind_actor
+from app.auth import service as auth_service
+from app.contracts import service as contracts
+from app.contracts.models import ContractStatus
+from app.contracts.schemas import PlanCreate, PremisesCreate
+from app.kit.actor import Actor, Channel, Role
+from app.kit.time import local_today
+from app.members import service as members
+from app.members.models import Member
+from app.members.schemas import MemberApplication
+from app.settings import Settings
+
+DEMO_PASSWORD = "demo-pass"  # noqa: S105 - documented in the README; demo data only
+
+STAFF = [
+    ("board@example.org", Role.BOARD, "Berta Vorstand"),
+    ("operator@example.org", Role.OPERATOR, "Olaf Betrieb"),
+    ("admin@example.org", Role.ADMIN, "Ada Admin"),
+]
+
+PLANS = [
+    PlanCreate(
+        code="fiber-100",
+        name="Glasfaser 100",
+        down_kbps=100_000,
+        up_kbps=40_000,
+        monthly_fee_cents=3990,
+        setup_fee_cents=4900,
+        min_term_months=24,
+        notice_months=1,
+        includes_phone=False,
+    ),
+    PlanCreate(
+        code="fiber-300",
+        name="Glasfaser 300 (12 Monate)",
+        down_kbps=300_000,
+        up_kbps=100_000,
+        monthly_fee_cents=4990,
+        setup_fee_cents=4900,
+        min_term_months=12,
+        notice_months=1,
+        includes_phone=True,
+    ),
+    PlanCreate(
+        code="fiber-1000",
+        name="Glasfaser 1000 + Telefon",
+        down_kbps=1_000_000,
+        up_kbps=500_000,
+        monthly_fee_cents=6990,
+        setup_fee_cents=0,
+        min_term_months=24,
+        notice_months=1,
+        includes_phone=True,
+    ),
+]
+
+FIRST = [
+    "Anna",
+    "Ben",
+    "Clara",
+    "David",
+    "Emma",
+    "Felix",
+    "Greta",
+    "Hannes",
+    "Ida",
+    "Jonas",
+    "Katrin",
+    "Lukas",
+    "Mara",
+    "Niklas",
+    "Olga",
+    "Paul",
+    "Quirin",
+    "Rosa",
+    "Simon",
+    "Tilda",
+    "Uwe",
+    "Vera",
+    "Wolfgang",
+    "Xenia",
+    "Yusuf",
+    "Zoe",
+]
+LAST = [
+    "Müller",
+    "Schmidt",
+    "Schneider",
+    "Fischer",
+    "Weber",
+    "Meyer",
+    "Wagner",
+    "Becker",
+    "Schulz",
+    "Hoffmann",
+    "Koch",
+    "Richter",
+    "Klein",
+    "Wolf",
+    "Schröder",
+    "Neumann",
+    "Schwarz",
+    "Braun",
+    "Zimmermann",
+    "Krüger",
+]
+STREETS = [
+    "Lindenstraße",
+    "Am Anger",
+    "Dorfstraße",
+    "Bahnhofstraße",
+    "Mühlenweg",
+    "Kirchplatz",
+    "Gartenweg",
+    "Feldstraße",
+]
+TOWNS = [("14467", "Potsdam"), ("14469", "Potsdam"), ("14532", "Kleinmachnow"), ("14513", "Teltow")]
+
+
+@dataclass
+class SeedReport:
+    members: int
+    users: int
+    contracts: int
+
+
+async def is_empty(session: AsyncSession) -> bool:
+    return (await session.execute(sa.select(sa.func.count()).select_from(Member))).scalar_one() == 0
+
+
+async def seed(
+    session: AsyncSession, *, settings: Settings, members_count: int = 60, today: date | None = None
+) -> SeedReport:
+    """Create the demo coop in the given session (the caller commits)."""
+    today = today or local_today(settings.timezone)
+    rng = random.Random(2026)
+    system = Actor(user_id=None, label="demo-seed", role=Role.ADMIN, channel=Channel.CLI)
+    bind_actor(session, system)
+    board = Actor(user_id=None, label="demo-seed (board)", role=Role.BOARD, channel=Channel.CLI)
+
+    users = 0
+    for email, role, name in STAFF:
+        await auth_service.create_user(session, email=email, password=DEMO_PASSWORD, role=role, display_name=name)
+        users += 1
+    plans = [await contracts.create_plan(session, actor=board, data=p) for p in PLANS]
+
+    start = today - timedelta(days=400)
+    contracts_made = 0
+    for index in range(members_count):
+        first = FIRST[index % len(FIRST)]
+        last = LAST[(index * 7) % len(LAST)]
+        postal, town = TOWNS[index % len(TOWNS)]
+        applied = start + timedelta(days=rng.randint(0, 330))
+        if index < 2:  # anna and ben: long-standing members with running contracts
+            applied = start + timedelta(days=10 + index * 5)
+        if index in (10, 11, 12):  # joined the year before last, have left or ended their line since
+            applied = today - timedelta(days=620 + index)
+        application = MemberApplication(
+            first_name=first,
+            last_name=last,
+            street=f"{STREETS[index % len(STREETS)]} {rng.randint(1, 80)}",
+            postal_code=postal,
+            city=town,
+            email=f"{first.lower()}@example.org" if index < 2 else f"{first.lower()}.{index}@example.org",
+            phone=f"+49 331 {rng.randint(100000, 999999)}",
+            shares=rng.choice([1, 1, 2, 3, 5]) if index >= 2 else 2,
+            instalments=rng.choice([1, 1, 1, 4]),
+            applied_on=applied,
+        )
+        member = await members.apply(session, actor=board, settings=settings, application=application)
+        # A few applications wait for the board; one was turned down.
+        if index in (57, 58, 59) and index < members_count:
+            continue
+        if index == 56:
+            await members.reject(
+                session, actor=board, settings=settings, member_id=member.id, rejected_on=applied + timedelta(days=9)
+            )
+            continue
+        admitted = min(applied + timedelta(days=rng.randint(3, 20)), today)
+        await members.admit(session, actor=board, settings=settings, member_id=member.id, admitted_on=admitted)
+        subscription_total = application.shares * settings.share_nominal_cents
+        if application.instalments == 1:
+            await members.record_share_payment(
+                session,
+                actor=board,
+                settings=settings,
+                member_id=member.id,
+                amount_cents=subscription_total,
+                paid_on=admitted,
+                reference="Einzahlung Geschäftsanteile",
+            )
+        else:
+            part = subscription_total // application.instalments
+            for n in range(application.instalments):
+                paid_on = admitted + timedelta(days=30 * n)
+                if paid_on > today:
+                    break
+                await members.record_share_payment(
+                    session,
+                    actor=board,
+                    settings=settings,
+                    member_id=member.id,
+                    amount_cents=part,
+                    paid_on=paid_on,
+                    reference=f"Rate {n + 1}/{application.instalments}",
+                )
+        if index == 0:
+            await auth_service.create_user(
+                session,
+                email="anna@example.org",
+                password=DEMO_PASSWORD,
+                role=Role.MEMBER,
+                display_name=member.display_name,
+                member_id=member.id,
+                locale="de",
+            )
+            users += 1
+        if index == 1:
+            await auth_service.create_user(
+                session,
+                email="ben@example.org",
+                password=DEMO_PASSWORD,
+                role=Role.MEMBER,
+                display_name=member.display_name,
+                member_id=member.id,
+                locale="de",
+            )
+            users += 1
+
+        premises = await contracts.create_premises(
+            session,
+            actor=board,
+            data=PremisesCreate(member_id=member.id, street=application.street, postal_code=postal, city=town),
+        )
+        plan = plans[0] if index < 1 else plans[index % 3]
+        ordered = admitted
+        contract = await contracts.order(
+            session,
+            actor=board,
+            settings=settings,
+            member_id=member.id,
+            premises_id=premises.id,
+            plan_id=plan.id,
+            ordered_on=ordered,
+        )
+        contracts_made += 1
+        # Recent orders are still waiting for activation; the rest went live about two weeks later.
+        if (today - ordered).days < 14 or index in (50, 51):
+            continue
+        active_from = ordered + timedelta(days=rng.randint(7, 14))
+        await contracts.transition(
+            session,
+            actor=board,
+            settings=settings,
+            contract_id=contract.id,
+            to=ContractStatus.ACTIVE,
+            effective_on=active_from,
+        )
+        if index in (20, 33, 44):  # unpaid bills: suspended, one of them resumed again
+            suspended = min(active_from + timedelta(days=rng.randint(40, 120)), today)
+            await contracts.transition(
+                session,
+                actor=board,
+                settings=settings,
+                contract_id=contract.id,
+                to=ContractStatus.SUSPENDED,
+                effective_on=suspended,
+                reason="Zahlungsverzug",
+            )
+            if index == 44:
+                await contracts.transition(
+                    session,
+                    actor=board,
+                    settings=settings,
+                    contract_id=contract.id,
+                    to=ContractStatus.ACTIVE,
+                    effective_on=min(suspended + timedelta(days=10), today),
+                    reason="Zahlung eingegangen",
+                )
+        # Moved away: notice given early last year, left at the end of the business year.
+        if index in (10, 11) and applied < today - timedelta(days=400):
+            notice_on = min(admitted + timedelta(days=30), today)
+            member_left = await members.give_notice(
+                session, actor=board, settings=settings, member_id=member.id, received_on=notice_on
+            )
+            assert member_left.leaving_on is not None
+            end = min(member_left.leaving_on, today)
+            await contracts.transition(
+                session,
+                actor=board,
+                settings=settings,
+                contract_id=contract.id,
+                to=ContractStatus.TERMINATED,
+                effective_on=max(end, active_from),
+                reason="Umzug",
+            )
+        if index == 12:  # cancelled the line last year; it ran to the end of its minimum term
+            contract_now = await contracts.cancel(
+                session,
+                actor=board,
+                settings=settings,
+                contract_id=contract.id,
+                received_on=active_from + timedelta(days=60),
+            )
+            if contract_now.ends_on and contract_now.ends_on < today:
+                await contracts.transition(
+                    session,
+                    actor=board,
+                    settings=settings,
+                    contract_id=contract.id,
+                    to=ContractStatus.TERMINATED,
+                    effective_on=contract_now.ends_on,
+                    reason="Kündigung zum Ende der Mindestlaufzeit",
+                )
+        if index in (15, 16, 17):  # gave notice this year: still members until the year end
+            notice_on = today - timedelta(days=rng.randint(5, 40))
+            if notice_on >= admitted:
+                await members.give_notice(
+                    session, actor=board, settings=settings, member_id=member.id, received_on=notice_on
+                )
+        if index in (25, 26):  # cancelled the line, stays a member
+            await contracts.cancel(
+                session,
+                actor=board,
+                settings=settings,
+                contract_id=contract.id,
+                received_on=max(active_from, today - timedelta(days=20)),
+            )
+        if index in (30, 31):  # a second line for a holiday flat
+            second = await contracts.create_premises(
+                session,
+                actor=board,
+                data=PremisesCreate(
+                    member_id=member.id,
+                    street="Seeweg 3",
+                    postal_code="14548",
+                    city="Schwielowsee",
+                    unit="Ferienwohnung",
+                ),
+            )
+            extra = await contracts.order(
+                session,
+                actor=board,
+                settings=settings,
+                member_id=member.id,
+                premises_id=second.id,
+                plan_id=plans[1].id,
+                ordered_on=active_from,
+            )
+            contracts_made += 1
+            await contracts.transition(
+                session,
+                actor=board,
+                settings=settings,
+                contract_id=extra.id,
+                to=ContractStatus.ACTIVE,
+                effective_on=min(active_from + timedelta(days=10), today),
+            )
+
+    # Two members agreed to pass a share on; another subscribed more shares and waits for the board.
+    all_members = (
+        (await session.execute(sa.select(Member).where(Member.number.is_not(None)).order_by(Member.number)))
+        .scalars()
+        .all()
+    )
+    giver, receiver = all_members[5], all_members[6]
+    if (await members.shares_overview(session, actor=board, settings=settings, member_id=giver.id)).shares > 1:
+        await members.transfer_shares(
+            session,
+            actor=board,
+            settings=settings,
+            from_member_id=giver.id,
+            to_member_id=receiver.id,
+            shares=1,
+            effective_on=today - timedelta(days=30),
+        )
+    await members.subscribe_shares(
+        session,
+        actor=board,
+        settings=settings,
+        member_id=all_members[3].id,
+        shares=2,
+        subscribed_on=today - timedelta(days=3),
+    )
+    await members.apply_departures(session, settings=settings)
+    await session.flush()
+    return SeedReport(members=members_count, users=users, contracts=contracts_made)

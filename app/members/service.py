@@ -1,0 +1,557 @@
+"""Membership rules (GenG): application, admission, shares, capital, transfers, notice and leaving.
+
+Everything that changes a member's shares or capital is a dated movement, so the register and the
+paid-in capital can be read as of any past date.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.service import action
+from app.kit.actor import Actor, Role
+from app.kit.errors import Conflict, Forbidden, Invalid, NotFound
+from app.kit.time import add_months, local_today, utcnow
+from app.members import repository
+from app.members.models import (
+    CapitalMovement,
+    CapitalMovementKind,
+    LeavingReason,
+    Member,
+    MemberStatus,
+    ShareMovement,
+    ShareMovementKind,
+    ShareSubscription,
+    ShareTransfer,
+    SubscriptionStatus,
+)
+from app.members.schemas import (
+    CapitalMovementOut,
+    ContactUpdate,
+    MemberApplication,
+    Register,
+    RegisterEntry,
+    ShareMovementOut,
+    SharesOverview,
+    ShareSubscriptionOut,
+)
+from app.settings import Settings
+
+
+def _require(actor: Actor, *roles: Role) -> None:
+    if not actor.has(*roles):
+        raise Forbidden("Your role may not do this.")
+
+
+async def get_member(session: AsyncSession, *, actor: Actor, member_id: int, lock: bool = False) -> Member:
+    """A member the actor may see; anyone else's record is reported as not found."""
+    member = await repository.get(session, member_id, actor=actor, lock=lock)
+    if member is None:
+        raise NotFound(f"Member {member_id} not found.")
+    return member
+
+
+async def get_member_for_link(session: AsyncSession, *, member_id: int) -> Member:
+    """Unscoped lookup for staff workflows that attach things (logins, contracts) to a member."""
+    member = await repository.get(session, member_id)
+    if member is None:
+        raise Invalid(f"Member {member_id} does not exist.", field="member_id")
+    return member
+
+
+def leaving_date(settings: Settings, received_on: date, *, notice_months: int | None = None) -> date:
+    """The business-year end a notice received on ``received_on`` takes effect at (§65 GenG).
+
+    The notice must arrive at least ``notice_months`` before that year end.
+    """
+    months = settings.membership_notice_months if notice_months is None else notice_months
+    earliest = add_months(received_on, months)
+    year_end = settings.business_year_end(earliest.year)
+    if year_end < earliest:
+        year_end = settings.business_year_end(earliest.year + 1)
+    return year_end
+
+
+def business_year_end_on_or_after(settings: Settings, day: date) -> date:
+    year_end = settings.business_year_end(day.year)
+    return year_end if year_end >= day else settings.business_year_end(day.year + 1)
+
+
+async def apply(
+    session: AsyncSession, *, actor: Actor, settings: Settings, application: MemberApplication, customer: bool = False
+) -> Member:
+    """Record an application for membership (or, where allowed, a non-member customer)."""
+    _require(actor, Role.OPERATOR, Role.BOARD)
+    today = local_today(settings.timezone)
+    if application.shares > settings.max_shares_per_member:
+        raise Invalid(f"At most {settings.max_shares_per_member} shares per member.", field="shares")
+    if customer and not settings.allow_non_member_customers:
+        raise Forbidden("The statute does not allow non-member customers.", code="non_members_not_allowed")
+    applied_on = application.applied_on or today
+    member = Member(
+        status=MemberStatus.CUSTOMER if customer else MemberStatus.APPLICANT,
+        first_name=application.first_name,
+        last_name=application.last_name,
+        organisation=application.organisation,
+        street=application.street,
+        postal_code=application.postal_code,
+        city=application.city,
+        country=application.country,
+        email=str(application.email).lower(),
+        phone=application.phone,
+        birth_date=application.birth_date,
+        applied_on=applied_on,
+        shares_applied=application.shares,
+    )
+    with action(session, "member.apply" if not customer else "customer.create"):
+        session.add(member)
+        await session.flush()
+        if not customer:
+            session.add(
+                ShareSubscription(
+                    member_id=member.id,
+                    shares=application.shares,
+                    nominal_cents=settings.share_nominal_cents,
+                    instalments=application.instalments,
+                    subscribed_on=applied_on,
+                    status=SubscriptionStatus.PENDING,
+                )
+            )
+            await session.flush()
+    return member
+
+
+async def admit(
+    session: AsyncSession, *, actor: Actor, settings: Settings, member_id: int, admitted_on: date | None = None
+) -> Member:
+    """The board admits an applicant: membership and their first shares start on ``admitted_on``."""
+    _require(actor, Role.BOARD)
+    member = await get_member(session, actor=actor, member_id=member_id, lock=True)
+    if member.status is not MemberStatus.APPLICANT:
+        raise Conflict(f"Member {member_id} is {member.status.value}, not an applicant.", code="not_an_applicant")
+    day = admitted_on or local_today(settings.timezone)
+    if day < member.applied_on:
+        raise Invalid("Admission cannot precede the application.", field="admitted_on")
+    with action(session, "member.admit"):
+        member.status = MemberStatus.MEMBER
+        member.admitted_on = day
+        member.number = await repository.next_member_number(session)
+        for subscription in await repository.subscriptions(session, member.id):
+            if subscription.status is SubscriptionStatus.PENDING:
+                _make_effective(session, subscription, day)
+        await session.flush()
+    return member
+
+
+def _make_effective(session: AsyncSession, subscription: ShareSubscription, day: date) -> None:
+    subscription.status = SubscriptionStatus.EFFECTIVE
+    subscription.effective_on = day
+    session.add(
+        ShareMovement(
+            member_id=subscription.member_id,
+            delta=subscription.shares,
+            effective_on=day,
+            kind=ShareMovementKind.SUBSCRIPTION,
+            subscription_id=subscription.id,
+            recorded_at=utcnow(),
+        )
+    )
+
+
+async def reject(
+    session: AsyncSession, *, actor: Actor, settings: Settings, member_id: int, rejected_on: date | None = None
+) -> Member:
+    _require(actor, Role.BOARD)
+    member = await get_member(session, actor=actor, member_id=member_id, lock=True)
+    if member.status is not MemberStatus.APPLICANT:
+        raise Conflict(f"Member {member_id} is {member.status.value}, not an applicant.", code="not_an_applicant")
+    with action(session, "member.reject"):
+        member.status = MemberStatus.REJECTED
+        member.rejected_on = rejected_on or local_today(settings.timezone)
+        for subscription in await repository.subscriptions(session, member.id):
+            if subscription.status is SubscriptionStatus.PENDING:
+                subscription.status = SubscriptionStatus.REJECTED
+        await session.flush()
+    return member
+
+
+def _require_current_member(member: Member, on: date) -> None:
+    if member.status is not MemberStatus.MEMBER or member.admitted_on is None or member.admitted_on > on:
+        raise Conflict(f"{member.display_name} is not a member on {on.isoformat()}.", code="not_a_member")
+    if member.leaving_on is not None and member.leaving_on < on:
+        raise Conflict(f"{member.display_name} left on {member.leaving_on.isoformat()}.", code="member_left")
+
+
+async def subscribe_shares(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    settings: Settings,
+    member_id: int,
+    shares: int,
+    instalments: int = 1,
+    subscribed_on: date | None = None,
+) -> ShareSubscription:
+    """A member subscribes further shares; they count once the board approves (§15b GenG)."""
+    _require(actor, Role.MEMBER, Role.OPERATOR, Role.BOARD)
+    member = await get_member(session, actor=actor, member_id=member_id, lock=True)
+    day = subscribed_on or local_today(settings.timezone)
+    _require_current_member(member, day)
+    if member.notice_given_on is not None:
+        raise Conflict("A member who has given notice cannot subscribe further shares.", code="notice_given")
+    held = await repository.shares_on(session, member.id, date.max)
+    pending = sum(
+        s.shares for s in await repository.subscriptions(session, member.id) if s.status is SubscriptionStatus.PENDING
+    )
+    if held + pending + shares > settings.max_shares_per_member:
+        raise Invalid(f"At most {settings.max_shares_per_member} shares per member.", field="shares")
+    subscription = ShareSubscription(
+        member_id=member.id,
+        shares=shares,
+        nominal_cents=settings.share_nominal_cents,
+        instalments=instalments,
+        subscribed_on=day,
+        status=SubscriptionStatus.PENDING,
+    )
+    with action(session, "shares.subscribe"):
+        session.add(subscription)
+        await session.flush()
+    return subscription
+
+
+async def approve_subscription(
+    session: AsyncSession, *, actor: Actor, settings: Settings, subscription_id: int, effective_on: date | None = None
+) -> ShareSubscription:
+    _require(actor, Role.BOARD)
+    subscription = await repository.get_subscription(session, subscription_id)
+    if subscription is None:
+        raise NotFound(f"Share subscription {subscription_id} not found.")
+    member = await get_member(session, actor=actor, member_id=subscription.member_id, lock=True)
+    if subscription.status is not SubscriptionStatus.PENDING:
+        raise Conflict("That subscription is not pending.", code="not_pending")
+    day = effective_on or local_today(settings.timezone)
+    if day < subscription.subscribed_on:
+        raise Invalid("Shares cannot count before they were subscribed.", field="effective_on")
+    _require_current_member(member, day)
+    with action(session, "shares.approve"):
+        _make_effective(session, subscription, day)
+        await session.flush()
+    return subscription
+
+
+async def record_share_payment(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    settings: Settings,
+    member_id: int,
+    amount_cents: int,
+    paid_on: date | None = None,
+    reference: str | None = None,
+) -> CapitalMovement:
+    """Money paid in on shares raises the paid-in capital; it may not exceed what was subscribed."""
+    _require(actor, Role.OPERATOR, Role.BOARD)
+    member = await get_member(session, actor=actor, member_id=member_id, lock=True)
+    if member.status not in (MemberStatus.MEMBER, MemberStatus.APPLICANT):
+        raise Conflict(f"{member.display_name} is {member.status.value}; no share payments.", code="not_a_member")
+    day = paid_on or local_today(settings.timezone)
+    subscribed = sum(
+        s.shares * s.nominal_cents
+        for s in await repository.subscriptions(session, member.id)
+        if s.status is not SubscriptionStatus.REJECTED
+    )
+    paid = await repository.capital_on(session, member.id, date.max)
+    if paid + amount_cents > subscribed:
+        raise Invalid(
+            f"Payment exceeds the subscribed capital (open: {max(subscribed - paid, 0)} cents).",
+            field="amount_cents",
+        )
+    movement = CapitalMovement(
+        member_id=member.id,
+        amount_cents=amount_cents,
+        effective_on=day,
+        kind=CapitalMovementKind.PAYMENT,
+        reference=reference,
+        recorded_at=utcnow(),
+    )
+    with action(session, "capital.payment"):
+        session.add(movement)
+        await session.flush()
+    return movement
+
+
+async def transfer_shares(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    settings: Settings,
+    from_member_id: int,
+    to_member_id: int,
+    shares: int,
+    agreed_on: date | None = None,
+    effective_on: date | None = None,
+) -> ShareTransfer:
+    """Shares pass to another member with their share of the paid-in capital (§76 GenG).
+
+    Transferring every share ends the transferor's membership on the effective date.
+    """
+    _require(actor, Role.BOARD)
+    if from_member_id == to_member_id:
+        raise Invalid("A member cannot transfer shares to themselves.", field="to_member_id")
+    today = local_today(settings.timezone)
+    day = effective_on or today
+    agreed = agreed_on or day
+    if agreed > day:
+        raise Invalid("A transfer cannot take effect before it was agreed.", field="effective_on")
+    # Lock in id order so two crossing transfers cannot deadlock.
+    first, second = sorted((from_member_id, to_member_id))
+    locked = {m: await get_member(session, actor=actor, member_id=m, lock=True) for m in (first, second)}
+    giver, receiver = locked[from_member_id], locked[to_member_id]
+    _require_current_member(giver, day)
+    _require_current_member(receiver, day)
+    held = await repository.shares_on(session, giver.id, date.max)
+    if shares > held:
+        raise Invalid(f"{giver.display_name} holds only {held} shares.", field="shares")
+    if await repository.shares_on(session, receiver.id, date.max) + shares > settings.max_shares_per_member:
+        raise Invalid(f"At most {settings.max_shares_per_member} shares per member.", field="shares")
+    capital = await repository.capital_on(session, giver.id, date.max)
+    moved_capital = capital * shares // held if held else 0
+    transfer = ShareTransfer(
+        from_member_id=giver.id,
+        to_member_id=receiver.id,
+        shares=shares,
+        capital_cents=moved_capital,
+        agreed_on=agreed,
+        effective_on=day,
+    )
+    now = utcnow()
+    with action(session, "shares.transfer"):
+        session.add(transfer)
+        await session.flush()
+        session.add_all(
+            [
+                ShareMovement(
+                    member_id=giver.id,
+                    delta=-shares,
+                    effective_on=day,
+                    kind=ShareMovementKind.TRANSFER_OUT,
+                    transfer_id=transfer.id,
+                    recorded_at=now,
+                ),
+                ShareMovement(
+                    member_id=receiver.id,
+                    delta=shares,
+                    effective_on=day,
+                    kind=ShareMovementKind.TRANSFER_IN,
+                    transfer_id=transfer.id,
+                    recorded_at=now,
+                ),
+            ]
+        )
+        if moved_capital:
+            session.add_all(
+                [
+                    CapitalMovement(
+                        member_id=giver.id,
+                        amount_cents=-moved_capital,
+                        effective_on=day,
+                        kind=CapitalMovementKind.TRANSFER_OUT,
+                        transfer_id=transfer.id,
+                        recorded_at=now,
+                    ),
+                    CapitalMovement(
+                        member_id=receiver.id,
+                        amount_cents=moved_capital,
+                        effective_on=day,
+                        kind=CapitalMovementKind.TRANSFER_IN,
+                        transfer_id=transfer.id,
+                        recorded_at=now,
+                    ),
+                ]
+            )
+        if shares == held:
+            # Whoever passes on all their capital leaves the coop with the transfer (§76 (1) GenG).
+            giver.leaving_on = day - timedelta(days=1) if day > (giver.admitted_on or day) else day
+            giver.leaving_reason = LeavingReason.TRANSFER
+            giver.notice_given_on = giver.notice_given_on or agreed
+        await session.flush()
+    return transfer
+
+
+async def cancel_additional_shares(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    settings: Settings,
+    member_id: int,
+    shares: int,
+    received_on: date | None = None,
+) -> ShareMovement:
+    """Notice on some of a member's shares (§67b GenG); they lapse at the end of the business year."""
+    _require(actor, Role.MEMBER, Role.OPERATOR, Role.BOARD)
+    member = await get_member(session, actor=actor, member_id=member_id, lock=True)
+    day = received_on or local_today(settings.timezone)
+    _require_current_member(member, day)
+    held = await repository.shares_on(session, member.id, date.max)
+    if shares >= held:
+        raise Invalid(f"One share must remain; to give up all {held}, give notice on the membership.", field="shares")
+    ends = leaving_date(settings, day)
+    movement = ShareMovement(
+        member_id=member.id,
+        delta=-shares,
+        effective_on=ends + timedelta(days=1),
+        kind=ShareMovementKind.CANCELLATION,
+        recorded_at=utcnow(),
+    )
+    with action(session, "shares.cancel"):
+        session.add(movement)
+        await session.flush()
+    return movement
+
+
+async def give_notice(
+    session: AsyncSession, *, actor: Actor, settings: Settings, member_id: int, received_on: date | None = None
+) -> Member:
+    """A member's notice to leave; it takes effect at the end of a business year (§65 GenG)."""
+    _require(actor, Role.MEMBER, Role.OPERATOR, Role.BOARD)
+    member = await get_member(session, actor=actor, member_id=member_id, lock=True)
+    day = received_on or local_today(settings.timezone)
+    _require_current_member(member, day)
+    if member.leaving_on is not None:
+        raise Conflict(
+            f"{member.display_name} already leaves on {member.leaving_on.isoformat()}.", code="already_leaving"
+        )
+    with action(session, "member.notice"):
+        member.notice_given_on = day
+        member.leaving_on = leaving_date(settings, day)
+        member.leaving_reason = LeavingReason.NOTICE
+        await session.flush()
+    return member
+
+
+async def record_leaving(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    settings: Settings,
+    member_id: int,
+    reason: LeavingReason,
+    occurred_on: date | None = None,
+) -> Member:
+    """Death (§77) or exclusion (§68): membership ends at the end of that business year."""
+    _require(actor, Role.BOARD)
+    if reason not in (LeavingReason.DEATH, LeavingReason.EXCLUSION):
+        raise Invalid("Only death or exclusion are recorded this way.", field="reason")
+    member = await get_member(session, actor=actor, member_id=member_id, lock=True)
+    day = occurred_on or local_today(settings.timezone)
+    _require_current_member(member, day)
+    with action(session, f"member.{reason.value}"):
+        member.leaving_on = business_year_end_on_or_after(settings, day)
+        member.leaving_reason = reason
+        member.notice_given_on = member.notice_given_on or day
+        await session.flush()
+    return member
+
+
+async def withdraw_notice(session: AsyncSession, *, actor: Actor, settings: Settings, member_id: int) -> Member:
+    _require(actor, Role.BOARD)
+    member = await get_member(session, actor=actor, member_id=member_id, lock=True)
+    today = local_today(settings.timezone)
+    if member.leaving_on is None or member.leaving_on < today or member.status is not MemberStatus.MEMBER:
+        raise Conflict("There is no pending notice to withdraw.", code="no_pending_notice")
+    with action(session, "member.notice_withdrawn"):
+        member.notice_given_on = None
+        member.leaving_on = None
+        member.leaving_reason = None
+        await session.flush()
+    return member
+
+
+async def update_contact(session: AsyncSession, *, actor: Actor, member_id: int, changes: ContactUpdate) -> Member:
+    """Members keep their own contact data current; operators may correct it."""
+    _require(actor, Role.MEMBER, Role.OPERATOR, Role.BOARD)
+    member = await get_member(session, actor=actor, member_id=member_id, lock=True)
+    values = changes.model_dump(exclude_unset=True)
+    for field, value in values.items():
+        if value is None and field in ("email", "street", "postal_code", "city", "country"):
+            raise Invalid(f"{field} cannot be empty.", field=field)
+        setattr(member, field, str(value).lower() if field == "email" and value else value)
+    with action(session, "member.contact_update"):
+        await session.flush()
+    return member
+
+
+async def apply_departures(session: AsyncSession, *, settings: Settings) -> int:
+    """Mark members whose leaving date has passed as having left; run daily by a background loop."""
+    today = local_today(settings.timezone)
+    members = await repository.members_due_to_leave(session, today)
+    with action(session, "member.left"):
+        for member in members:
+            member.status = MemberStatus.LEFT
+        await session.flush()
+    return len(members)
+
+
+async def shares_overview(
+    session: AsyncSession, *, actor: Actor, settings: Settings, member_id: int, on: date | None = None
+) -> SharesOverview:
+    member = await get_member(session, actor=actor, member_id=member_id)
+    day = on or local_today(settings.timezone)
+    shares = await repository.shares_on(session, member.id, day)
+    capital = await repository.capital_on(session, member.id, day)
+    subscriptions = await repository.subscriptions(session, member.id)
+    subscribed = sum(
+        s.shares * s.nominal_cents
+        for s in subscriptions
+        if s.status is SubscriptionStatus.EFFECTIVE and s.effective_on and s.effective_on <= day
+    )
+    return SharesOverview(
+        member_id=member.id,
+        on=day,
+        shares=shares,
+        nominal_cents=settings.share_nominal_cents,
+        subscribed_cents=subscribed,
+        capital_cents=capital,
+        outstanding_cents=max(shares * settings.share_nominal_cents - capital, 0),
+        pending_cancellation_shares=await repository.pending_share_cancellations(session, member.id, day),
+        subscriptions=[ShareSubscriptionOut.model_validate(s) for s in subscriptions],
+        share_movements=[
+            ShareMovementOut.model_validate(m) for m in await repository.share_movements(session, member.id)
+        ],
+        capital_movements=[
+            CapitalMovementOut.model_validate(m) for m in await repository.capital_movements(session, member.id)
+        ],
+    )
+
+
+async def register_as_of(session: AsyncSession, *, actor: Actor, on: date) -> Register:
+    """The member register (§30 GenG) as it stood at the end of ``on``: only facts dated up to that day."""
+    _require(actor, Role.BOARD, Role.OPERATOR)
+    entries: list[RegisterEntry] = []
+    members = shares_total = capital_total = 0
+    for row in await repository.register_rows(session, on):
+        member: Member = row["member"]
+        left = member.leaving_on is not None and member.leaving_on < on
+        notice = member.notice_given_on if member.notice_given_on and member.notice_given_on <= on else None
+        entries.append(
+            RegisterEntry(
+                number=member.number or 0,
+                member_id=member.id,
+                name=member.display_name if not member.organisation else f"{member.organisation}",
+                address=f"{member.street}, {member.postal_code} {member.city}",
+                shares=row["shares"],
+                capital_cents=row["capital_cents"],
+                joined_on=member.admitted_on or on,
+                last_change_on=row["changed_on"],
+                left_on=member.leaving_on if left else None,
+                leaving_reason=member.leaving_reason if left or notice else None,
+                notice_given_on=notice,
+            )
+        )
+        if not left:
+            members += 1
+            shares_total += row["shares"]
+            capital_total += row["capital_cents"]
+    return Register(on=on, members=members, shares=shares_total, capital_cents=capital_total, entries=entries)

@@ -1,0 +1,85 @@
+"""One settings object for the whole process (prefix ``OPENTELECOM_``, ``.env`` supported).
+
+Statutory choices (share value, notice periods, business year) are settings with the defaults
+of DOMAIN.md, never constants in code: each coop's statute decides them.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRET = "development-only-not-a-secret"  # noqa: S105 - refused outside development
+
+
+class Settings(BaseSettings):
+    """Process settings; every field can be set as ``OPENTELECOM_<NAME>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="OPENTELECOM_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite+aiosqlite:///./opentelecom.db"
+    database_echo: bool = False
+    secret_key: str = PLACEHOLDER_SECRET
+    run_background_loops: bool = True
+
+    # Who we are (letterhead, register header).
+    coop_name: str = "openTelecom eG"
+    coop_address: str = "Genossenschaftsweg 1, 10115 Berlin"
+    coop_register_court: str = "Amtsgericht Charlottenburg, GnR 999 B"
+    default_locale: Literal["de", "en"] = "de"
+    timezone: str = "Europe/Berlin"
+
+    # Statute (Satzung).
+    share_nominal_cents: int = Field(default=10_000, gt=0)
+    max_shares_per_member: int = Field(default=100, gt=0)
+    membership_notice_months: int = Field(default=3, ge=3, le=60)
+    business_year_end_month: int = Field(default=12, ge=1, le=12)
+    allow_non_member_customers: bool = False
+
+    # Telecom consumer rules (TKG §56): notice after the minimum term.
+    contract_notice_after_min_term_months: int = Field(default=1, ge=0, le=3)
+
+    # Sessions and login throttling.
+    session_hours: int = Field(default=12, gt=0)
+    api_token_hours: int = Field(default=8, gt=0)
+    login_max_failures: int = Field(default=5, gt=0)
+    login_window_minutes: int = Field(default=15, gt=0)
+    cookie_secure: bool = False
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        # Operators paste plain URLs; map them onto the async drivers we ship.
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            return "postgresql+asyncpg://" + value.split("://", 1)[1]
+        if value.startswith("sqlite:///"):
+            return "sqlite+aiosqlite:///" + value.split(":///", 1)[1]
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Settings:
+        if self.environment == "production" and (self.secret_key == PLACEHOLDER_SECRET or len(self.secret_key) < 32):
+            raise ValueError("OPENTELECOM_SECRET_KEY must be set to a strong value (32+ characters) in production")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def business_year_end(self, year: int) -> date:
+        """Last day of the business year that ends in calendar year ``year``."""
+        from app.kit.time import last_day_of_month
+
+        return last_day_of_month(year, self.business_year_end_month)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""billing: see README.md in this folder."""

@@ -1,0 +1,150 @@
+"""Builders for test data, keyword-only, going through the services so the rules hold."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.service import bind_actor
+from app.auth import service as auth_service
+from app.auth.models import User
+from app.contracts import service as contracts
+from app.contracts.models import Contract, ContractStatus, Plan
+from app.contracts.schemas import PlanCreate, PremisesCreate
+from app.kit.actor import Actor, Channel, Role
+from app.members import service as members
+from app.members.models import Member
+from app.members.schemas import MemberApplication
+from app.settings import Settings
+
+BOARD = Actor(user_id=None, label="test-board", role=Role.BOARD, channel=Channel.SYSTEM)
+PASSWORD = "correct horse battery"
+_counter = {"n": 0}
+
+
+def _next() -> int:
+    _counter["n"] += 1
+    return _counter["n"]
+
+
+async def make_member(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    first_name: str = "Erika",
+    last_name: str | None = None,
+    shares: int = 1,
+    applied_on: date = date(2025, 1, 2),
+    admitted_on: date | None = date(2025, 1, 10),
+    paid_cents: int | None = None,
+) -> Member:
+    """A member admitted on ``admitted_on`` (None leaves an applicant) who paid ``paid_cents`` (default: all)."""
+    bind_actor(session, BOARD)
+    n = _next()
+    member = await members.apply(
+        session,
+        actor=BOARD,
+        settings=settings,
+        application=MemberApplication(
+            first_name=first_name,
+            last_name=last_name or f"Muster{n}",
+            street=f"Teststraße {n}",
+            postal_code="10115",
+            city="Berlin",
+            email=f"member{n}@example.org",
+            shares=shares,
+            applied_on=applied_on,
+        ),
+    )
+    if admitted_on is not None:
+        await members.admit(session, actor=BOARD, settings=settings, member_id=member.id, admitted_on=admitted_on)
+        amount = shares * settings.share_nominal_cents if paid_cents is None else paid_cents
+        if amount:
+            await members.record_share_payment(
+                session, actor=BOARD, settings=settings, member_id=member.id, amount_cents=amount, paid_on=admitted_on
+            )
+    return member
+
+
+async def make_plan(
+    session: AsyncSession, *, min_term_months: int = 24, notice_months: int = 1, fee_cents: int = 3990
+) -> Plan:
+    bind_actor(session, BOARD)
+    n = _next()
+    return await contracts.create_plan(
+        session,
+        actor=BOARD,
+        data=PlanCreate(
+            code=f"plan-{n}",
+            name=f"Plan {n}",
+            down_kbps=100_000,
+            up_kbps=40_000,
+            monthly_fee_cents=fee_cents,
+            setup_fee_cents=0,
+            min_term_months=min_term_months,
+            notice_months=notice_months,
+        ),
+    )
+
+
+async def make_contract(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    member: Member,
+    plan: Plan | None = None,
+    ordered_on: date = date(2025, 2, 1),
+    active_from: date | None = date(2025, 2, 15),
+) -> Contract:
+    bind_actor(session, BOARD)
+    plan = plan or await make_plan(session)
+    premises = await contracts.create_premises(
+        session,
+        actor=BOARD,
+        data=PremisesCreate(
+            member_id=member.id, street=member.street, postal_code=member.postal_code, city=member.city
+        ),
+    )
+    contract = await contracts.order(
+        session,
+        actor=BOARD,
+        settings=settings,
+        member_id=member.id,
+        premises_id=premises.id,
+        plan_id=plan.id,
+        ordered_on=ordered_on,
+    )
+    if active_from is not None:
+        contract = await contracts.transition(
+            session,
+            actor=BOARD,
+            settings=settings,
+            contract_id=contract.id,
+            to=ContractStatus.ACTIVE,
+            effective_on=active_from,
+        )
+    return contract
+
+
+async def make_user(
+    session: AsyncSession, *, role: Role, member: Member | None = None, email: str | None = None
+) -> User:
+    bind_actor(session, BOARD)
+    n = _next()
+    return await auth_service.create_user(
+        session,
+        email=email or f"user{n}@example.org",
+        password=PASSWORD,
+        role=role,
+        display_name=f"User {n}",
+        member_id=member.id if member else None,
+    )
+
+
+async def token_for(client: httpx.AsyncClient, user: User) -> dict[str, str]:
+    """Log in through the real token endpoint and return the Authorization header."""
+    response = await client.post("/api/v1/auth/token", data={"username": user.email, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}

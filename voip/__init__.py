@@ -1,0 +1,1 @@
+"""voip: see README.md in this folder."""
