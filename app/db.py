@@ -33,12 +33,23 @@ def make_engine(settings: Settings) -> AsyncEngine:
     return engine
 
 
+ROLLBACK_ONLY = "rollback_only"
+
+
+def mark_rollback_only(session: AsyncSession) -> None:
+    """The caller answered an error without raising it (an error page): nothing of this unit may be kept."""
+    session.info[ROLLBACK_ONLY] = True
+
+
 @asynccontextmanager
 async def unit_of_work(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     """Commit on success, roll back on any error, except a refusal that must be remembered."""
     try:
         yield session
-        await session.commit()
+        if session.info.pop(ROLLBACK_ONLY, False):
+            await session.rollback()
+        else:
+            await session.commit()
     except DomainError as error:
         if error.keep_changes:
             await session.commit()
@@ -50,10 +61,18 @@ async def unit_of_work(session: AsyncSession) -> AsyncIterator[AsyncSession]:
         raise
 
 
+def load_models() -> None:
+    """Register every table, so foreign keys between domains resolve whichever domain is used first."""
+    from migrations import target_metadata
+
+    target_metadata()
+
+
 class Database:
     """The process's engine and session factory."""
 
     def __init__(self, settings: Settings):
+        load_models()
         self.settings = settings
         self.engine = make_engine(settings)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True)

@@ -137,6 +137,9 @@ async def app(settings: Settings, db_session: AsyncSession, engine: AsyncEngine)
     application = create_app(settings, database=database, run_loops=False)
 
     async def test_session() -> AsyncIterator[AsyncSession]:
+        # What the test set up counts as committed before the request, as it would be in production;
+        # the request's own unit of work then commits or rolls back only its own changes.
+        await db_session.commit()
         async with unit_of_work(db_session):
             yield db_session
 

@@ -67,8 +67,7 @@ async def login_submit(
             if error.status == 401
             else web.translator.gettext("Too many failed logins; try again later.")
         )
-        if error.keep_changes:
-            await session.commit()  # the failed attempt must count even though we answer with a page
+        # Answered with a page, not raised: the unit of work commits, so the failed attempt counts.
         return web.render(
             "login.html", status_code=error.status, next=_safe_next(next) or "", email=email, error=message
         )

@@ -10,9 +10,11 @@ from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.deps import SESSION_COOKIE, SessionDep, get_settings_dep, web_actor_optional
 from app.auth.security import csrf_token
+from app.db import mark_rollback_only
 from app.kit.actor import Actor, Role
 from app.kit.errors import DomainError
 from app.settings import Settings
@@ -38,6 +40,7 @@ class Web:
     """The request's page context: who is looking, in which language."""
 
     request: Request
+    session: AsyncSession
     settings: Settings
     actor: Actor | None
     translator: Translator
@@ -64,6 +67,8 @@ class Web:
         return response
 
     def error(self, error: DomainError) -> HTMLResponse:
+        """An error page for a refused action; whatever the action had written is rolled back."""
+        mark_rollback_only(self.session)
         return self.render("error.html", status_code=error.status, message=error.detail)
 
     async def check_csrf(self) -> Mapping[str, Any]:
@@ -83,17 +88,23 @@ def redirect(url: str, *, flash: str | None = None) -> RedirectResponse:
 
 async def web_context(
     request: Request,
+    session: SessionDep,
     settings: Annotated[Settings, Depends(get_settings_dep)],
     actor: Annotated[Actor | None, Depends(web_actor_optional)],
 ) -> Web:
-    user_locale = None
     locale = negotiate(
         request.query_params.get("lang"),
-        request.cookies.get(LANG_COOKIE) or user_locale,
+        request.cookies.get(LANG_COOKIE),
         request.headers.get("accept-language"),
         settings.default_locale,
     )
-    return Web(request=request, settings=settings, actor=actor, translator=Translator(locale, settings.timezone))
+    return Web(
+        request=request,
+        session=session,
+        settings=settings,
+        actor=actor,
+        translator=Translator(locale, settings.timezone),
+    )
 
 
 WebDep = Annotated[Web, Depends(web_context)]

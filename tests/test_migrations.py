@@ -1,0 +1,82 @@
+"""One Alembic history that matches the models and upgrades and downgrades cleanly on PostgreSQL and SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app import migrate
+from migrations import target_metadata
+from tests.conftest import _async_url, create_database, drop_database, fresh_database_name
+
+
+def _diff(url: str) -> list[Any]:
+    async def run() -> list[Any]:
+        engine = create_async_engine(url, poolclass=sa.pool.NullPool)
+        async with engine.connect() as connection:
+            diff = await connection.run_sync(
+                lambda sync: compare_metadata(
+                    MigrationContext.configure(sync, opts={"compare_type": True}), target_metadata()
+                )
+            )
+        await engine.dispose()
+        return list(diff)
+
+    return asyncio.run(run())
+
+
+def _tables(url: str) -> set[str]:
+    async def run() -> set[str]:
+        engine = create_async_engine(url, poolclass=sa.pool.NullPool)
+        async with engine.connect() as connection:
+            names = await connection.run_sync(lambda sync: set(sa.inspect(sync).get_table_names()))
+        await engine.dispose()
+        return names
+
+    return asyncio.run(run())
+
+
+def test_history_is_linear_with_one_head() -> None:
+    script = ScriptDirectory.from_config(migrate.alembic_config("sqlite://"))
+
+    assert len(script.get_heads()) == 1
+
+
+@pytest.mark.postgres
+def test_autogenerate_finds_no_difference_on_postgresql(pg_url: str) -> None:
+    assert _diff(pg_url) == []
+
+
+@pytest.mark.postgres
+def test_upgrade_downgrade_upgrade_on_postgresql() -> None:
+    name = fresh_database_name("_mig")
+    asyncio.run(create_database(name))
+    url = _async_url(name)
+    try:
+        migrate.upgrade(url)
+        assert "members" in _tables(url)
+        migrate.downgrade(url, "base")
+        assert _tables(url) <= {"alembic_version"}
+        migrate.upgrade(url)
+        assert _diff(url) == []
+    finally:
+        asyncio.run(drop_database(name))
+
+
+def test_upgrade_downgrade_upgrade_on_sqlite_without_differences(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'mig.db'}"
+
+    migrate.upgrade(url)
+    assert {"members", "contracts", "audit_events", "users"} <= _tables(url)
+    migrate.downgrade(url, "base")
+    assert _tables(url) <= {"alembic_version"}
+    migrate.upgrade(url)
+    assert _diff(url) == []

@@ -1,0 +1,128 @@
+"""The pages, clicked through in a real Chromium (Debian's, driven by Playwright) against a real server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from tests.live import LiveServer, live_server
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with live_server(tmp_path_factory.mktemp("browser")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        await chromium.close()
+
+
+@pytest.fixture
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    context = await browser.new_context(locale="de-DE", viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    await context.close()
+
+
+async def log_in(page: Page, server: LiveServer, email: str) -> None:
+    await page.goto(f"{server.url}/login")
+    await page.get_by_label("E-Mail").fill(email)
+    await page.get_by_label("Passwort").fill("demo-pass")
+    await page.get_by_role("button", name="Anmelden").click()
+
+
+async def test_anna_logs_in_and_sees_her_contract(page: Page, server: LiveServer, tmp_path: Path) -> None:
+    token = server.token("anna@example.org")
+    contracts = httpx.get(f"{server.url}/api/v1/contracts", headers={"Authorization": f"Bearer {token}"}).json()[
+        "items"
+    ]
+    assert len(contracts) == 1
+
+    await log_in(page, server, "anna@example.org")
+
+    await expect(page).to_have_url(f"{server.url}/portal")
+    await expect(page.get_by_role("heading", level=1)).to_contain_text("Anna")
+    row = page.locator("tr.contract")
+    await expect(row).to_have_count(1)
+    await expect(row).to_contain_text(contracts[0]["number"])
+    await expect(row).to_contain_text("aktiv")
+    await page.screenshot(path=str(tmp_path / "portal.png"), full_page=True)
+
+
+async def test_wrong_password_shows_an_error_next_to_the_form(page: Page, server: LiveServer) -> None:
+    await page.goto(f"{server.url}/login")
+    await page.get_by_label("E-Mail").fill("ben@example.org")
+    await page.get_by_label("Passwort").fill("not-the-password")
+    await page.get_by_role("button", name="Anmelden").click()
+
+    await expect(page.get_by_role("alert")).to_contain_text("falsch")
+    await expect(page).to_have_url(f"{server.url}/login")
+
+
+async def test_logged_out_visitor_is_sent_to_login_and_back(page: Page, server: LiveServer) -> None:
+    await page.goto(f"{server.url}/portal")
+    await expect(page).to_have_url(f"{server.url}/login?next=/portal")
+
+    await page.get_by_label("E-Mail").fill("ben@example.org")
+    await page.get_by_label("Passwort").fill("demo-pass")
+    await page.get_by_role("button", name="Anmelden").click()
+
+    await expect(page).to_have_url(f"{server.url}/portal")
+
+
+async def test_member_cannot_open_the_operator_console(page: Page, server: LiveServer) -> None:
+    await log_in(page, server, "anna@example.org")
+
+    response = await page.goto(f"{server.url}/console")
+
+    assert response is not None and response.status == 403
+
+
+async def test_language_switch_to_english_and_logout(page: Page, server: LiveServer) -> None:
+    await log_in(page, server, "anna@example.org")
+
+    await page.get_by_role("link", name="English").click()
+    await expect(page.get_by_role("heading", name="My contracts")).to_be_visible()
+    await page.get_by_role("button", name="Log out").click()
+
+    await expect(page).to_have_url(f"{server.url}/login?flash=You%20are%20logged%20out.")
+    assert (await page.goto(f"{server.url}/portal")) is not None
+    await expect(page).to_have_url(f"{server.url}/login?next=/portal")
+
+
+async def test_login_form_works_by_keyboard_alone(page: Page, server: LiveServer) -> None:
+    await page.goto(f"{server.url}/login")
+
+    # The e-mail field has the focus on arrival; Tab reaches the password, Enter submits.
+    assert await page.evaluate("document.activeElement.id") == "email"
+    await page.keyboard.type("anna@example.org")
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.id") == "password"
+    await page.keyboard.type("demo-pass")
+    await page.keyboard.press("Enter")
+
+    await expect(page).to_have_url(f"{server.url}/portal")
