@@ -15,7 +15,10 @@ from app.kit.pagination import Page, PageParams, page_params
 
 router = APIRouter(tags=["auth"])
 
-ERRORS: dict[int | str, dict[str, Any]] = {401: {"description": "Not authenticated"}, 429: {"description": "Too many failed logins"}}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Not authenticated"},
+    429: {"description": "Too many failed logins"},
+}
 
 
 def client_key(request: Request) -> str:

@@ -84,7 +84,7 @@ class LoopRunner:
                         state.last_error = None
                         return 0
                 result = await state.job(session)
-        except Exception as error:  # noqa: BLE001 - a failing job must not kill its loop; logged and reported
+        except Exception as error:
             state.failures += 1
             state.last_error = f"{type(error).__name__}: {error}"
             log.exception("loop %s failed", name)

@@ -22,6 +22,7 @@ from app.members.schemas import (
     Admission,
     CapitalMovementOut,
     ContactUpdate,
+    CustomerCreate,
     LeavingRecord,
     MemberApplication,
     MemberOut,
@@ -89,6 +90,14 @@ async def apply_for_membership(
 ) -> MemberOut:
     """Record an application with the shares subscribed; the board admits it."""
     return _out(await service.apply(session, actor=actor, settings=settings, application=data))
+
+
+@router.post("/customers", response_model=MemberOut, status_code=201, responses={403: {"description": "Not allowed"}})
+async def create_customer(
+    actor: StaffDep, session: SessionDep, settings: SettingsDep, data: CustomerCreate
+) -> MemberOut:
+    """A non-member customer; only where the statute allows them (``allow_non_member_customers``)."""
+    return _out(await service.apply(session, actor=actor, settings=settings, application=data, customer=True))
 
 
 @router.get("/members/{member_id}", response_model=MemberOut, responses=NOT_FOUND)

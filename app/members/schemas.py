@@ -204,6 +204,15 @@ class CapitalMovementOut(BaseModel):
     reference: str | None
 
 
+class Instalment(BaseModel):
+    """One payment due on a share subscription."""
+
+    subscription_id: int
+    number: int
+    due_on: date
+    amount_cents: int
+
+
 class SharesOverview(BaseModel):
     """A member's shares and paid-in capital as of a date, with the history behind them."""
 
@@ -215,6 +224,8 @@ class SharesOverview(BaseModel):
     capital_cents: int
     outstanding_cents: int
     pending_cancellation_shares: int
+    due_cents: int
+    instalments: list[Instalment]
     subscriptions: list[ShareSubscriptionOut]
     share_movements: list[ShareMovementOut]
     capital_movements: list[CapitalMovementOut]

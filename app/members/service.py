@@ -30,6 +30,7 @@ from app.members.models import (
 from app.members.schemas import (
     CapitalMovementOut,
     ContactUpdate,
+    Instalment,
     MemberApplication,
     Register,
     RegisterEntry,
@@ -494,6 +495,27 @@ async def apply_departures(session: AsyncSession, *, settings: Settings) -> int:
     return len(members)
 
 
+def instalment_schedule(subscriptions: list[ShareSubscription]) -> list[Instalment]:
+    """Equal monthly instalments from the day the shares count; the last one takes the rounding remainder."""
+    schedule = []
+    for subscription in subscriptions:
+        if subscription.status is not SubscriptionStatus.EFFECTIVE or subscription.effective_on is None:
+            continue
+        total = subscription.shares * subscription.nominal_cents
+        part = total // subscription.instalments
+        for n in range(subscription.instalments):
+            amount = part if n < subscription.instalments - 1 else total - part * (subscription.instalments - 1)
+            schedule.append(
+                Instalment(
+                    subscription_id=subscription.id,
+                    number=n + 1,
+                    due_on=add_months(subscription.effective_on, n),
+                    amount_cents=amount,
+                )
+            )
+    return schedule
+
+
 async def shares_overview(
     session: AsyncSession, *, actor: Actor, settings: Settings, member_id: int, on: date | None = None
 ) -> SharesOverview:
@@ -502,6 +524,7 @@ async def shares_overview(
     shares = await repository.shares_on(session, member.id, day)
     capital = await repository.capital_on(session, member.id, day)
     subscriptions = await repository.subscriptions(session, member.id)
+    schedule = instalment_schedule(subscriptions)
     subscribed = sum(
         s.shares * s.nominal_cents
         for s in subscriptions
@@ -516,6 +539,8 @@ async def shares_overview(
         capital_cents=capital,
         outstanding_cents=max(shares * settings.share_nominal_cents - capital, 0),
         pending_cancellation_shares=await repository.pending_share_cancellations(session, member.id, day),
+        due_cents=max(sum(i.amount_cents for i in schedule if i.due_on <= day) - capital, 0),
+        instalments=schedule,
         subscriptions=[ShareSubscriptionOut.model_validate(s) for s in subscriptions],
         share_movements=[
             ShareMovementOut.model_validate(m) for m in await repository.share_movements(session, member.id)

@@ -114,3 +114,14 @@ async def test_member_list_filters_and_paginates(
     assert page["total"] == 3 and [m["last_name"] for m in page["items"]] == ["ZedAlpha", "ZedBeta"]
     assert [m["last_name"] for m in second["items"]] == ["ZedGamma"]
     assert [m["last_name"] for m in applicants["items"]] == ["Applicant"]
+
+
+async def test_non_member_customers_are_refused_unless_the_statute_allows_them(
+    client: httpx.AsyncClient, db_session: AsyncSession
+) -> None:
+    headers = await token_for(client, await make_user(db_session, role=Role.OPERATOR))
+
+    response = await client.post("/api/v1/customers", headers=headers, json=APPLICATION)
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "non_members_not_allowed"

@@ -57,9 +57,9 @@ async def log_in(page: Page, server: LiveServer, email: str) -> None:
 
 async def test_anna_logs_in_and_sees_her_contract(page: Page, server: LiveServer, tmp_path: Path) -> None:
     token = server.token("anna@example.org")
-    contracts = httpx.get(f"{server.url}/api/v1/contracts", headers={"Authorization": f"Bearer {token}"}).json()[
-        "items"
-    ]
+    async with httpx.AsyncClient() as api:
+        listed = await api.get(f"{server.url}/api/v1/contracts", headers={"Authorization": f"Bearer {token}"})
+    contracts = listed.json()["items"]
     assert len(contracts) == 1
 
     await log_in(page, server, "anna@example.org")
