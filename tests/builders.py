@@ -11,7 +11,7 @@ from app.audit.service import bind_actor
 from app.auth import service as auth_service
 from app.auth.models import User
 from app.contracts import service as contracts
-from app.contracts.models import Contract, ContractStatus, Plan
+from app.contracts.models import Contract, ContractStatus, Plan, Premises
 from app.contracts.schemas import PlanCreate, PremisesCreate
 from app.kit.actor import Actor, Channel, Role
 from app.members import service as members
@@ -148,3 +148,51 @@ async def token_for(client: httpx.AsyncClient, user: User) -> dict[str, str]:
     response = await client.post("/api/v1/auth/token", data={"username": user.email, "password": PASSWORD})
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+async def make_applicant(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    first_name: str = "Max",
+    last_name: str | None = None,
+    organisation: str | None = None,
+    shares: int = 1,
+    instalments: int = 1,
+    applied_on: date = date(2025, 1, 2),
+) -> Member:
+    """An application for membership that the board has not decided on yet."""
+    bind_actor(session, BOARD)
+    n = _next()
+    return await members.apply(
+        session,
+        actor=BOARD,
+        settings=settings,
+        application=MemberApplication(
+            first_name=first_name,
+            last_name=last_name or f"Antrag{n}",
+            organisation=organisation,
+            street=f"Antragsweg {n}",
+            postal_code="14467",
+            city="Potsdam",
+            email=f"applicant{n}@example.org",
+            shares=shares,
+            instalments=instalments,
+            applied_on=applied_on,
+        ),
+    )
+
+
+async def make_premises(session: AsyncSession, *, member: Member, street: str | None = None) -> Premises:
+    """An address of ``member`` where a line can be delivered."""
+    bind_actor(session, BOARD)
+    return await contracts.create_premises(
+        session,
+        actor=BOARD,
+        data=PremisesCreate(
+            member_id=member.id,
+            street=street or member.street,
+            postal_code=member.postal_code,
+            city=member.city,
+        ),
+    )

@@ -115,6 +115,13 @@ async def events(session: AsyncSession, contract_id: int) -> list[ContractEvent]
     return list(rows.scalars())
 
 
+async def last_step_on(session: AsyncSession, contract_id: int) -> date | None:
+    """The effective date of the contract's latest lifecycle step."""
+    query = sa.select(sa.func.max(ContractEvent.effective_on)).where(ContractEvent.contract_id == contract_id)
+    result: date | None = (await session.execute(query)).scalar_one()
+    return result
+
+
 async def contracts_due_to_end(session: AsyncSession, today: date) -> list[Contract]:
     rows = await session.execute(
         sa.select(Contract)

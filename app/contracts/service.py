@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,7 +14,7 @@ from app.contracts.models import Contract, ContractEvent, ContractStatus, Plan, 
 from app.contracts.schemas import PlanCreate, PlanUpdate, PremisesCreate
 from app.kit.actor import Actor, Role
 from app.kit.errors import Conflict, Forbidden, Invalid, NotFound
-from app.kit.time import add_months, local_today, utcnow
+from app.kit.time import add_months, last_day_of_month, local_today, utcnow
 from app.members.models import MemberStatus
 from app.members.service import get_member_for_link
 from app.settings import Settings
@@ -108,10 +108,29 @@ class ContractTerms:
 
 
 def min_term_end(start_on: date, months: int) -> date:
-    """Last day of the minimum term: a 24-month contract from 15 Mar ends on 14 Mar two years on."""
-    from datetime import timedelta
+    """Last day of the minimum term: a 24-month contract from 15 Mar ends on 14 Mar two years on.
 
-    return add_months(start_on, months) - timedelta(days=1) if months else start_on
+    The term ends the day before the start day's number in the last month; where that month has no such
+    day (a start on 31 Jan, one month), it ends with the month's last day, 28 Feb (§188 (2), (3) BGB).
+    """
+    if not months:
+        return start_on
+    same_day = add_months(start_on, months)
+    if same_day.day < start_on.day:
+        return same_day
+    return same_day - timedelta(days=1)
+
+
+def last_day_to_cancel(term_end: date, notice_months: int) -> date:
+    """The last day a notice of ``notice_months`` still ends the contract on ``term_end``.
+
+    It is the latest day from which ``notice_months`` reach no further than ``term_end``: for a term ending on
+    the last day of a month that is the last day of the month the notice period starts in (31 Jan for 28 Feb).
+    """
+    day = add_months(term_end, -notice_months)
+    if term_end == last_day_of_month(term_end.year, term_end.month):
+        return last_day_of_month(day.year, day.month)
+    return day
 
 
 def earliest_end(
@@ -132,7 +151,7 @@ def terms(contract: Contract, *, settings: Settings, today: date) -> ContractTer
     if contract.start_on is None:
         return ContractTerms(None, contract.min_term_months, None, contract.notice_months, None, None, contract.ends_on)
     term_end = min_term_end(contract.start_on, contract.min_term_months)
-    last_day = add_months(term_end, -contract.notice_months)
+    last_day = last_day_to_cancel(term_end, contract.notice_months)
     running = contract.status in (ContractStatus.ACTIVE, ContractStatus.SUSPENDED)
     return ContractTerms(
         start_on=contract.start_on,
@@ -262,7 +281,10 @@ async def _step(
             f"Contract {contract.number} is {contract.status.value}; it cannot become {to.value}.",
             code="invalid_transition",
         )
-    floor = contract.start_on or contract.ordered_on
+    # A step cannot take effect before the one it follows (no resume dated before the suspension).
+    floor = max(
+        contract.start_on or contract.ordered_on, await repository.last_step_on(session, contract.id) or date.min
+    )
     if day < floor:
         raise Invalid(f"The date cannot precede {floor.isoformat()}.", field="effective_on")
     previous = contract.status

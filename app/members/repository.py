@@ -15,6 +15,7 @@ from app.members.models import (
     Member,
     MemberStatus,
     ShareMovement,
+    ShareMovementKind,
     ShareSubscription,
     ShareTransfer,
 )
@@ -96,11 +97,11 @@ async def capital_on(session: AsyncSession, member_id: int, on: date) -> int:
 
 
 async def pending_share_cancellations(session: AsyncSession, member_id: int, after: date) -> int:
-    """Shares already given notice on that take effect after ``after`` (as a positive number)."""
+    """Shares already given notice on that lapse after ``after`` (as a positive number); transfers are not notice."""
     query = sa.select(sa.func.coalesce(sa.func.sum(ShareMovement.delta), 0)).where(
         ShareMovement.member_id == member_id,
         ShareMovement.effective_on > after,
-        ShareMovement.delta < 0,
+        ShareMovement.kind == ShareMovementKind.CANCELLATION,
     )
     return -int((await session.execute(query)).scalar_one())
 

@@ -252,17 +252,23 @@ async def record_share_payment(
     paid_on: date | None = None,
     reference: str | None = None,
 ) -> CapitalMovement:
-    """Money paid in on shares raises the paid-in capital; it may not exceed what was subscribed."""
+    """Money paid in on shares raises the paid-in capital; it may not exceed what the member's shares are worth.
+
+    That is the shares the member holds (subscribed, received by transfer, less those passed on or cancelled)
+    plus subscriptions still waiting for the board.
+    """
     _require(actor, Role.OPERATOR, Role.BOARD)
     member = await get_member(session, actor=actor, member_id=member_id, lock=True)
     if member.status not in (MemberStatus.MEMBER, MemberStatus.APPLICANT):
         raise Conflict(f"{member.display_name} is {member.status.value}; no share payments.", code="not_a_member")
     day = paid_on or local_today(settings.timezone)
-    subscribed = sum(
+    held = await repository.shares_on(session, member.id, date.max)
+    pending = sum(
         s.shares * s.nominal_cents
         for s in await repository.subscriptions(session, member.id)
-        if s.status is not SubscriptionStatus.REJECTED
+        if s.status is SubscriptionStatus.PENDING
     )
+    subscribed = held * settings.share_nominal_cents + pending
     paid = await repository.capital_on(session, member.id, date.max)
     if paid + amount_cents > subscribed:
         raise Invalid(
@@ -448,8 +454,14 @@ async def record_leaving(
     member = await get_member(session, actor=actor, member_id=member_id, lock=True)
     day = occurred_on or local_today(settings.timezone)
     _require_current_member(member, day)
+    ends = business_year_end_on_or_after(settings, day)
+    if member.leaving_on is not None and member.leaving_on < ends:
+        # Someone who passed on all their shares leaves with the transfer; a year end would leave them without any.
+        raise Conflict(
+            f"{member.display_name} already leaves on {member.leaving_on.isoformat()}.", code="already_leaving"
+        )
     with action(session, f"member.{reason.value}"):
-        member.leaving_on = business_year_end_on_or_after(settings, day)
+        member.leaving_on = ends
         member.leaving_reason = reason
         member.notice_given_on = member.notice_given_on or day
         await session.flush()
@@ -457,10 +469,20 @@ async def record_leaving(
 
 
 async def withdraw_notice(session: AsyncSession, *, actor: Actor, settings: Settings, member_id: int) -> Member:
+    """The board accepts that a member takes back their notice before it took effect.
+
+    A leaving by transfer of all shares cannot be taken back this way: the shares have moved already, and a
+    member without shares cannot stay.
+    """
     _require(actor, Role.BOARD)
     member = await get_member(session, actor=actor, member_id=member_id, lock=True)
     today = local_today(settings.timezone)
-    if member.leaving_on is None or member.leaving_on < today or member.status is not MemberStatus.MEMBER:
+    if (
+        member.leaving_on is None
+        or member.leaving_on < today
+        or member.leaving_reason is LeavingReason.TRANSFER
+        or member.status is not MemberStatus.MEMBER
+    ):
         raise Conflict("There is no pending notice to withdraw.", code="no_pending_notice")
     with action(session, "member.notice_withdrawn"):
         member.notice_given_on = None
