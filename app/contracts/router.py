@@ -139,7 +139,13 @@ async def contract_events(actor: ActorDep, session: SessionDep, contract_id: IdP
 
 
 async def _transition(
-    actor: Actor, session: SessionDep, settings: Settings, contract_id: int, to: ContractStatus, data: Transition
+    actor: Actor,
+    session: SessionDep,
+    settings: Settings,
+    contract_id: int,
+    to: ContractStatus,
+    data: Transition,
+    from_status: ContractStatus | None = None,
 ) -> ContractDetail:
     await service.transition(
         session,
@@ -149,6 +155,7 @@ async def _transition(
         to=to,
         effective_on=data.effective_on,
         reason=data.reason,
+        from_status=from_status,
     )
     return detail(await service.get_contract(session, actor=actor, contract_id=contract_id), settings)
 
@@ -159,7 +166,7 @@ async def _transition(
 async def activate(
     actor: StaffDep, session: SessionDep, settings: SettingsDep, contract_id: IdPath, data: Transition
 ) -> ContractDetail:
-    return await _transition(actor, session, settings, contract_id, ContractStatus.ACTIVE, data)
+    return await _transition(actor, session, settings, contract_id, ContractStatus.ACTIVE, data, ContractStatus.ORDERED)
 
 
 @router.post("/contracts/{contract_id}/suspend", response_model=ContractDetail, tags=["contracts"], responses=NOT_FOUND)
@@ -173,7 +180,9 @@ async def suspend(
 async def resume(
     actor: StaffDep, session: SessionDep, settings: SettingsDep, contract_id: IdPath, data: Transition
 ) -> ContractDetail:
-    return await _transition(actor, session, settings, contract_id, ContractStatus.ACTIVE, data)
+    return await _transition(
+        actor, session, settings, contract_id, ContractStatus.ACTIVE, data, ContractStatus.SUSPENDED
+    )
 
 
 @router.post(

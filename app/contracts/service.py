@@ -259,10 +259,20 @@ async def transition(
     to: ContractStatus,
     effective_on: date | None = None,
     reason: str | None = None,
+    from_status: ContractStatus | None = None,
 ) -> Contract:
-    """Move a contract one step along its lifecycle, recording who did it, when and why."""
+    """Move a contract one step along its lifecycle, recording who did it, when and why.
+
+    ``from_status`` pins the step to one starting state, so "resume" never switches on a new order and
+    "activate" never lifts a suspension.
+    """
     _require(actor, Role.OPERATOR, Role.BOARD)
     contract = await get_contract(session, actor=actor, contract_id=contract_id, lock=True)
+    if from_status is not None and contract.status is not from_status:
+        raise Conflict(
+            f"Contract {contract.number} is {contract.status.value}, not {from_status.value}.",
+            code="invalid_transition",
+        )
     return await _step(
         session,
         actor=actor,

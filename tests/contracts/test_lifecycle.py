@@ -542,3 +542,22 @@ async def test_order_copies_the_plans_terms_so_later_plan_changes_do_not_touch_i
     assert contract.status is ContractStatus.ORDERED
     first = (await repository.events(db_session, contract.id))[0]
     assert (first.from_status, first.to_status, first.effective_on) == (None, ContractStatus.ORDERED, date(2025, 2, 1))
+
+
+async def test_resume_route_does_not_switch_on_an_order_and_activate_does_not_lift_a_suspension(
+    client: httpx.AsyncClient, db_session: AsyncSession, settings: Settings
+) -> None:
+    member = await make_member(db_session, settings)
+    ordered = await make_contract(db_session, settings, member=member, active_from=None)
+    running = await make_contract(db_session, settings, member=member)
+    ordered_id, running_id = ordered.id, running.id
+    headers = await token_for(client, await make_user(db_session, role=Role.OPERATOR))
+    await client.post(f"/api/v1/contracts/{running_id}/suspend", headers=headers, json={})
+
+    resume_order = await client.post(f"/api/v1/contracts/{ordered_id}/resume", headers=headers, json={})
+    activate_suspended = await client.post(f"/api/v1/contracts/{running_id}/activate", headers=headers, json={})
+
+    assert resume_order.status_code == 409
+    assert activate_suspended.status_code == 409
+    assert (await client.get(f"/api/v1/contracts/{ordered_id}", headers=headers)).json()["status"] == "ordered"
+    assert (await client.get(f"/api/v1/contracts/{running_id}", headers=headers)).json()["status"] == "suspended"

@@ -126,3 +126,44 @@ async def test_login_form_works_by_keyboard_alone(page: Page, server: LiveServer
     await page.keyboard.press("Enter")
 
     await expect(page).to_have_url(f"{server.url}/portal")
+
+
+async def test_operator_finds_a_member_and_suspends_and_resumes_a_contract(page: Page, server: LiveServer) -> None:
+    await log_in(page, server, "operator@example.org")
+    await expect(page).to_have_url(f"{server.url}/console")
+
+    await page.get_by_label("Mitglieder und Verträge suchen").fill("anna@example.org")
+    await page.get_by_role("button", name="Suchen").click()
+    await page.get_by_role("link", name="Anna Müller").click()
+    await page.locator("table").last.get_by_role("link").first.click()
+    await expect(page.get_by_role("heading", level=1)).to_contain_text("aktiv")
+
+    await page.get_by_label("Grund").first.fill("Browsertest")
+    await page.get_by_role("button", name="Sperren").click()
+    await expect(page.get_by_role("heading", level=1)).to_contain_text("gesperrt")
+    await expect(page.locator("tr.event").last).to_contain_text("Browsertest")
+    await page.get_by_role("button", name="Entsperren").click()
+    await expect(page.get_by_role("heading", level=1)).to_contain_text("aktiv")
+
+
+async def test_board_admits_an_applicant_and_reads_the_register(page: Page, server: LiveServer) -> None:
+    await log_in(page, server, "board@example.org")
+    await expect(page).to_have_url(f"{server.url}/board")
+    members_before = int(await page.locator("#member-count").inner_text())
+
+    await page.get_by_role("button", name="Aufnehmen").first.click()
+
+    await expect(page.get_by_role("status")).to_contain_text("Entscheidung gespeichert")
+    await expect(page.locator("#member-count")).to_have_text(str(members_before + 1))
+    await page.get_by_role("link", name="Mitgliederliste").click()
+    await expect(page.locator("tr.register-entry")).to_have_count(members_before + 1 + 2)  # + those who left
+    async with page.expect_download() as download:
+        await page.get_by_role("link", name="PDF herunterladen").click()
+    assert (await download.value).suggested_filename.endswith(".pdf")
+
+
+async def test_board_reads_the_audit_log_of_a_change(page: Page, server: LiveServer) -> None:
+    await log_in(page, server, "board@example.org")
+    await page.goto(f"{server.url}/board/audit?action=member.admit")
+
+    await expect(page.locator("tr.audit-entry").first).to_contain_text("member.admit")
