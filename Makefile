@@ -64,7 +64,7 @@ services-stop:
 
 bench: $(VENV)/.installed-dev
 	mkdir -p build
-	$(BIN)/python -m tools.bench
+	$(BIN)/python tools/bench.py
 
 # Regenerate the pinned lock files from pyproject.toml (no index URLs or local paths in them).
 lock: | $(BIN)/python

@@ -25,6 +25,7 @@ class LiveServer:
     url: str
     database_url: str
     log: Path
+    pid: int
 
     def token(self, email: str, password: str = "demo-pass") -> str:  # noqa: S107 - the documented demo password
         response = httpx.post(
@@ -83,7 +84,7 @@ def live_server(tmp: Path, *, seed: bool = True) -> Iterator[LiveServer]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"server did not start: {log.read_text()[-2000:]}")
             time.sleep(0.2)
-        yield LiveServer(url=url, database_url=database_url, log=log)
+        yield LiveServer(url=url, database_url=database_url, log=log, pid=process.pid)
     finally:
         if process is not None:
             process.terminate()

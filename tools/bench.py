@@ -1,0 +1,94 @@
+"""`make bench`: speed figures in one run, printed as a table and written to build/bench.json.
+
+Every figure comes with the peak memory (RSS) of the process measured. Load goes only to a server on
+loopback that this run starts, and every loop is bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.live import LiveServer, live_server  # noqa: E402
+
+REQUESTS = 2000
+CONCURRENCY = 16
+TIME_LIMIT_S = 120
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def hammer(server: LiveServer, path: str, token: str) -> dict[str, float]:
+    """REQUESTS authenticated GETs with CONCURRENCY in flight; latency per request."""
+    latencies: list[float] = []
+    headers = {"Authorization": f"Bearer {token}"}
+    deadline = time.monotonic() + TIME_LIMIT_S
+    counter = iter(range(REQUESTS))
+
+    async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=30) as client:
+
+        async def worker() -> None:
+            for _ in counter:
+                if time.monotonic() > deadline:
+                    return
+                started = time.perf_counter()
+                response = await client.get(path)
+                response.raise_for_status()
+                latencies.append(time.perf_counter() - started)
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        wall = time.perf_counter() - began
+    latencies.sort()
+    return {
+        "requests": len(latencies),
+        "per_s": len(latencies) / wall,
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+    }
+
+
+def main() -> None:
+    results: dict[str, float] = {}
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp, live_server(Path(tmp)) as server:
+        for name, path, login in [
+            ("api_me", "/api/v1/me", "anna@example.org"),
+            ("api_contracts_member", "/api/v1/contracts", "anna@example.org"),
+            ("api_members_page", "/api/v1/members?limit=50", "board@example.org"),
+        ]:
+            figures = asyncio.run(hammer(server, path, server.token(login)))
+            for key in ("per_s", "p50_ms", "p99_ms"):
+                results[f"{name}_{key}"] = round(figures[key], 2)
+            rows.append((name, figures))
+        rss = peak_rss_mib(server.pid)
+        results["api_process_peak_rss_mib"] = round(rss, 1)
+    print(f"{'benchmark':<24} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
+    for name, f in rows:
+        print(f"{name:<24} {int(f['requests']):>8} {f['per_s']:>8.1f} {f['p50_ms']:>8.2f} {f['p99_ms']:>8.2f}")
+    print(f"API process peak RSS: {rss:.1f} MiB (goal: under 300 MiB)")
+    out = ROOT / "build" / "bench.json"
+    out.parent.mkdir(exist_ok=True)
+    existing = json.loads(out.read_text()) if out.exists() else {}
+    existing.update(results)
+    out.write_text(json.dumps(existing, indent=2, sort_keys=True) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
