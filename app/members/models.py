@@ -166,3 +166,24 @@ class ShareTransfer(IdMixin, TimestampMixin, Base):
         sa.CheckConstraint("capital_cents >= 0", name="capital_not_negative"),
         sa.CheckConstraint("from_member_id <> to_member_id", name="distinct_members"),
     )
+
+
+class MemberDetails(IdMixin, Base):
+    """Name and address of a member as they stood from ``effective_on``: the register's dated history of
+    changes (§30 GenG), so a register as of a past date shows the address valid then."""
+
+    __tablename__ = "member_details"
+    __audited__ = True
+
+    member_id: Mapped[int] = mapped_column(IdType, fk("members.id"), index=True)
+    effective_on: Mapped[date] = mapped_column(sa.Date)
+    first_name: Mapped[str] = mapped_column(sa.String(100))
+    last_name: Mapped[str] = mapped_column(sa.String(100))
+    organisation: Mapped[str | None] = mapped_column(sa.String(200))
+    street: Mapped[str] = mapped_column(sa.String(200))
+    postal_code: Mapped[str] = mapped_column(sa.String(10))
+    city: Mapped[str] = mapped_column(sa.String(100))
+    country: Mapped[str] = mapped_column(sa.String(2))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (sa.Index("ix_member_details_member_effective", "member_id", "effective_on"),)

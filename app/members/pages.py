@@ -53,7 +53,9 @@ async def portal_contact(web: MemberPage, session: SessionDep) -> Response:
                 if k in form
             }
         )
-        await service.update_contact(session, actor=actor, member_id=actor.member_id, changes=changes)
+        await service.update_contact(
+            session, actor=actor, member_id=actor.member_id, changes=changes, zone=web.settings.timezone
+        )
     except DomainError as error:
         return web.error(error)
     except ValueError as error:

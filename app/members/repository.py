@@ -13,6 +13,7 @@ from app.kit.actor import Actor
 from app.members.models import (
     CapitalMovement,
     Member,
+    MemberDetails,
     MemberStatus,
     ShareMovement,
     ShareMovementKind,
@@ -214,3 +215,18 @@ async def members_due_to_leave(session: AsyncSession, today: date) -> list[Membe
         sa.select(Member).where(Member.status == MemberStatus.MEMBER, Member.leaving_on < today).with_for_update()
     )
     return list(rows.scalars())
+
+
+async def details_as_of(session: AsyncSession, member_ids: list[int], on: date) -> dict[int, MemberDetails]:
+    """For each member, the name and address valid at the end of ``on`` (one query for all of them)."""
+    if not member_ids:
+        return {}
+    rows = await session.execute(
+        sa.select(MemberDetails)
+        .where(MemberDetails.member_id.in_(member_ids), MemberDetails.effective_on <= on)
+        .order_by(MemberDetails.member_id, MemberDetails.effective_on, MemberDetails.id)
+    )
+    latest: dict[int, MemberDetails] = {}
+    for details in rows.scalars():
+        latest[details.member_id] = details  # ordered ascending: the last one seen is the one in force
+    return latest

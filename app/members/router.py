@@ -106,9 +106,13 @@ async def get_member(actor: ActorDep, session: SessionDep, member_id: IdPath) ->
 
 
 @router.patch("/members/{member_id}", response_model=MemberOut, responses=NOT_FOUND)
-async def update_contact(actor: ActorDep, session: SessionDep, member_id: IdPath, data: ContactUpdate) -> MemberOut:
+async def update_contact(
+    actor: ActorDep, session: SessionDep, settings: SettingsDep, member_id: IdPath, data: ContactUpdate
+) -> MemberOut:
     """Change contact data: members their own, operators anyone's."""
-    return _out(await service.update_contact(session, actor=actor, member_id=member_id, changes=data))
+    return _out(
+        await service.update_contact(session, actor=actor, member_id=member_id, changes=data, zone=settings.timezone)
+    )
 
 
 @router.post("/members/{member_id}/admit", response_model=MemberOut, responses=NOT_FOUND)

@@ -20,6 +20,7 @@ from app.members.models import (
     CapitalMovementKind,
     LeavingReason,
     Member,
+    MemberDetails,
     MemberStatus,
     ShareMovement,
     ShareMovementKind,
@@ -109,6 +110,7 @@ async def apply(
     with action(session, "member.apply" if not customer else "customer.create"):
         session.add(member)
         await session.flush()
+        _record_details(session, member, applied_on)
         if not customer:
             session.add(
                 ShareSubscription(
@@ -492,16 +494,43 @@ async def withdraw_notice(session: AsyncSession, *, actor: Actor, settings: Sett
     return member
 
 
-async def update_contact(session: AsyncSession, *, actor: Actor, member_id: int, changes: ContactUpdate) -> Member:
-    """Members keep their own contact data current; operators may correct it."""
+REGISTER_FIELDS = ("first_name", "last_name", "organisation", "street", "postal_code", "city", "country")
+
+
+def _record_details(session: AsyncSession, member: Member, effective_on: date) -> None:
+    """Keep the register's history: name and address as they stand from ``effective_on``."""
+    session.add(
+        MemberDetails(
+            member_id=member.id,
+            effective_on=effective_on,
+            recorded_at=utcnow(),
+            **{field: getattr(member, field) for field in REGISTER_FIELDS},
+        )
+    )
+
+
+async def update_contact(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    member_id: int,
+    changes: ContactUpdate,
+    effective_on: date | None = None,
+    zone: str = "Europe/Berlin",
+) -> Member:
+    """Members keep their own contact data current; operators may correct it. An address change is dated
+    (today unless ``effective_on`` says otherwise) so past registers keep the old address."""
     _require(actor, Role.MEMBER, Role.OPERATOR, Role.BOARD)
     member = await get_member(session, actor=actor, member_id=member_id, lock=True)
     values = changes.model_dump(exclude_unset=True)
+    before = {field: getattr(member, field) for field in REGISTER_FIELDS}
     for field, value in values.items():
         if value is None and field in ("email", "street", "postal_code", "city", "country"):
             raise Invalid(f"{field} cannot be empty.", field=field)
         setattr(member, field, str(value).lower() if field == "email" and value else value)
     with action(session, "member.contact_update"):
+        if any(getattr(member, field) != before[field] for field in REGISTER_FIELDS):
+            _record_details(session, member, effective_on or local_today(zone))
         await session.flush()
     return member
 
@@ -578,16 +607,19 @@ async def register_as_of(session: AsyncSession, *, actor: Actor, on: date) -> Re
     _require(actor, Role.BOARD, Role.OPERATOR)
     entries: list[RegisterEntry] = []
     members = shares_total = capital_total = 0
-    for row in await repository.register_rows(session, on):
+    rows = await repository.register_rows(session, on)
+    details = await repository.details_as_of(session, [row["member"].id for row in rows], on)
+    for row in rows:
         member: Member = row["member"]
+        held = details.get(member.id, member)
         left = member.leaving_on is not None and member.leaving_on < on
         notice = member.notice_given_on if member.notice_given_on and member.notice_given_on <= on else None
         entries.append(
             RegisterEntry(
                 number=member.number or 0,
                 member_id=member.id,
-                name=member.display_name if not member.organisation else f"{member.organisation}",
-                address=f"{member.street}, {member.postal_code} {member.city}",
+                name=held.organisation or f"{held.first_name} {held.last_name}",
+                address=f"{held.street}, {held.postal_code} {held.city}",
                 shares=row["shares"],
                 capital_cents=row["capital_cents"],
                 joined_on=member.admitted_on or on,
