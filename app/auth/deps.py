@@ -14,7 +14,7 @@ from app.auth.models import TokenKind
 from app.auth.service import actor_for, resolve_token
 from app.db import Database
 from app.kit.actor import Actor, Channel, Role
-from app.kit.errors import Forbidden, Unauthorized
+from app.kit.errors import Unauthorized
 from app.settings import Settings
 
 SESSION_COOKIE = "ot_session"
@@ -75,8 +75,7 @@ def require_roles(*roles: Role):  # type: ignore[no-untyped-def]
     """A dependency that lets only the given roles (and admins) through."""
 
     async def dependency(actor: ActorDep) -> Actor:
-        if not actor.has(*roles):
-            raise Forbidden("Your role may not do this.")
+        actor.require(*roles)
         return actor
 
     return dependency

@@ -31,8 +31,7 @@ FROM = {"activate": ContractStatus.ORDERED, "resume": ContractStatus.SUSPENDED}
 @router.get("/console/contracts/{contract_id}", response_class=HTMLResponse)
 async def console_contract(web: StaffPage, session: SessionDep, contract_id: IdPath) -> Response:
     """A contract with plan, premises, its TKG §56 dates, its history and the steps allowed now."""
-    actor = web.actor
-    assert actor is not None
+    actor = web.user
     try:
         contract = await service.get_contract(session, actor=actor, contract_id=contract_id)
     except DomainError as error:
@@ -57,8 +56,7 @@ async def console_contract(web: StaffPage, session: SessionDep, contract_id: IdP
 @router.post("/console/contracts/{contract_id}/{step}", response_class=HTMLResponse)
 async def console_contract_step(web: StaffPage, session: SessionDep, contract_id: IdPath, step: str) -> Response:
     form = await web.check_csrf()
-    actor = web.actor
-    assert actor is not None
+    actor = web.user
     if step not in STEPS and step != "cancel":
         return web.render("error.html", status_code=404, message=web.translator.gettext("Not found"))
     try:

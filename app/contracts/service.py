@@ -13,7 +13,7 @@ from app.contracts import repository
 from app.contracts.models import Contract, ContractEvent, ContractStatus, Plan, Premises
 from app.contracts.schemas import PlanCreate, PlanUpdate, PremisesCreate
 from app.kit.actor import Actor, Role
-from app.kit.errors import Conflict, Forbidden, Invalid, NotFound
+from app.kit.errors import Conflict, Invalid, NotFound
 from app.kit.time import add_months, last_day_of_month, local_today, utcnow
 from app.members.models import MemberStatus
 from app.members.service import get_member_for_link
@@ -28,16 +28,11 @@ TRANSITIONS: dict[ContractStatus, frozenset[ContractStatus]] = {
 }
 
 
-def _require(actor: Actor, *roles: Role) -> None:
-    if not actor.has(*roles):
-        raise Forbidden("Your role may not do this.")
-
-
 # --- plans ---------------------------------------------------------------------------------------
 
 
 async def create_plan(session: AsyncSession, *, actor: Actor, data: PlanCreate) -> Plan:
-    _require(actor, Role.BOARD)
+    actor.require(Role.BOARD)
     if await repository.plan_by_code(session, data.code) is not None:
         raise Conflict(f"A plan with code {data.code} exists already.", code="plan_code_taken", field="code")
     plan = Plan(**data.model_dump(), is_active=True)
@@ -56,7 +51,7 @@ async def get_plan(session: AsyncSession, *, plan_id: int) -> Plan:
 
 async def update_plan(session: AsyncSession, *, actor: Actor, plan_id: int, data: PlanUpdate) -> Plan:
     """Price changes apply to new orders; running contracts keep the terms they were signed on."""
-    _require(actor, Role.BOARD)
+    actor.require(Role.BOARD)
     plan = await get_plan(session, plan_id=plan_id)
     with action(session, "plan.update"):
         for field, value in data.model_dump(exclude_unset=True).items():
@@ -75,7 +70,7 @@ async def list_plans(session: AsyncSession, *, actor: Actor) -> list[Plan]:
 
 
 async def create_premises(session: AsyncSession, *, actor: Actor, data: PremisesCreate) -> Premises:
-    _require(actor, Role.OPERATOR, Role.BOARD)
+    actor.require(Role.OPERATOR, Role.BOARD)
     await get_member_for_link(session, member_id=data.member_id)
     premises = Premises(**data.model_dump())
     with action(session, "premises.create"):
@@ -190,7 +185,7 @@ async def order(
     ordered_on: date | None = None,
 ) -> Contract:
     """A subscriber orders a plan at a premises; subscribers are members unless the statute allows otherwise."""
-    _require(actor, Role.OPERATOR, Role.BOARD)
+    actor.require(Role.OPERATOR, Role.BOARD)
     member = await get_member_for_link(session, member_id=member_id)
     allowed = {MemberStatus.MEMBER}
     if settings.allow_non_member_customers:
@@ -266,7 +261,7 @@ async def transition(
     ``from_status`` pins the step to one starting state, so "resume" never switches on a new order and
     "activate" never lifts a suspension.
     """
-    _require(actor, Role.OPERATOR, Role.BOARD)
+    actor.require(Role.OPERATOR, Role.BOARD)
     contract = await get_contract(session, actor=actor, contract_id=contract_id, lock=True)
     if from_status is not None and contract.status is not from_status:
         raise Conflict(
@@ -322,7 +317,7 @@ async def cancel(
     reason: str | None = None,
 ) -> Contract:
     """Record the subscriber's notice: the contract will end on the earliest date its terms allow."""
-    _require(actor, Role.MEMBER, Role.OPERATOR, Role.BOARD)
+    actor.require(Role.MEMBER, Role.OPERATOR, Role.BOARD)
     contract = await get_contract(session, actor=actor, contract_id=contract_id, lock=True)
     day = received_on or local_today(settings.timezone)
     if contract.status is ContractStatus.ORDERED:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from app.kit.errors import Forbidden
+
 
 class Role(enum.StrEnum):
     """A user's role; one per user."""
@@ -41,6 +43,11 @@ class Actor:
 
     def has(self, *roles: Role) -> bool:
         return self.role in roles or self.role is Role.ADMIN
+
+    def require(self, *roles: Role) -> None:
+        """Refuse (403) unless the actor holds one of ``roles`` or is an admin."""
+        if not self.has(*roles):
+            raise Forbidden("Your role may not do this.")
 
     @classmethod
     def system(cls, label: str = "system", channel: Channel = Channel.SYSTEM) -> Actor:

@@ -11,6 +11,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.kit.db import Base, IdMixin, IdType, TimestampMixin, UTCDateTime, enum_column, fk
 
 
+def display_name(first_name: str, last_name: str, organisation: str | None) -> str:
+    """How a person or organisation is named in lists and documents."""
+    return organisation or f"{first_name} {last_name}"
+
+
 class MemberStatus(enum.StrEnum):
     """Where a person stands with the coop."""
 
@@ -64,9 +69,7 @@ class Member(IdMixin, TimestampMixin, Base):
 
     @property
     def display_name(self) -> str:
-        if self.organisation:
-            return self.organisation
-        return f"{self.first_name} {self.last_name}"
+        return display_name(self.first_name, self.last_name, self.organisation)
 
 
 class SubscriptionStatus(enum.StrEnum):

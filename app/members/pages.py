@@ -28,8 +28,8 @@ PAGE = 25
 @router.get("/portal", response_class=HTMLResponse)
 async def portal_home(web: MemberPage, session: SessionDep) -> Response:
     """My data, my shares, my contracts."""
-    actor = web.actor
-    assert actor is not None and actor.member_id is not None
+    actor = web.user
+    assert actor.member_id is not None
     member = await service.get_member(session, actor=actor, member_id=actor.member_id)
     shares = await service.shares_overview(session, actor=actor, settings=web.settings, member_id=member.id)
     contracts, _ = await contracts_repository.search_contracts(
@@ -43,8 +43,8 @@ async def portal_home(web: MemberPage, session: SessionDep) -> Response:
 @router.post("/portal/contact", response_class=HTMLResponse)
 async def portal_contact(web: MemberPage, session: SessionDep) -> Response:
     form = await web.check_csrf()
-    actor = web.actor
-    assert actor is not None and actor.member_id is not None
+    actor = web.user
+    assert actor.member_id is not None
     try:
         changes = ContactUpdate.model_validate(
             {
@@ -69,8 +69,7 @@ async def portal_contact(web: MemberPage, session: SessionDep) -> Response:
 @router.get("/console", response_class=HTMLResponse)
 async def console_search(web: StaffPage, session: SessionDep, q: str = "", offset: int = 0) -> Response:
     """Find members and contracts by name, e-mail, city or contract number."""
-    actor = web.actor
-    assert actor is not None
+    actor = web.user
     query = "".join(ch for ch in q if ch.isprintable())[:100].strip()
     start = max(offset, 0)
     members, total = await repository.search(
@@ -86,8 +85,7 @@ async def console_search(web: StaffPage, session: SessionDep, q: str = "", offse
 
 @router.get("/console/members/{member_id}", response_class=HTMLResponse)
 async def console_member(web: StaffPage, session: SessionDep, member_id: IdPath) -> Response:
-    actor = web.actor
-    assert actor is not None
+    actor = web.user
     try:
         member = await service.get_member(session, actor=actor, member_id=member_id)
     except DomainError as error:
@@ -103,8 +101,7 @@ async def console_member(web: StaffPage, session: SessionDep, member_id: IdPath)
 async def console_share_payment(web: StaffPage, session: SessionDep, member_id: IdPath) -> Response:
     """Record money paid in on shares; the amount is typed in euros (comma or point)."""
     form = await web.check_csrf()
-    actor = web.actor
-    assert actor is not None
+    actor = web.user
     try:
         cents = decimal_to_cents(Decimal(str(form.get("amount", "")).strip().replace(",", ".")))
         paid_on = date.fromisoformat(str(form.get("paid_on"))) if form.get("paid_on") else None
@@ -125,8 +122,7 @@ async def console_share_payment(web: StaffPage, session: SessionDep, member_id: 
 @router.get("/board", response_class=HTMLResponse)
 async def board_home(web: BoardPage, session: SessionDep) -> Response:
     """Admission queue and the coop at a glance."""
-    actor = web.actor
-    assert actor is not None
+    actor = web.user
     today = local_today(web.settings.timezone)
     register = await service.register_as_of(session, actor=actor, on=today)
     return web.render(
@@ -142,8 +138,7 @@ async def board_home(web: BoardPage, session: SessionDep) -> Response:
 @router.post("/board/admissions/{member_id}/{decision}", response_class=HTMLResponse)
 async def board_decide(web: BoardPage, session: SessionDep, member_id: IdPath, decision: str) -> Response:
     form = await web.check_csrf()
-    actor = web.actor
-    assert actor is not None
+    actor = web.user
     try:
         day = date.fromisoformat(str(form.get("on"))) if form.get("on") else None
     except ValueError:
@@ -163,8 +158,7 @@ async def board_decide(web: BoardPage, session: SessionDep, member_id: IdPath, d
 @router.post("/board/subscriptions/{subscription_id}/approve", response_class=HTMLResponse)
 async def board_approve(web: BoardPage, session: SessionDep, subscription_id: IdPath) -> Response:
     await web.check_csrf()
-    actor = web.actor
-    assert actor is not None
+    actor = web.user
     try:
         await service.approve_subscription(session, actor=actor, settings=web.settings, subscription_id=subscription_id)
     except DomainError as error:
@@ -182,8 +176,7 @@ def _register_day(web: Web, on: str | None) -> date:
 @router.get("/board/register", response_class=HTMLResponse)
 async def board_register(web: BoardPage, session: SessionDep, on: str | None = None) -> Response:
     """The member register (§30 GenG) as of a chosen day, with CSV and PDF downloads."""
-    actor = web.actor
-    assert actor is not None
+    actor = web.user
     day = _register_day(web, on)
     register = await service.register_as_of(session, actor=actor, on=day)
     return web.render("members/register.html", register=register, on=day)
@@ -191,8 +184,7 @@ async def board_register(web: BoardPage, session: SessionDep, on: str | None = N
 
 @router.get("/board/register.{kind}")
 async def board_register_download(web: BoardPage, session: SessionDep, kind: str, on: str | None = None) -> Response:
-    actor = web.actor
-    assert actor is not None
+    actor = web.user
     day = _register_day(web, on)
     register = await service.register_as_of(session, actor=actor, on=day)
     name = f"member-register-{day.isoformat()}.{kind}"

@@ -27,6 +27,7 @@ from app.members.models import (
     ShareSubscription,
     ShareTransfer,
     SubscriptionStatus,
+    display_name,
 )
 from app.members.schemas import (
     CapitalMovementOut,
@@ -40,11 +41,6 @@ from app.members.schemas import (
     ShareSubscriptionOut,
 )
 from app.settings import Settings
-
-
-def _require(actor: Actor, *roles: Role) -> None:
-    if not actor.has(*roles):
-        raise Forbidden("Your role may not do this.")
 
 
 async def get_member(session: AsyncSession, *, actor: Actor, member_id: int, lock: bool = False) -> Member:
@@ -85,7 +81,7 @@ async def apply(
     session: AsyncSession, *, actor: Actor, settings: Settings, application: MemberApplication, customer: bool = False
 ) -> Member:
     """Record an application for membership (or, where allowed, a non-member customer)."""
-    _require(actor, Role.OPERATOR, Role.BOARD)
+    actor.require(Role.OPERATOR, Role.BOARD)
     today = local_today(settings.timezone)
     if application.shares > settings.max_shares_per_member:
         raise Invalid(f"At most {settings.max_shares_per_member} shares per member.", field="shares")
@@ -130,7 +126,7 @@ async def admit(
     session: AsyncSession, *, actor: Actor, settings: Settings, member_id: int, admitted_on: date | None = None
 ) -> Member:
     """The board admits an applicant: membership and their first shares start on ``admitted_on``."""
-    _require(actor, Role.BOARD)
+    actor.require(Role.BOARD)
     member = await get_member(session, actor=actor, member_id=member_id, lock=True)
     if member.status is not MemberStatus.APPLICANT:
         raise Conflict(f"Member {member_id} is {member.status.value}, not an applicant.", code="not_an_applicant")
@@ -166,7 +162,7 @@ def _make_effective(session: AsyncSession, subscription: ShareSubscription, day:
 async def reject(
     session: AsyncSession, *, actor: Actor, settings: Settings, member_id: int, rejected_on: date | None = None
 ) -> Member:
-    _require(actor, Role.BOARD)
+    actor.require(Role.BOARD)
     member = await get_member(session, actor=actor, member_id=member_id, lock=True)
     if member.status is not MemberStatus.APPLICANT:
         raise Conflict(f"Member {member_id} is {member.status.value}, not an applicant.", code="not_an_applicant")
@@ -198,7 +194,7 @@ async def subscribe_shares(
     subscribed_on: date | None = None,
 ) -> ShareSubscription:
     """A member subscribes further shares; they count once the board approves (§15b GenG)."""
-    _require(actor, Role.MEMBER, Role.OPERATOR, Role.BOARD)
+    actor.require(Role.MEMBER, Role.OPERATOR, Role.BOARD)
     member = await get_member(session, actor=actor, member_id=member_id, lock=True)
     day = subscribed_on or local_today(settings.timezone)
     _require_current_member(member, day)
@@ -227,7 +223,7 @@ async def subscribe_shares(
 async def approve_subscription(
     session: AsyncSession, *, actor: Actor, settings: Settings, subscription_id: int, effective_on: date | None = None
 ) -> ShareSubscription:
-    _require(actor, Role.BOARD)
+    actor.require(Role.BOARD)
     subscription = await repository.get_subscription(session, subscription_id)
     if subscription is None:
         raise NotFound(f"Share subscription {subscription_id} not found.")
@@ -259,7 +255,7 @@ async def record_share_payment(
     That is the shares the member holds (subscribed, received by transfer, less those passed on or cancelled)
     plus subscriptions still waiting for the board.
     """
-    _require(actor, Role.OPERATOR, Role.BOARD)
+    actor.require(Role.OPERATOR, Role.BOARD)
     member = await get_member(session, actor=actor, member_id=member_id, lock=True)
     if member.status not in (MemberStatus.MEMBER, MemberStatus.APPLICANT):
         raise Conflict(f"{member.display_name} is {member.status.value}; no share payments.", code="not_a_member")
@@ -306,7 +302,7 @@ async def transfer_shares(
 
     Transferring every share ends the transferor's membership on the effective date.
     """
-    _require(actor, Role.BOARD)
+    actor.require(Role.BOARD)
     if from_member_id == to_member_id:
         raise Invalid("A member cannot transfer shares to themselves.", field="to_member_id")
     today = local_today(settings.timezone)
@@ -399,7 +395,7 @@ async def cancel_additional_shares(
     received_on: date | None = None,
 ) -> ShareMovement:
     """Notice on some of a member's shares (§67b GenG); they lapse at the end of the business year."""
-    _require(actor, Role.MEMBER, Role.OPERATOR, Role.BOARD)
+    actor.require(Role.MEMBER, Role.OPERATOR, Role.BOARD)
     member = await get_member(session, actor=actor, member_id=member_id, lock=True)
     day = received_on or local_today(settings.timezone)
     _require_current_member(member, day)
@@ -424,7 +420,7 @@ async def give_notice(
     session: AsyncSession, *, actor: Actor, settings: Settings, member_id: int, received_on: date | None = None
 ) -> Member:
     """A member's notice to leave; it takes effect at the end of a business year (§65 GenG)."""
-    _require(actor, Role.MEMBER, Role.OPERATOR, Role.BOARD)
+    actor.require(Role.MEMBER, Role.OPERATOR, Role.BOARD)
     member = await get_member(session, actor=actor, member_id=member_id, lock=True)
     day = received_on or local_today(settings.timezone)
     _require_current_member(member, day)
@@ -450,7 +446,7 @@ async def record_leaving(
     occurred_on: date | None = None,
 ) -> Member:
     """Death (§77) or exclusion (§68): membership ends at the end of that business year."""
-    _require(actor, Role.BOARD)
+    actor.require(Role.BOARD)
     if reason not in (LeavingReason.DEATH, LeavingReason.EXCLUSION):
         raise Invalid("Only death or exclusion are recorded this way.", field="reason")
     member = await get_member(session, actor=actor, member_id=member_id, lock=True)
@@ -476,7 +472,7 @@ async def withdraw_notice(session: AsyncSession, *, actor: Actor, settings: Sett
     A leaving by transfer of all shares cannot be taken back this way: the shares have moved already, and a
     member without shares cannot stay.
     """
-    _require(actor, Role.BOARD)
+    actor.require(Role.BOARD)
     member = await get_member(session, actor=actor, member_id=member_id, lock=True)
     today = local_today(settings.timezone)
     if (
@@ -520,7 +516,7 @@ async def update_contact(
 ) -> Member:
     """Members keep their own contact data current; operators may correct it. An address change is dated
     (today unless ``effective_on`` says otherwise) so past registers keep the old address."""
-    _require(actor, Role.MEMBER, Role.OPERATOR, Role.BOARD)
+    actor.require(Role.MEMBER, Role.OPERATOR, Role.BOARD)
     member = await get_member(session, actor=actor, member_id=member_id, lock=True)
     values = changes.model_dump(exclude_unset=True)
     before = {field: getattr(member, field) for field in REGISTER_FIELDS}
@@ -604,7 +600,7 @@ async def shares_overview(
 
 async def register_as_of(session: AsyncSession, *, actor: Actor, on: date) -> Register:
     """The member register (§30 GenG) as it stood at the end of ``on``: only facts dated up to that day."""
-    _require(actor, Role.BOARD, Role.OPERATOR)
+    actor.require(Role.BOARD, Role.OPERATOR)
     entries: list[RegisterEntry] = []
     members = shares_total = capital_total = 0
     rows = await repository.register_rows(session, on)
@@ -618,7 +614,7 @@ async def register_as_of(session: AsyncSession, *, actor: Actor, on: date) -> Re
             RegisterEntry(
                 number=member.number or 0,
                 member_id=member.id,
-                name=held.organisation or f"{held.first_name} {held.last_name}",
+                name=display_name(held.first_name, held.last_name, held.organisation),
                 address=f"{held.street}, {held.postal_code} {held.city}",
                 shares=row["shares"],
                 capital_cents=row["capital_cents"],

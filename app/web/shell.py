@@ -46,6 +46,12 @@ class Web:
     translator: Translator
 
     @property
+    def user(self) -> Actor:
+        """The logged-in actor on pages behind ``logged_in`` (which has already refused anonymous visitors)."""
+        assert self.actor is not None, "page dependency logged_in() guarantees an actor"
+        return self.actor
+
+    @property
     def csrf(self) -> str:
         token = self.request.cookies.get(SESSION_COOKIE, "")
         return csrf_token(self.settings.secret_key, token) if token else ""
