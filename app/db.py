@@ -62,10 +62,13 @@ async def unit_of_work(session: AsyncSession) -> AsyncIterator[AsyncSession]:
 
 
 def load_models() -> None:
-    """Register every table, so foreign keys between domains resolve whichever domain is used first."""
+    """Register every table, so foreign keys between domains resolve whichever domain is used first,
+    and the listeners by which one domain follows another's changes (the composition root)."""
     from migrations import target_metadata
+    from provisioning.service import install as install_provisioning
 
     target_metadata()
+    install_provisioning()
 
 
 class Database:

@@ -31,6 +31,9 @@ from app.members.router import router as members_router
 from app.settings import Settings, get_settings
 from app.web import shell as web_shell
 from app.web.pages import all_pages
+from network.routes import router as network_router
+from provisioning import tasks as provisioning_tasks
+from provisioning.router import router as provisioning_router
 
 log = logging.getLogger("opentelecom")
 
@@ -65,6 +68,12 @@ def register_loops(runner: LoopRunner, settings: Settings) -> None:
         return await auth_repository.purge_expired(session, now=now, attempts_before=now - timedelta(days=30))
 
     runner.register("session-cleanup", 900, job("session-cleanup", purge))
+    runner.register(
+        "provisioning-worker",
+        settings.provisioning_poll_s,
+        job("provisioning-worker", lambda s: provisioning_tasks.run_batch(s, settings=settings)),
+        exclusive=False,
+    )
 
 
 def create_app(
@@ -124,6 +133,8 @@ def create_app(
     api.include_router(members_router)
     api.include_router(contracts_router)
     api.include_router(audit_router)
+    api.include_router(network_router)
+    api.include_router(provisioning_router)
     app.include_router(api)
     app.include_router(all_pages())
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "web" / "static")), name="static")

@@ -53,6 +53,16 @@ class Settings(BaseSettings):
     login_window_minutes: int = Field(default=15, gt=0)
     cookie_secure: bool = False
 
+    # Provisioning worker: outbox batch size, retries with exponential backoff, CoA/Disconnect timing.
+    provisioning_batch: int = Field(default=500, gt=0, le=10_000)
+    provisioning_max_attempts: int = Field(default=5, gt=0, le=50)
+    provisioning_backoff_s: float = Field(default=2.0, gt=0, le=300)
+    provisioning_poll_s: float = Field(default=1.0, gt=0, le=60)
+    coa_timeout_s: float = Field(default=2.0, gt=0, le=30)
+    coa_retries: int = Field(default=1, ge=0, le=5)
+    # The network namespace the demo's access router is configured in (none: configured by hand).
+    demo_router_netns: str | None = None
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:

@@ -18,6 +18,9 @@ from app.members import service as members
 from app.members.models import Member
 from app.members.schemas import MemberApplication
 from app.settings import Settings
+from network import service as network
+from network.models import AccessRouter, PoolFamily
+from network.schemas import PoolCreate, RouterCreate
 
 BOARD = Actor(user_id=None, label="test-board", role=Role.BOARD, channel=Channel.SYSTEM)
 PASSWORD = "correct horse battery"
@@ -196,3 +199,46 @@ async def make_premises(session: AsyncSession, *, member: Member, street: str | 
             city=member.city,
         ),
     )
+
+
+OPERATOR = Actor(user_id=None, label="test-operator", role=Role.OPERATOR, channel=Channel.SYSTEM)
+
+
+async def make_router(
+    session: AsyncSession,
+    *,
+    name: str | None = None,
+    netns: str | None = None,
+    nas_ip: str | None = None,
+    ipv4_pool: str | None = None,
+    ipv6_pool: str | None = "auto",
+    portal_ipv4: str = "198.51.100.80",
+    coa_port: int = 3799,
+) -> AccessRouter:
+    """An access router with an IPv4 pool (a /24 of its own unless given) and a /48 of /56 prefixes."""
+    bind_actor(session, OPERATOR)
+    n = _next()
+    router = await network.create_router(
+        session,
+        actor=OPERATOR,
+        data=RouterCreate(
+            name=name or f"bng-{n}",
+            netns=netns,
+            nas_ip=nas_ip or f"127.1.{n // 250 % 250}.{n % 250 + 2}",
+            portal_ipv4=portal_ipv4,
+            coa_port=coa_port,
+        ),
+    )
+    v4 = ipv4_pool or f"100.{64 + n // 250 % 64}.{n % 250}.0/24"
+    await network.create_pool(
+        session, actor=OPERATOR, router_id=router.id, data=PoolCreate(family=PoolFamily.IPV4, cidr=v4)
+    )
+    if ipv6_pool:
+        v6 = f"2001:db8:{n % 65536:x}::/48" if ipv6_pool == "auto" else ipv6_pool
+        await network.create_pool(
+            session,
+            actor=OPERATOR,
+            router_id=router.id,
+            data=PoolCreate(family=PoolFamily.IPV6, cidr=v6, delegated_length=56),
+        )
+    return router

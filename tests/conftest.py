@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, c
 
 from app.audit.service import bind_actor
 from app.audit.service import install as install_audit
-from app.db import Database, unit_of_work
+from app.db import Database, load_models, unit_of_work
 from app.kit.actor import Actor
 from app.settings import Settings
 
@@ -105,6 +105,7 @@ def settings(pg_url: str) -> Settings:
 @pytest.fixture(scope="session")
 async def engine(pg_url: str) -> AsyncIterator[AsyncEngine]:
     install_audit()
+    load_models()
     engine = create_async_engine(pg_url, pool_size=5)
     yield engine
     await engine.dispose()
@@ -154,3 +155,34 @@ async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def committed_db_url() -> Iterator[str]:
+    """A second fresh database for tests whose writes must really commit: other processes (FreeRADIUS,
+    workers) read them, or concurrent transactions race on them. Tests clean up what they rely on."""
+    from app import migrate
+
+    name = fresh_database_name("_c")
+    asyncio.run(create_database(name))
+    url = _async_url(name)
+    migrate.upgrade(url)
+    yield url
+    if not os.environ.get("OPENTELECOM_KEEP_TEST_DB"):
+        asyncio.run(drop_database(name))
+
+
+@pytest.fixture
+async def committed_db(committed_db_url: str) -> AsyncIterator[Database]:
+    """A Database (engine + sessions with real commits) on the committed test database."""
+    install_audit()
+    load_models()
+    settings = Settings(
+        environment="test",
+        database_url=committed_db_url,
+        run_background_loops=False,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    database = Database(settings)
+    yield database
+    await database.dispose()

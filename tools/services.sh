@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Start or stop the real servers around openTelecom for running the stack by hand, on the PostgreSQL
-# database named by OPENTELECOM_DATABASE_URL. Today that is PostgreSQL itself and the schema;
-# FreeRADIUS, Asterisk, snmpd and the router namespace join as their capabilities land.
+# database named by OPENTELECOM_DATABASE_URL: PostgreSQL and the schema, and FreeRADIUS with our
+# configuration on 127.0.0.1:1812/1813 reading that database. Asterisk and snmpd join with their issues.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 action=${1:-start}
@@ -16,9 +16,13 @@ case "$action" in
     tools/postgres.sh
     .venv/bin/python -m tools.ensure_database
     .venv/bin/opentelecom db upgrade
-    echo "services up: PostgreSQL (schema migrated)"
+    database=$(.venv/bin/python -c 'import os; from sqlalchemy.engine import make_url; print(make_url(os.environ["OPENTELECOM_DATABASE_URL"]).database)')
+    .venv/bin/python -m tools.freeradius stop >/dev/null
+    .venv/bin/python -m tools.freeradius start --database "$database"
+    echo "services up: PostgreSQL (schema migrated), FreeRADIUS on 127.0.0.1:1812/1813"
     ;;
   stop)
+    .venv/bin/python -m tools.freeradius stop
     echo "services stopped (PostgreSQL is the machine's own server and keeps running)"
     ;;
   *) echo "usage: $0 start|stop" >&2; exit 2 ;;

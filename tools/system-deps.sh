@@ -7,7 +7,7 @@ profile=${1:-run}
 
 packages=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core python3-venv)
 if [ "$profile" = test ]; then
-  packages+=(chromium postgresql poppler-utils)
+  packages+=(chromium postgresql poppler-utils iputils-ping iproute2 freeradius freeradius-postgresql freeradius-utils)
 fi
 
 missing=()

@@ -83,4 +83,5 @@ def require_roles(*roles: Role):  # type: ignore[no-untyped-def]
 
 StaffDep = Annotated[Actor, Depends(require_roles(Role.OPERATOR, Role.BOARD))]
 BoardDep = Annotated[Actor, Depends(require_roles(Role.BOARD))]
+OperatorDep = Annotated[Actor, Depends(require_roles(Role.OPERATOR))]
 AdminDep = Annotated[Actor, Depends(require_roles(Role.ADMIN))]

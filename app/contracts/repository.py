@@ -134,3 +134,16 @@ async def contracts_due_to_end(session: AsyncSession, today: date) -> list[Contr
 async def counts_by_status(session: AsyncSession) -> dict[ContractStatus, int]:
     rows = await session.execute(sa.select(Contract.status, sa.func.count()).group_by(Contract.status))
     return {status: int(count) for status, count in rows}
+
+
+def service_summary() -> sa.Select[int, str, int, ContractStatus, str, int, int]:
+    """Each contract with what the network needs to deliver it, as a select other domains can join on."""
+    return sa.select(
+        Contract.id.label("contract_id"),
+        Contract.number.label("contract_number"),
+        Contract.member_id.label("member_id"),
+        Contract.status.label("contract_status"),
+        Plan.code.label("plan_code"),
+        Plan.down_kbps.label("down_kbps"),
+        Plan.up_kbps.label("up_kbps"),
+    ).join(Plan, Plan.id == Contract.plan_id)

@@ -16,6 +16,7 @@ from app.contracts.schemas import (
     ContractEventOut,
     ContractOrder,
     ContractOut,
+    ContractPlanChange,
     ContractTermsOut,
     PlanCreate,
     PlanOut,
@@ -192,6 +193,17 @@ async def terminate(
     actor: StaffDep, session: SessionDep, settings: SettingsDep, contract_id: IdPath, data: Transition
 ) -> ContractDetail:
     return await _transition(actor, session, settings, contract_id, ContractStatus.TERMINATED, data)
+
+
+@router.post("/contracts/{contract_id}/plan", response_model=ContractDetail, tags=["contracts"], responses=NOT_FOUND)
+async def change_plan(
+    actor: StaffDep, session: SessionDep, settings: SettingsDep, contract_id: IdPath, data: ContractPlanChange
+) -> ContractDetail:
+    """Change the plan of a contract; a running line gets the new rates at once (CoA)."""
+    await service.change_plan(
+        session, actor=actor, settings=settings, contract_id=contract_id, plan_id=data.plan_id, reason=data.reason
+    )
+    return detail(await service.get_contract(session, actor=actor, contract_id=contract_id), settings)
 
 
 @router.post("/contracts/{contract_id}/cancel", response_model=ContractDetail, tags=["contracts"], responses=NOT_FOUND)

@@ -84,6 +84,15 @@ class ContractOrder(BaseModel):
     ordered_on: SaneDate | None = None
 
 
+class ContractPlanChange(BaseModel):
+    """Move a running contract to another plan; the line's live session follows by CoA."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    plan_id: IdRef
+    reason: Reason | None = None
+
+
 class Transition(BaseModel):
     """A lifecycle step; ``effective_on`` defaults to today."""
 

@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import action
@@ -14,6 +15,7 @@ from app.contracts.models import Contract, ContractEvent, ContractStatus, Plan, 
 from app.contracts.schemas import PlanCreate, PlanUpdate, PremisesCreate
 from app.kit.actor import Actor, Role
 from app.kit.errors import Conflict, Invalid, NotFound
+from app.kit.events import ContractChanged, publish
 from app.kit.time import add_months, last_day_of_month, local_today, utcnow
 from app.members.models import MemberStatus
 from app.members.service import get_member_for_link
@@ -64,6 +66,12 @@ async def update_plan(session: AsyncSession, *, actor: Actor, plan_id: int, data
 
 async def list_plans(session: AsyncSession, *, actor: Actor) -> list[Plan]:
     return await repository.list_plans(session, active_only=actor.is_member)
+
+
+def service_summary_subquery() -> sa.Subquery:
+    """Contracts with status and plan rates (columns ``contract_id``, ``contract_number``, ``member_id``,
+    ``contract_status``, ``plan_code``, ``down_kbps``, ``up_kbps``), for other domains to join on."""
+    return repository.service_summary().subquery("contract_summary")
 
 
 # --- premises ------------------------------------------------------------------------------------
@@ -303,7 +311,67 @@ async def _step(
             contract.ends_on = contract.ends_on if contract.ends_on and contract.ends_on <= day else day
         _record_event(session, contract, actor=actor, from_status=previous, effective_on=day, reason=reason)
         await session.flush()
+        await _announce(session, contract, actor=actor, previous=previous)
     return contract
+
+
+async def _announce(
+    session: AsyncSession,
+    contract: Contract,
+    *,
+    actor: Actor,
+    previous: ContractStatus | None,
+    plan_changed: bool = False,
+) -> None:
+    await publish(
+        session,
+        ContractChanged(
+            contract_id=contract.id,
+            previous=previous.value if previous else None,
+            status=contract.status.value,
+            plan_changed=plan_changed,
+            actor=actor,
+        ),
+    )
+
+
+async def change_plan(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    settings: Settings,
+    contract_id: int,
+    plan_id: int,
+    reason: str | None = None,
+) -> Contract:
+    """Move a running contract to another plan; the line's live session follows (CoA).
+
+    The minimum term is not restarted: a plan change is a change of the same contract, and the
+    subscriber keeps the notice period of the contract they signed.
+    """
+    actor.require(Role.OPERATOR, Role.BOARD)
+    contract = await get_contract(session, actor=actor, contract_id=contract_id, lock=True)
+    if contract.status not in (ContractStatus.ORDERED, ContractStatus.ACTIVE, ContractStatus.SUSPENDED):
+        raise Conflict(f"Contract {contract.number} has ended; its plan cannot change.", code="invalid_transition")
+    plan = await repository.get_plan(session, plan_id)
+    if plan is None or not plan.is_active:
+        raise Invalid("No orderable plan with that id.", field="plan_id")
+    if plan.id == contract.plan_id:
+        raise Conflict(f"Contract {contract.number} is on that plan already.", code="same_plan", field="plan_id")
+    with action(session, "contract.change_plan"):
+        contract.plan_id = plan.id
+        _record_event(
+            session,
+            contract,
+            actor=actor,
+            from_status=contract.status,
+            effective_on=local_today(settings.timezone),
+            reason=reason or f"plan changed to {plan.code}",
+        )
+        await session.flush()
+        await _announce(session, contract, actor=actor, previous=contract.status, plan_changed=True)
+    session.expire(contract, ["plan"])
+    return await get_contract(session, actor=actor, contract_id=contract.id)
 
 
 async def cancel(
@@ -358,9 +426,10 @@ async def end_due_contracts(session: AsyncSession, *, settings: Settings) -> int
     today = local_today(settings.timezone)
     system = Actor.system("contract-end-loop")
     contracts = await repository.contracts_due_to_end(session, today)
+    previous_of: dict[int, ContractStatus] = {}
     with action(session, "contract.terminated"):
         for contract in contracts:
-            previous = contract.status
+            previous = previous_of[contract.id] = contract.status
             contract.status = ContractStatus.TERMINATED
             contract.terminated_on = contract.ends_on
             assert contract.ends_on is not None
@@ -373,4 +442,6 @@ async def end_due_contracts(session: AsyncSession, *, settings: Settings) -> int
                 reason="end of contract",
             )
         await session.flush()
+        for contract in contracts:
+            await _announce(session, contract, actor=system, previous=previous_of[contract.id])
     return len(contracts)

@@ -24,6 +24,9 @@ from app.members import service as members
 from app.members.models import Member
 from app.members.schemas import MemberApplication
 from app.settings import Settings
+from network import service as network
+from network.models import PoolFamily
+from network.schemas import PoolCreate, RouterCreate
 
 DEMO_PASSWORD = "demo-pass"  # noqa: S105 - documented in the README; demo data only
 
@@ -139,6 +142,34 @@ class SeedReport:
     contracts: int
 
 
+async def seed_network(session: AsyncSession, *, settings: Settings) -> None:
+    """The demo's access router: the NAS on 127.0.0.1 (so FreeRADIUS on this machine answers it), with
+    CGNAT-range IPv4 and documentation-range IPv6 pools. Lines of activated contracts land on it."""
+    operator = Actor(user_id=None, label="demo-seed (operator)", role=Role.OPERATOR, channel=Channel.CLI)
+    router = await network.create_router(
+        session,
+        actor=operator,
+        data=RouterCreate(
+            name="bng-potsdam-1",
+            netns=settings.demo_router_netns,
+            nas_ip="127.0.0.1",
+            portal_ipv4="198.51.100.80",
+        ),
+    )
+    await network.create_pool(
+        session,
+        actor=operator,
+        router_id=router.id,
+        data=PoolCreate(family=PoolFamily.IPV4, cidr="100.64.0.0/20", gateway="100.64.0.1"),
+    )
+    await network.create_pool(
+        session,
+        actor=operator,
+        router_id=router.id,
+        data=PoolCreate(family=PoolFamily.IPV6, cidr="2001:db8:100::/40", delegated_length=56),
+    )
+
+
 async def is_empty(session: AsyncSession) -> bool:
     return (await session.execute(sa.select(sa.func.count()).select_from(Member))).scalar_one() == 0
 
@@ -158,6 +189,7 @@ async def seed(
         await auth_service.create_user(session, email=email, password=DEMO_PASSWORD, role=role, display_name=name)
         users += 1
     plans = [await contracts.create_plan(session, actor=board, data=p) for p in PLANS]
+    await seed_network(session, settings=settings)
 
     start = today - timedelta(days=400)
     contracts_made = 0

@@ -29,6 +29,7 @@ class LoopState:
     name: str
     interval_s: float
     job: Job
+    exclusive: bool = True
     last_run_at: datetime | None = None
     last_ok_at: datetime | None = None
     last_error: str | None = None
@@ -67,8 +68,10 @@ class LoopRunner:
         self._dialect = dialect
         self.loops: dict[str, LoopState] = {}
 
-    def register(self, name: str, interval_s: float, job: Job) -> None:
-        self.loops[name] = LoopState(name=name, interval_s=interval_s, job=job)
+    def register(self, name: str, interval_s: float, job: Job, *, exclusive: bool = True) -> None:
+        """``exclusive`` loops run in one process at a time; the others (queue workers that claim their
+        own rows) run in every process at once."""
+        self.loops[name] = LoopState(name=name, interval_s=interval_s, job=job, exclusive=exclusive)
 
     async def run_once(self, name: str) -> int:
         state = self.loops[name]
@@ -76,7 +79,7 @@ class LoopRunner:
         state.runs += 1
         try:
             async with self._transaction() as session:  # type: ignore[attr-defined]
-                if self._dialect == "postgresql":
+                if self._dialect == "postgresql" and state.exclusive:
                     key = zlib.crc32(name.encode())
                     got = (await session.execute(sa.text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key})).scalar()
                     if not got:

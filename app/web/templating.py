@@ -17,6 +17,7 @@ TEMPLATE_DIRS = [
     _ROOT / "contracts" / "templates",
     _ROOT / "audit" / "templates",
     _ROOT / "auth" / "templates",
+    _ROOT.parent / "provisioning" / "templates",
 ]
 
 

@@ -16,7 +16,9 @@ from app.audit.service import bind_actor
 from app.kit.actor import Role
 from app.members import service as members
 from app.settings import Settings
-from tests.builders import BOARD, make_contract, make_member, make_user, token_for
+from provisioning import repository
+from provisioning.models import JobKind
+from tests.builders import BOARD, make_contract, make_member, make_router, make_user, token_for
 
 # A valid body per request schema, so that a refusal cannot come from validation instead of authorisation.
 VALID_BODIES: dict[str, dict[str, Any]] = {
@@ -33,6 +35,9 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "PlanUpdate": {"name": "Renamed"},
     "Transition": {},
     "Cancellation": {},
+    "ProvisionRequest": {"router_id": 1},
+    "PoolCreate": {"family": "ipv4", "cidr": "100.127.0.0/24"},
+    "ContractPlanChange": {"plan_id": 1},
 }
 # Catalogue data every logged-in user may read.
 PUBLIC_KINDS = {"plan_id"}
@@ -63,6 +68,7 @@ def body_for(operation: dict[str, Any]) -> dict[str, Any] | None:
 async def two_members(db_session: AsyncSession, settings: Settings) -> dict[str, Any]:
     anna = await make_member(db_session, settings, first_name="Anna", last_name="Annenberg", shares=2)
     ben = await make_member(db_session, settings, first_name="Ben", last_name="Bensheimer", shares=3)
+    router = await make_router(db_session)  # lines of the contracts below land on it
     annas_contract = await make_contract(db_session, settings, member=anna)
     bens_contract = await make_contract(db_session, settings, member=ben)
     bind_actor(db_session, BOARD)
@@ -72,6 +78,12 @@ async def two_members(db_session: AsyncSession, settings: Settings) -> dict[str,
     bens_subscription = await members.subscribe_shares(
         db_session, actor=BOARD, settings=settings, member_id=ben.id, shares=1, subscribed_on=date(2025, 6, 1)
     )
+    annas_line = await repository.line_by_contract(db_session, annas_contract.id)
+    bens_line = await repository.line_by_contract(db_session, bens_contract.id)
+    assert annas_line is not None and bens_line is not None
+    annas_job = await repository.pending_job(db_session, line_id=annas_line.id, kind=JobKind.ROUTER_SYNC)
+    bens_job = await repository.pending_job(db_session, line_id=bens_line.id, kind=JobKind.ROUTER_SYNC)
+    assert annas_job is not None and bens_job is not None
     anna_user = await make_user(db_session, role=Role.MEMBER, member=anna)
     ben_user = await make_user(db_session, role=Role.MEMBER, member=ben)
     return {
@@ -83,6 +95,9 @@ async def two_members(db_session: AsyncSession, settings: Settings) -> dict[str,
             "subscription_id": annas_subscription.id,
             "user_id": anna_user.id,
             "plan_id": annas_contract.plan_id,
+            "router_id": router.id,
+            "line_id": annas_line.id,
+            "job_id": annas_job.id,
         },
         "foreign": {
             "member_id": ben.id,
@@ -91,6 +106,9 @@ async def two_members(db_session: AsyncSession, settings: Settings) -> dict[str,
             "subscription_id": bens_subscription.id,
             "user_id": ben_user.id,
             "plan_id": bens_contract.plan_id,
+            "router_id": router.id,
+            "line_id": bens_line.id,
+            "job_id": bens_job.id,
         },
         "ben_markers": ["Bensheimer", ben.email],
     }

@@ -167,3 +167,38 @@ async def test_board_reads_the_audit_log_of_a_change(page: Page, server: LiveSer
     await page.goto(f"{server.url}/board/audit?action=member.admit")
 
     await expect(page.locator("tr.audit-entry").first).to_contain_text("member.admit")
+
+
+async def test_operator_switches_on_an_ordered_contract_and_anna_sees_her_line(page: Page, server: LiveServer) -> None:
+    token = server.token("operator@example.org")
+    async with httpx.AsyncClient(base_url=server.url, headers={"Authorization": f"Bearer {token}"}) as api:
+        ordered = (await api.get("/api/v1/contracts", params={"status": "ordered"})).json()["items"]
+    assert ordered, "the demo has contracts waiting to be switched on"
+    contract = ordered[0]
+
+    await log_in(page, server, "operator@example.org")
+    await page.goto(f"{server.url}/console/contracts/{contract['id']}")
+    await page.get_by_role("link", name="Freischalten (Router, Adresse)").click()
+    await expect(page.get_by_role("heading", level=1)).to_contain_text("Freischalten")
+    await expect(page.get_by_label("Zugangsrouter")).to_contain_text("bng-potsdam-1")
+    await page.get_by_label("Feste IPv4-Adresse (optional)").fill("100.64.15.200")
+    await page.get_by_role("button", name="Freischalten").click()
+
+    await expect(page.locator("p.flash")).to_contain_text("Leitung freigeschaltet")
+    await expect(page.locator("#radius-login")).to_have_text("angenommen")
+    await expect(page.get_by_text("100.64.15.200").first).to_be_visible()
+    # The in-process worker takes the router job; the router is configured by hand in the demo.
+    for _ in range(20):
+        await page.reload()
+        if await page.locator("tr.job.done").count():
+            break
+        await page.wait_for_timeout(500)
+    await expect(page.locator("tr.job.done")).to_have_count(1)
+    await expect(page.locator("tr.event").first).to_contain_text("configured by hand")
+
+    await page.get_by_role("button", name="Abmelden").click()
+    await log_in(page, server, "anna@example.org")
+    await page.get_by_role("link", name="Mein Anschluss").first.click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Mein Anschluss")
+    await expect(page.locator("section.line")).to_have_count(1)
+    await expect(page.locator("section.line .line-ipv4")).to_contain_text("100.64.")
