@@ -201,8 +201,13 @@ async def _router(session: AsyncSession, report: ReconcileReport, router: Access
     specs = [desired.line_spec(v, gateways) for v in views if v.line.state in desired.ON_ROUTER]
     by_ifname = {v.line.ifname: v.line.id for v in views}
     report.checked[f"router {router.name}"] = len(specs)
-    async with desired.router_driver(router) as driver:
-        found = await (driver.plan(specs, prune=True) if report.dry_run else driver.apply(specs, prune=True))
+    try:
+        async with desired.router_driver(router) as driver:
+            found = await (driver.plan(specs, prune=True) if report.dry_run else driver.apply(specs, prune=True))
+    except Exception as error:  # noqa: BLE001 - one unreachable router must not hide the others' drift
+        log.warning("reconcile: router %s unreachable: %s", router.name, error)
+        report.drift.append(Drift("router", router.name, f"router unreachable: {type(error).__name__}: {error}"))
+        return
     for ifname, problems in found.drift.items():
         for problem in problems:
             report.drift.append(

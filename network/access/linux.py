@@ -23,6 +23,7 @@ from ipaddress import IPv4Address, IPv6Network
 from typing import Any
 
 from pyroute2 import IPRoute
+from pyroute2.netns import popns, pushns
 
 from network.access import netlink
 from network.access.netlink import Request
@@ -102,7 +103,14 @@ class LinuxRouter:
         return (await asyncio.to_thread(self._read, wanted)).observed
 
     def _read(self, wanted: set[str] | None) -> _Snapshot:
-        with IPRoute(netns=self.netns) as ipr:
+        # The socket is opened inside the namespace by this thread (setns), not through pyroute2's
+        # netns= helper: that one forks, and a forked child inherits asyncio's signal wake-up fd.
+        pushns(self.netns)
+        try:
+            ipr = IPRoute()
+        finally:
+            popns()
+        with ipr:
             links: dict[str, _Link] = {}
             for msg in ipr.get_links():
                 info = msg.get_attr("IFLA_LINKINFO")
@@ -408,8 +416,6 @@ class LinuxRouter:
 
 def _enable_forwarding(netns: str) -> None:
     """A router forwards: IPv4 and IPv6 forwarding on in its namespace (idempotent)."""
-    from pyroute2.netns import popns, pushns
-
     pushns(netns)
     try:
         for path in ("/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv6/conf/all/forwarding"):
