@@ -82,6 +82,28 @@ def main() -> None:
     for name, f in rows:
         print(f"{name:<24} {int(f['requests']):>8} {f['per_s']:>8.1f} {f['p50_ms']:>8.2f} {f['p99_ms']:>8.2f}")
     print(f"API process peak RSS: {rss:.1f} MiB (goal: under 300 MiB)")
+
+    from tools.bench_radius import bench_radius
+    from tools.bench_router import bench_router_provision
+
+    radius = bench_radius()
+    router = bench_router_provision()
+    results.update(radius)
+    results.update(router)
+    print()
+    r = radius
+    print(f"{'RADIUS (100,000 lines)':<34} {'ours':>10} {'stock':>10}")
+    print(
+        f"{'Access-Accept/s (max)':<34} {radius['radius_auth_per_s']:>10.1f} {radius['radius_auth_stock_per_s']:>10.1f}"
+    )
+    print(f"{'p99 ms at 1,000/s offered':<34} {r['radius_auth_p99_ms']:>10.2f} {r['radius_auth_stock_p99_ms']:>10.2f}")
+    print(f"{'errors (rejects + timeouts)':<34} {radius['radius_errors']:>10} {radius['radius_stock_errors']:>10}")
+    print(f"{'FreeRADIUS peak RSS MiB':<34} {r['radius_peak_rss_mib']:>10.1f} {r['radius_stock_peak_rss_mib']:>10.1f}")
+    print(f"speed-up vs stock: {radius['radius_speedup_vs_stock']}x (goal: 1.3x; p99 goal: under 10 ms)")
+    print()
+    for key, value in router.items():
+        print(f"{key:<40} {value}")
+    print("goal: router_provision_10k_s under 10 s (None: not finished within the time limit)")
     out = ROOT / "build" / "bench.json"
     out.parent.mkdir(exist_ok=True)
     existing = json.loads(out.read_text()) if out.exists() else {}

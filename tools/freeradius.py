@@ -79,8 +79,11 @@ def render(
         "CONNINFO": conninfo,
         "CONNINFO_NOTE": "stock" if stock else "reject log written without waiting for the WAL flush",
         "READ_PROFILES": "yes" if stock else "no",
-        "POOL": "5" if stock else str(threads),
-        "SPARE": "10" if stock else "0",
+        # The stock pool: start 5, min 3, up to the thread count, 10 spare; ours: fixed at the thread count.
+        "POOL_START": "5" if stock else str(threads),
+        "POOL_MIN": "3" if stock else str(threads),
+        "POOL_MAX": str(threads),
+        "POOL_SPARE": "10" if stock else "0",
     }
     for name in ("radiusd.conf", "sql.conf"):
         text = (TEMPLATES / f"{name}.in").read_text()

@@ -1,12 +1,12 @@
 """A Linux access router (or a network namespace standing in for one), converged to desired lines.
 
-Per line: an interface (veth/vxlan/vlan) with a point-to-point address (router gateway <-> subscriber
-/32), a route for the delegated IPv6 prefix, and an HTB root with one class at the plan's down rate.
-Upstream is shaped where the subscriber's traffic leaves the router: an HTB class per line at the up
-rate on the uplink, chosen by a u32 match on the subscriber's address. (This kernel has no tc actions,
-so an ingress policer is not available; shaping on the uplink needs none.) The walled garden of a
-suspended line is made of policy-routing rules: to and from the portal allowed, everything else of the
-line blackholed.
+Per line: an interface (veth/vxlan/vlan), unnumbered: a /32 route to the subscriber through it, answered
+from the pool's gateway address that sits once on the router's loopback; a route for the delegated IPv6
+prefix; and an HTB root with one class at the plan's down rate. Upstream is shaped where the subscriber's
+traffic leaves the router: an HTB class per line at the up rate on the uplink, chosen by a u32 match on
+the subscriber's address. (This kernel has no tc actions, so an ingress policer is not available; shaping
+on the uplink needs none.) The walled garden of a suspended line is made of policy-routing rules: to and
+from the portal allowed, everything else of the line blackholed.
 
 Reads go through pyroute2 (clear, decoded messages); writes go through ``netlink.send_all`` in large
 batches, because provisioning thousands of lines one round trip at a time takes minutes.
@@ -54,6 +54,7 @@ class _Snapshot:
     uplink_classes: dict[int, int] = field(default_factory=dict)  # minor -> kbit/s
     uplink_filters: set[int] = field(default_factory=set)  # prios with a filter
     uplink_root: bool = False
+    gateways: set[IPv4Address] = field(default_factory=set)  # addresses on the loopback
     rules: list[tuple[int, int, str | None, str | None, str | None, int]] = field(default_factory=list)
 
 
@@ -119,10 +120,18 @@ class LinuxRouter:
             ours = {n: link for n, link in links.items() if n.startswith(OURS) and (wanted is None or n in wanted)}
             by_index = {link.index: name for name, link in ours.items()}
             addresses: dict[str, tuple[IPv4Address, IPv4Address]] = {}
-            for msg in ipr.get_addr(family=socket.AF_INET):
-                name = by_index.get(msg["index"])
-                if name is not None and msg["prefixlen"] == 32:
-                    addresses[name] = (IPv4Address(msg.get_attr("IFA_LOCAL")), IPv4Address(msg.get_attr("IFA_ADDRESS")))
+            for msg in ipr.get_routes(family=socket.AF_INET):
+                name = by_index.get(msg.get_attr("RTA_OIF"))
+                if name is not None and msg["proto"] == netlink.RTPROT_OPENTELECOM and msg["dst_len"] == 32:
+                    source = msg.get_attr("RTA_PREFSRC")
+                    if source is not None:
+                        addresses[name] = (IPv4Address(source), IPv4Address(msg.get_attr("RTA_DST")))
+            lo = links.get("lo")
+            snapshot_gateways = {
+                IPv4Address(m.get_attr("IFA_LOCAL"))
+                for m in ipr.get_addr(family=socket.AF_INET)
+                if lo is not None and m["index"] == lo.index
+            }
             prefixes: dict[str, IPv6Network] = {}
             for msg in ipr.get_routes(family=socket.AF_INET6):
                 name = by_index.get(msg.get_attr("RTA_OIF"))
@@ -133,7 +142,7 @@ class LinuxRouter:
                 for m in ipr.get_qdiscs()
                 if m["index"] in by_index and m.get_attr("TCA_KIND") == "htb"
             }
-            snapshot = _Snapshot(links=links, observed={})
+            snapshot = _Snapshot(links=links, observed={}, gateways=snapshot_gateways)
             uplink = links.get(self.uplink) if self.uplink else None
             if uplink is not None:
                 snapshot.uplink_root = any(
@@ -254,6 +263,10 @@ class LinuxRouter:
         uplink = links.get(self.uplink) if self.uplink else None
         if self.uplink and uplink is None:
             raise FileNotFoundError(f"uplink {self.uplink!r} not found on the router")
+        lo = links.get("lo")
+        assert lo is not None, "a Linux router has a loopback"
+        for gateway in sorted({spec.gateway for spec in desired} - snapshot.gateways):
+            requests.append(Request(f"gateway {gateway}", netlink.loopback_address(lo.index, gateway)))
         if uplink is not None and not snapshot.uplink_root:
             requests.append(Request("uplink: shaping root", self._template("root", 0).render(uplink.index)))
             requests.extend(Request("uplink: upstream table", m) for m in netlink.upstream_table(uplink.index))
@@ -363,7 +376,7 @@ class LinuxRouter:
             link = netlink.link_vlan(index, name, parent=parent.index, vlan_id=port.vlan_id)
         requests = [
             Request(f"{name}: create", link),
-            Request(f"{name}: address", netlink.address(index, gateway=spec.gateway, peer=spec.ipv4)),
+            Request(f"{name}: route", netlink.host_route(index, gateway=spec.gateway, peer=spec.ipv4)),
         ]
         if spec.ipv6_prefix is not None:
             requests.append(Request(f"{name}: prefix route", netlink.prefix_route(index, spec.ipv6_prefix)))
@@ -388,9 +401,9 @@ class LinuxRouter:
         moved = (have.gateway, have.ipv4) != (spec.gateway, spec.ipv4)
         if moved:
             if have.gateway is not None and have.ipv4 is not None:
-                old = netlink.address(index, gateway=have.gateway, peer=have.ipv4, add=False)
-                requests.append(Request(f"{name}: old address", old, tolerant=True))
-            requests.append(Request(f"{name}: address", netlink.address(index, gateway=spec.gateway, peer=spec.ipv4)))
+                old = netlink.host_route(index, gateway=have.gateway, peer=have.ipv4, add=False)
+                requests.append(Request(f"{name}: old route", old, tolerant=True))
+            requests.append(Request(f"{name}: route", netlink.host_route(index, gateway=spec.gateway, peer=spec.ipv4)))
         if have.ipv6_prefix != spec.ipv6_prefix:
             if have.ipv6_prefix is not None:
                 old = netlink.prefix_route(index, have.ipv6_prefix, add=False)
@@ -414,13 +427,28 @@ class LinuxRouter:
         return requests
 
 
+ROUTER_SYSCTLS = {
+    # A router forwards.
+    "net/ipv4/ip_forward": "1",
+    "net/ipv6/conf/all/forwarding": "1",
+    # New line interfaces: no duplicate-address detection or router solicitations of our own. With
+    # thousands of lines, their timers cost more kernel time than creating the interfaces.
+    "net/ipv6/conf/default/accept_dad": "0",
+    "net/ipv6/conf/default/dad_transmits": "0",
+    "net/ipv6/conf/default/router_solicitations": "0",
+    # No kernel-generated link-local address per line: the delegated prefix is routed without one, and
+    # addrconf's per-interface work dominates the time to create thousands of lines.
+    "net/ipv6/conf/default/addr_gen_mode": "1",
+}
+
+
 def _enable_forwarding(netns: str) -> None:
-    """A router forwards: IPv4 and IPv6 forwarding on in its namespace (idempotent)."""
+    """The namespace behaves as a router (idempotent)."""
     pushns(netns)
     try:
-        for path in ("/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv6/conf/all/forwarding"):
-            with open(path, "w") as handle:
-                handle.write("1")
+        for key, value in ROUTER_SYSCTLS.items():
+            with open(f"/proc/sys/{key}", "w") as handle:
+                handle.write(value)
     finally:
         popns()
 

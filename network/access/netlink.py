@@ -48,7 +48,7 @@ VETH_INFO_PEER = 1
 IFLA_VLAN_ID = 1
 IFLA_VXLAN_ID, IFLA_VXLAN_GROUP, IFLA_VXLAN_LINK, IFLA_VXLAN_LOCAL, IFLA_VXLAN_PORT = 1, 2, 3, 4, 15
 IFA_ADDRESS, IFA_LOCAL = 1, 2
-RTA_DST, RTA_OIF = 1, 4
+RTA_DST, RTA_OIF, RTA_PREFSRC = 1, 4, 7
 RT_TABLE_MAIN = 254
 RTN_UNICAST = 1
 RT_SCOPE_UNIVERSE, RT_SCOPE_LINK = 0, 253
@@ -130,15 +130,21 @@ def link_delete(index: int) -> bytes:
     return _message(RTM_DELLINK, 0, _ifinfo(index))
 
 
-def address(index: int, *, gateway: IPv4Address, peer: IPv4Address, add: bool = True) -> bytes:
-    """A point-to-point address: the router's gateway locally, the subscriber's /32 as the peer (the
-    kernel adds the host route to the subscriber with it)."""
-    body = (
-        struct.pack("=BBBBI", socket.AF_INET, 32, 0, RT_SCOPE_UNIVERSE, index)
-        + _attr(IFA_LOCAL, gateway.packed)
-        + _attr(IFA_ADDRESS, peer.packed)
+def host_route(index: int, *, gateway: IPv4Address, peer: IPv4Address, add: bool = True) -> bytes:
+    """An unnumbered line: the subscriber's /32 routed to the line's interface, answered from the gateway
+    address (which lives once on the router's loopback, not on every line)."""
+    body = struct.pack(
+        "=BBBBBBBBI", socket.AF_INET, 32, 0, 0, RT_TABLE_MAIN, RTPROT_OPENTELECOM, RT_SCOPE_LINK, RTN_UNICAST, 0
     )
-    return _message(RTM_NEWADDR if add else RTM_DELADDR, NLM_F_CREATE | NLM_F_EXCL if add else 0, body)
+    body += _attr(RTA_DST, peer.packed) + _attr(RTA_OIF, struct.pack("=I", index)) + _attr(RTA_PREFSRC, gateway.packed)
+    return _message(RTM_NEWROUTE if add else RTM_DELROUTE, NLM_F_CREATE | NLM_F_EXCL if add else 0, body)
+
+
+def loopback_address(index: int, address: IPv4Address) -> bytes:
+    """A gateway address on the loopback (/32), shared by every line whose pool it serves."""
+    body = struct.pack("=BBBBI", socket.AF_INET, 32, 0, RT_SCOPE_UNIVERSE, index)
+    body += _attr(IFA_LOCAL, address.packed) + _attr(IFA_ADDRESS, address.packed)
+    return _message(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, body)
 
 
 def prefix_route(index: int, prefix: IPv6Network, *, add: bool = True) -> bytes:
