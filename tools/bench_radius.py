@@ -124,17 +124,20 @@ class Tally:
 
 
 class Endpoint(asyncio.DatagramProtocol):
+    """One UDP socket; a reply is timed when it arrives, not when the waiting coroutine next runs."""
+
     def __init__(self) -> None:
-        self.waiting: dict[int, tuple[float, asyncio.Future[int]]] = {}
+        self.waiting: dict[int, tuple[float, asyncio.Future[tuple[int, float]]]] = {}
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        arrived = time.perf_counter()
         entry = self.waiting.pop(data[1], None)
         if entry is not None and not entry[1].done():
-            entry[1].set_result(data[0])
+            entry[1].set_result((data[0], arrived))
 
 
 async def _one(endpoint: Endpoint, raw: bytes, tally: Tally) -> None:
@@ -143,18 +146,18 @@ async def _one(endpoint: Endpoint, raw: bytes, tally: Tally) -> None:
         if ident not in endpoint.waiting:
             break
         await asyncio.sleep(0.001)
-    future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    future: asyncio.Future[tuple[int, float]] = asyncio.get_running_loop().create_future()
     started = time.perf_counter()
     endpoint.waiting[ident] = (started, future)
     assert endpoint.transport is not None
     endpoint.transport.sendto(raw)
     try:
-        code = await asyncio.wait_for(future, TIMEOUT_S)
+        code, arrived = await asyncio.wait_for(future, TIMEOUT_S)
     except TimeoutError:
         endpoint.waiting.pop(ident, None)
         tally.timeouts += 1
         return
-    tally.latencies.append(time.perf_counter() - started)
+    tally.latencies.append(arrived - started)
     if code == packet.AccessAccept:
         tally.accepts += 1
     else:
