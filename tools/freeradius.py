@@ -1,47 +1,81 @@
-"""Render our FreeRADIUS configuration (deploy/freeradius) and run the server on loopback.
+"""Render openTelecom's FreeRADIUS configuration (deploy/freeradius) into a directory and run the server.
 
-    python -m tools.freeradius start --database NAME [--auth-port 1812 --acct-port 1813]
+    python -m tools.freeradius start --database NAME [--auth-port 1812 --acct-port 1813 ...]
     python -m tools.freeradius stop
 
-``profile="stock"`` renders FreeRADIUS's stock SQL setup instead (accepts logged to radpostauth, DEFAULT
-profile lookups, no Message-Authenticator guard, stock pool sizes) for the benchmark's reference run.
+``render`` writes our configuration; ``render_stock`` writes Debian's stock configuration with the SQL
+module switched on (the benchmark's reference). ``start`` runs either in the foreground of a child process
+and returns once the server has answered a Status-Server; ``stop`` ends it. The CLI keeps the server's pid
+in build/freeradius.pid for ``make services``.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
+import json
 import os
+import re
+import secrets
+import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from pyrad import packet
+from pyrad.dictionary import Dictionary
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "deploy" / "freeradius"
+DICTIONARY = ROOT / "provisioning" / "radius" / "dictionary"
+BUILD_DIR = ROOT / "build" / "freeradius"
 PIDFILE = ROOT / "build" / "freeradius.pid"
 BINARY = "/usr/sbin/freeradius"
-
-GUARD = """\t\t# BlastRADIUS (CVE-2024-3596): refuse any Access-Request without Message-Authenticator. Clients come
-\t\t# from the nas table, where 3.2.1 offers no require_message_authenticator, so it is enforced here.
-\t\tif (!&Message-Authenticator) {
-\t\t\treject
-\t\t}"""
+STOCK_RADDB = Path("/etc/freeradius/3.0")
+# The readiness probe's own source address: any 127/8 address is local on Linux, and this one is no NAS.
+PROBE_ADDRESS = "127.0.0.254"
+SERVER_FILE = "server.json"
+LOG_NAME = "radiusd.log"
 
 
 @dataclass(frozen=True)
-class Running:
-    process: subprocess.Popen[bytes]
-    directory: Path
-    log: Path
+class Rendered:
+    """What ``start`` needs to know about a rendered configuration (kept in server.json beside it)."""
+
+    listen: str
     auth_port: int
     acct_port: int
+    log: str
+    probe_source: str
+    probe_secret: str
+
+    @classmethod
+    def load(cls, directory: Path) -> Rendered:
+        return cls(**json.loads((directory / SERVER_FILE).read_text()))
+
+    def save(self, directory: Path) -> None:
+        path = directory / SERVER_FILE
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
+        path.chmod(0o600)
+
+
+def _directories(target: Path, run_dir: Path | None, log_dir: Path | None) -> tuple[Path, Path, Path]:
+    target = target.resolve()
+    target.mkdir(parents=True, exist_ok=True)
+    # The rendered files hold the database connection and secrets: for their owner only.
+    target.chmod(0o700)
+    run = (run_dir or target / "run").resolve()
+    log = (log_dir or target / "log").resolve()
+    for directory in (run, log):
+        directory.mkdir(parents=True, exist_ok=True)
+    return target, run, log
 
 
 def render(
-    target: Path,
+    target_dir: Path,
     *,
     db_name: str,
     db_host: str = "127.0.0.1",
@@ -50,119 +84,330 @@ def render(
     listen: str = "127.0.0.1",
     auth_port: int = 1812,
     acct_port: int = 1813,
-    threads: int = 32,
-    profile: str = "opentelecom",
+    run_dir: Path | None = None,
+    log_dir: Path | None = None,
+    threads: int = 8,
     nas_network: str = "127.0.0.0/8",
+    probe_address: str = PROBE_ADDRESS,
 ) -> Path:
-    """Write radiusd.conf and sql.conf for one server into ``target``; returns the directory."""
-    target.mkdir(parents=True, exist_ok=True)
-    run_dir = target / "run"
-    run_dir.mkdir(exist_ok=True)
-    conninfo = f"host={db_host} port={db_port} dbname={db_name} user={db_user}"
-    stock = profile == "stock"
-    if not stock:
-        # radpostauth is an audit trail of rejects: losing its last milliseconds on a crash is acceptable,
-        # waiting for the WAL flush on every login is not.
-        conninfo += " options='-c synchronous_commit=off'"
+    """Write our configuration (radiusd.conf, sql.conf, dictionary) into ``target_dir``; return it.
+
+    ``threads`` is both the server's thread count and its number of database connections. A NAS sending
+    from an address in ``nas_network`` that was not in the nas table at start is looked up there then.
+    """
+    target, run, log = _directories(target_dir, run_dir, log_dir)
+    probe_secret = secrets.token_hex(24)
     values = {
         "CONFDIR": str(target),
-        "NAS_NETWORK": nas_network,
-        "RUNDIR": str(run_dir),
+        "RUN_DIR": str(run),
+        "LOG_DIR": str(log),
         "LISTEN": listen,
         "AUTH_PORT": str(auth_port),
         "ACCT_PORT": str(acct_port),
         "THREADS": str(threads),
-        "AUTHORIZE_GUARD": "" if stock else GUARD,
-        "POSTAUTH_ACCEPT": "\t\tsql"
-        if stock
-        else "\t\t# accepts are not logged per request: radacct records every session",
-        "CONNINFO": conninfo,
-        "CONNINFO_NOTE": "stock" if stock else "reject log written without waiting for the WAL flush",
-        "READ_PROFILES": "yes" if stock else "no",
-        # The stock pool: start 5, min 3, up to the thread count, 10 spare; ours: fixed at the thread count.
-        "POOL_START": "5" if stock else str(threads),
-        "POOL_MIN": "3" if stock else str(threads),
-        "POOL_MAX": str(threads),
-        "POOL_SPARE": "10" if stock else "0",
+        "POOL": str(threads),
+        "NAS_NETWORK": nas_network,
+        "PROBE_ADDRESS": probe_address,
+        "PROBE_SECRET": probe_secret,
+        "DB_HOST": db_host,
+        "DB_PORT": str(db_port),
+        "DB_NAME": db_name,
+        "DB_USER": db_user,
     }
     for name in ("radiusd.conf", "sql.conf"):
         text = (TEMPLATES / f"{name}.in").read_text()
         for key, value in values.items():
             text = text.replace(f"@{key}@", value)
+        leftover = re.findall(r"@[A-Z_]+@", text)
+        if leftover:
+            raise ValueError(f"{name}.in has placeholders render() does not fill: {sorted(set(leftover))}")
         (target / name).write_text(text)
-    # FreeRADIUS reads <confdir>/dictionary after its own; ours adds nothing, so it only includes the stock one.
+    # FreeRADIUS reads <confdir>/dictionary after its own; we add no attributes of our own.
     (target / "dictionary").write_text("$INCLUDE /usr/share/freeradius/dictionary\n")
+    Rendered(listen, auth_port, acct_port, str(log / LOG_NAME), probe_address, probe_secret).save(target)
     return target
 
 
+def render_stock(
+    target_dir: Path,
+    *,
+    db_name: str,
+    nas_secret: str,
+    db_host: str = "127.0.0.1",
+    db_port: int = 5432,
+    db_user: str = "postgres",
+    listen: str = "127.0.0.1",
+    auth_port: int = 1812,
+    acct_port: int = 1813,
+    run_dir: Path | None = None,
+    log_dir: Path | None = None,
+) -> Path:
+    """Debian's whole stock configuration with the SQL module on, for comparison: only the database
+    connection, the clients (the nas table instead of clients.conf's localhost), the listen addresses and
+    ports (loopback; no proxy sockets), the run/log directories and the user (root, as everywhere here)
+    differ from what the package installs. ``nas_secret`` is the secret of the NAS 127.0.0.1 in the nas
+    table; the readiness probe sends from that NAS, since the stock configuration has no other client."""
+    target = target_dir.resolve()
+    if target.exists():
+        shutil.rmtree(target)
+    # symlinks=True keeps mods-enabled/* and sites-enabled/* pointing into the copy (they are relative).
+    shutil.copytree(STOCK_RADDB, target, symlinks=True)
+    target, run, log = _directories(target, run_dir, log_dir)
+
+    def edit(relative: str, changes: list[tuple[str, str]]) -> None:
+        path = target / relative
+        if path.is_symlink():
+            source = path.resolve()
+            path.unlink()
+            shutil.copyfile(source, path)
+        text = path.read_text()
+        for pattern, replacement in changes:
+            text, count = re.subn(pattern, replacement, text, flags=re.MULTILINE)
+            if count == 0:
+                raise ValueError(f"stock {relative} changed: {pattern!r} not found")
+        path.write_text(text)
+
+    edit(
+        "radiusd.conf",
+        [
+            (r"^raddbdir = .*$", f"raddbdir = {target}"),
+            (r"^logdir = .*$", f"logdir = {log}"),
+            (r"^run_dir = .*$", f"run_dir = {run}"),
+            (r"^(\s*)user = freerad$", r"\1user = root"),
+            (r"^(\s*)group = freerad$", r"\1group = root"),
+            # Stock opens proxy sockets on 0.0.0.0 and [::]; nothing is proxied here, and we bind loopback only.
+            (r"^proxy_requests\s*= yes$", "proxy_requests = no"),
+        ],
+    )
+    edit(
+        "mods-available/sql",
+        [
+            (r'^(\s*)dialect = "sqlite"$', r'\1dialect = "postgresql"'),
+            (r'^(\s*)driver = "rlm_sql_null"$', r'\1driver = "rlm_sql_${dialect}"'),
+            (r'^#(\s*)server = "localhost"$', rf'\1server = "{db_host}"'),
+            (r"^#(\s*)port = 3306$", rf"\1port = {db_port}"),
+            (r'^#(\s*)login = "radius"$', rf'\1login = "{db_user}"'),
+            (r'^(\s*)radius_db = "radius"$', rf'\1radius_db = "{db_name}"'),
+            (r"^#(\s*)read_clients = yes$", r"\1read_clients = yes"),
+        ],
+    )
+    (target / "mods-enabled" / "sql").symlink_to("../mods-available/sql")
+    # The nas table is the client list; clients.conf's localhost (testing123) would shadow the NAS 127.0.0.1.
+    (target / "clients.conf").write_text("# Clients come from the nas table (sql read_clients).\n")
+    edit(
+        "sites-enabled/default",
+        [
+            (r"^(\s*)ipaddr = \*$", rf"\1ipaddr = {listen}"),
+            (r"^(\s*)ipv6addr = ::(\s.*)?$", r"\1ipv6addr = ::1"),
+        ],
+    )
+    _set_listen_ports(target / "sites-enabled" / "default", auth_port, acct_port)
+    # inner-tunnel (EAP's inner server) listens on 127.0.0.1:18120; move it off a fixed port so two servers
+    # (the tests' and make services', or a packaged one) can run side by side.
+    edit("sites-enabled/inner-tunnel", [(r"^(\s*)port = 18120$", rf"\1port = {free_udp_port()}")])
+    Rendered(listen, auth_port, acct_port, str(log / LOG_NAME), "127.0.0.1", nas_secret).save(target)
+    return target
+
+
+def _set_listen_ports(site: Path, auth_port: int, acct_port: int) -> None:
+    """Give each ``listen`` section of a stock site the port for its ``type``: stock says ``port = 0`` or
+    nothing, which means the well-known port from /etc/services."""
+    lines = site.read_text().splitlines(keepends=True)
+    out: list[str] = []
+    block: list[str] | None = None
+    depth = 0
+    for line in lines:
+        code = line.split("#", 1)[0]
+        if block is None:
+            if code.strip() == "listen {":
+                block, depth = [line], 1
+            else:
+                out.append(line)
+            continue
+        block.append(line)
+        depth += code.count("{") - code.count("}")
+        if depth > 0:
+            continue
+        kinds = [b.split("=", 1)[1].strip() for b in block if b.split("#", 1)[0].strip().startswith("type =")]
+        port = {"auth": auth_port, "acct": acct_port}[kinds[0]]
+        ports = [n for n, b in enumerate(block) if b.split("#", 1)[0].strip().startswith("port =")]
+        if ports:
+            block[ports[0]] = re.sub(r"port = \d+", f"port = {port}", block[ports[0]])
+        else:
+            block.insert(1, f"\tport = {port}\n")
+        out.extend(block)
+        block = None
+    site.write_text("".join(out))
+
+
 def free_udp_port() -> int:
+    """A UDP port on 127.0.0.1 that nothing is bound to right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-def _answers(host: str, port: int) -> bool:
-    """Whether something answers a Status-Server on the auth port (any reply, even a drop, is not enough:
-    wait for the socket to be bound)."""
-    probe = subprocess.run(
-        ["ss", "-H", "-u", "-l", "-n", f"sport = :{port}"], capture_output=True, text=True, timeout=5, check=False
-    )
-    return str(port) in probe.stdout
+def log_tail(directory: Path, characters: int = 4000) -> str:
+    """The end of a rendered server's log, for error messages."""
+    path = Path(Rendered.load(directory).log)
+    return path.read_text(errors="replace")[-characters:] if path.exists() else "(no log yet)"
 
 
-def start(directory: Path, *, auth_port: int, acct_port: int, timeout_s: float = 20.0) -> Running:
-    """Start FreeRADIUS in the foreground on the rendered config; wait until it listens."""
-    log = directory / "run" / "radiusd.log"
-    handle = log.open("wb")
-    process = subprocess.Popen(
-        [BINARY, "-f", "-l", "stdout", "-d", str(directory)], stdout=handle, stderr=subprocess.STDOUT
+def _port_holder(address: str, port: int) -> str | None:
+    """Who holds ``address:port`` (UDP), or None when it is free: a clear error beats FreeRADIUS's own."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.bind((address, port))
+        except OSError:
+            pass
+        else:
+            return None
+    listing = subprocess.run(
+        ["ss", "-H", "-u", "-l", "-n", "-p", f"sport = :{port}"], capture_output=True, text=True, check=False
     )
+    return listing.stdout.strip() or "an unknown process"
+
+
+def _probe(rendered: Rendered, timeout_s: float) -> bool:
+    """Send one Status-Server (with Message-Authenticator) and wait for an authentic answer."""
+    dictionary = Dictionary(str(DICTIONARY))
+    request = packet.AuthPacket(
+        code=packet.StatusServer,
+        id=secrets.randbelow(256),
+        secret=rendered.probe_secret.encode(),
+        dict=dictionary,
+        message_authenticator=True,
+    )
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((rendered.probe_source, 0))
+        sock.settimeout(timeout_s)
+        sock.sendto(request.RequestPacket(), (rendered.listen, rendered.auth_port))
+        try:
+            raw, _ = sock.recvfrom(4096)
+        except TimeoutError:
+            return False
+    try:
+        reply = request.CreateReply(packet=raw)
+    except packet.PacketError:
+        return False
+    return bool(request.VerifyReply(reply, raw))
+
+
+def start(directory: Path, *, timeout_s: float = 20.0, detach: bool = False) -> subprocess.Popen[bytes]:
+    """Run FreeRADIUS on a rendered configuration and return once it has answered a Status-Server.
+
+    ``detach`` starts it in its own session, so it outlives the caller (the CLI). Raises RuntimeError with
+    the end of the server's log when it exits, or does not answer within ``timeout_s``.
+    """
+    rendered = Rendered.load(directory)
+    for port in (rendered.auth_port, rendered.acct_port):
+        holder = _port_holder(rendered.listen, port)
+        if holder is not None:
+            raise RuntimeError(f"UDP {rendered.listen}:{port} is already in use by: {holder}")
+    log = Path(rendered.log)
+    with log.open("wb") as handle:
+        process = subprocess.Popen(
+            [BINARY, "-f", "-l", "stdout", "-d", str(directory)],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=detach,
+        )
     deadline = time.monotonic() + timeout_s
+    wait = 0.05
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"FreeRADIUS exited ({process.returncode}):\n{log.read_text()[-3000:]}")
-        if _answers("127.0.0.1", auth_port) and "Ready to process requests" in log.read_text(errors="replace"):
-            return Running(process, directory, log, auth_port, acct_port)
-        time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"FreeRADIUS did not start within {timeout_s:.0f} s:\n{log.read_text()[-3000:]}")
+            raise RuntimeError(f"FreeRADIUS exited with status {process.returncode}:\n{log_tail(directory)}")
+        # Short waits while the server loads, longer ones later: the stock configuration answers a probe
+        # it does not accept with a reject delayed by a second.
+        if _probe(rendered, timeout_s=min(wait, max(0.05, deadline - time.monotonic()))):
+            return process
+        wait = min(wait * 2, 1.5)
+    stop(process)
+    raise RuntimeError(f"FreeRADIUS did not answer within {timeout_s:.0f} s:\n{log_tail(directory)}")
 
 
-def stop(running: Running) -> None:
-    running.process.terminate()
+def stop(proc: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None:
+    """End a server started by ``start``: SIGTERM, and SIGKILL if it has not exited within ``timeout_s``."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
     try:
-        running.process.wait(timeout=10)
+        proc.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        running.process.kill()
-        running.process.wait(timeout=10)
+        proc.kill()
+        proc.wait(timeout=timeout_s)
 
 
-def main() -> None:
+def peak_rss_mib(pid: int) -> float:
+    """A running process's peak resident memory (VmHWM) in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise ValueError(f"no VmHWM for pid {pid}")
+
+
+def _stop_from_pidfile() -> str:
+    if not PIDFILE.exists():
+        return "FreeRADIUS was not running (no pid file)"
+    pid = int(PIDFILE.read_text())
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except FileNotFoundError:
+        PIDFILE.unlink()
+        return f"FreeRADIUS ({pid}) had already exited"
+    # Only signal the process this CLI started: same binary, same configuration directory.
+    if not command or Path(command[0].decode()).name != Path(BINARY).name or str(BUILD_DIR).encode() not in command:
+        raise SystemExit(f"pid {pid} in {PIDFILE} is not our FreeRADIUS; not touching it")
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if Path(f"/proc/{pid}").exists():
+        os.kill(pid, signal.SIGKILL)
+    PIDFILE.unlink()
+    return f"FreeRADIUS ({pid}) stopped"
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("action", choices=["start", "stop"])
-    parser.add_argument("--database", help="PostgreSQL database name")
+    parser.add_argument("--database", help="PostgreSQL database name (required to start)")
+    parser.add_argument("--db-host", default="127.0.0.1")
+    parser.add_argument("--db-port", type=int, default=5432)
+    parser.add_argument("--db-user", default="postgres")
+    parser.add_argument("--listen", default="127.0.0.1")
     parser.add_argument("--auth-port", type=int, default=1812)
     parser.add_argument("--acct-port", type=int, default=1813)
-    args = parser.parse_args()
+    parser.add_argument("--threads", type=int, default=8)
+    args = parser.parse_args(argv)
     if args.action == "stop":
-        if PIDFILE.exists():
-            pid = int(PIDFILE.read_text())
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-            PIDFILE.unlink()
-            print(f"FreeRADIUS ({pid}) stopped")
+        print(_stop_from_pidfile())
         return
     if not args.database:
         parser.error("--database is required to start")
+    if PIDFILE.exists():
+        print(_stop_from_pidfile())
     directory = render(
-        ROOT / "build" / "freeradius", db_name=args.database, auth_port=args.auth_port, acct_port=args.acct_port
+        BUILD_DIR,
+        db_name=args.database,
+        db_host=args.db_host,
+        db_port=args.db_port,
+        db_user=args.db_user,
+        listen=args.listen,
+        auth_port=args.auth_port,
+        acct_port=args.acct_port,
+        threads=args.threads,
     )
-    running = start(directory, auth_port=args.auth_port, acct_port=args.acct_port)
+    try:
+        process = start(directory, detach=True)
+    except RuntimeError as error:
+        sys.exit(str(error))
     PIDFILE.parent.mkdir(parents=True, exist_ok=True)
-    PIDFILE.write_text(str(running.process.pid))
+    PIDFILE.write_text(f"{process.pid}\n")
     print(
-        f"FreeRADIUS listening on 127.0.0.1:{args.auth_port}/{args.acct_port}"
-        f" (pid {running.process.pid}, log {running.log})"
+        f"FreeRADIUS listening on {args.listen}:{args.auth_port} (auth) and {args.acct_port} (acct),"
+        f" pid {process.pid}, log {Rendered.load(directory).log}"
     )
 
 

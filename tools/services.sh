@@ -16,9 +16,16 @@ case "$action" in
     tools/postgres.sh
     .venv/bin/python -m tools.ensure_database
     .venv/bin/opentelecom db upgrade
-    database=$(.venv/bin/python -c 'import os; from sqlalchemy.engine import make_url; print(make_url(os.environ["OPENTELECOM_DATABASE_URL"]).database)')
-    .venv/bin/python -m tools.freeradius stop >/dev/null
-    .venv/bin/python -m tools.freeradius start --database "$database"
+    # FreeRADIUS reads the same database as the app: name, host, port and user from the URL.
+    read -r database db_host db_port db_user < <(.venv/bin/python -c '
+import os
+from sqlalchemy.engine import make_url
+url = make_url(os.environ["OPENTELECOM_DATABASE_URL"])
+print(url.database, url.host or "127.0.0.1", url.port or 5432, url.username or "postgres")')
+    # Restarts ours if it runs (pid file in build/); refuses with a clear message if anything else holds
+    # the ports (Debian's packaged freeradius service: tools/system-deps.sh test disables it).
+    .venv/bin/python -m tools.freeradius start --database "$database" --db-host "$db_host" --db-port "$db_port" \
+      --db-user "$db_user" --listen 127.0.0.1 --auth-port 1812 --acct-port 1813
     echo "services up: PostgreSQL (schema migrated), FreeRADIUS on 127.0.0.1:1812/1813"
     ;;
   stop)
