@@ -10,7 +10,7 @@ PORT ?= 8000
 TEST_PG ?= postgresql://postgres@127.0.0.1:5432/postgres
 PYTEST_ARGS ?=
 
-.PHONY: run test lint types unit services services-stop bench lock clean system-deps-run system-deps-test
+.PHONY: run test lint types unit services services-stop bench lock clean system-deps-run system-deps-test asterisk-root
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ system-deps-run:
 system-deps-test:
 	tools/system-deps.sh test
 
+# Asterisk 22 runs from a Debian unstable root, built once into a cache outside the working tree
+# (OPENTELECOM_ASTERISK_ROOT, default /var/cache/opentelecom/asterisk-root); later runs return at once.
+asterisk-root: system-deps-test
+	tools/asterisk_root.sh
+
 run: system-deps-run $(VENV)/.installed-run
 	$(BIN)/opentelecom db upgrade
 	$(BIN)/opentelecom demo seed --if-empty
@@ -49,7 +54,7 @@ unit: $(VENV)/.installed-dev
 	OPENTELECOM_TEST_PG=$(TEST_PG) $(BIN)/pytest --junitxml=build/test-results.xml $(PYTEST_ARGS)
 	$(BIN)/python tools/check_junit.py build/test-results.xml
 
-test: system-deps-test $(VENV)/.installed-dev
+test: system-deps-test asterisk-root $(VENV)/.installed-dev
 	tools/postgres.sh
 	$(MAKE) --no-print-directory lint types unit
 

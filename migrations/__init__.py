@@ -18,6 +18,7 @@ def target_metadata() -> sa.MetaData:
     import network.models  # noqa: F401
     import provisioning.models
     import provisioning.radius.models  # noqa: F401
+    import voip.models  # noqa: F401
     from app.kit.db import Base
 
     return Base.metadata

@@ -5,9 +5,12 @@
 set -euo pipefail
 profile=${1:-run}
 
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO=sudo
+
 packages=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core python3-venv)
 if [ "$profile" = test ]; then
-  packages+=(chromium postgresql poppler-utils iputils-ping iproute2 freeradius freeradius-postgresql freeradius-utils)
+  packages+=(chromium postgresql poppler-utils iputils-ping iproute2 freeradius freeradius-postgresql freeradius-utils debootstrap sip-tester)
 fi
 
 missing=()
@@ -16,8 +19,22 @@ for p in "${packages[@]}"; do
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing Debian packages: ${missing[*]}"
-  SUDO=""
-  [ "$(id -u)" -ne 0 ] && SUDO=sudo
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ "$profile" = test ]; then
+  # Debian's freeradius package enables and starts its own server (all addresses, UDP 1812/1813 and
+  # 127.0.0.1:18120) with /etc/freeradius/3.0. Ours runs from deploy/freeradius (tools/freeradius.py) on
+  # 127.0.0.1:1812/1813 for `make services`, so the packaged one is stopped and kept from starting again.
+  if [ -d /run/systemd/system ]; then
+    if systemctl is-enabled --quiet freeradius.service 2>/dev/null || systemctl is-active --quiet freeradius.service; then
+      echo "stopping and disabling Debian's freeradius.service (ours runs from deploy/freeradius)"
+      $SUDO systemctl disable --now freeradius.service
+    fi
+  elif [ -x /etc/init.d/freeradius ] && /etc/init.d/freeradius status >/dev/null 2>&1; then
+    echo "stopping Debian's freeradius init service (ours runs from deploy/freeradius)"
+    $SUDO /etc/init.d/freeradius stop
+    $SUDO update-rc.d freeradius disable >/dev/null
+  fi
 fi
