@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Start or stop the real servers around openTelecom for running the stack by hand, on the PostgreSQL
 # database named by OPENTELECOM_DATABASE_URL: PostgreSQL and the schema, and FreeRADIUS with our
-# configuration on 127.0.0.1:1812/1813 reading that database. Asterisk and snmpd join with their issues.
+# configuration on 127.0.0.1:1812/1813 reading that database, and Asterisk 22 (from the cached Debian sid
+# root, tools/asterisk_root.sh) with PJSIP on 127.0.0.1:5060 and AMI on 127.0.0.1:5038. snmpd joins with
+# its issue.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 action=${1:-start}
@@ -26,10 +28,14 @@ print(url.database, url.host or "127.0.0.1", url.port or 5432, url.username or "
     # the ports (Debian's packaged freeradius service: tools/system-deps.sh test disables it).
     .venv/bin/python -m tools.freeradius start --database "$database" --db-host "$db_host" --db-port "$db_port" \
       --db-user "$db_user" --listen 127.0.0.1 --auth-port 1812 --acct-port 1813
-    echo "services up: PostgreSQL (schema migrated), FreeRADIUS on 127.0.0.1:1812/1813"
+    tools/asterisk_root.sh >/dev/null
+    .venv/bin/python -m tools.asterisk start --database "$database" --db-host "$db_host" --db-port "$db_port" \
+      --db-user "$db_user" --sip-port 5060 --ami-port 5038
+    echo "services up: PostgreSQL (schema migrated), FreeRADIUS on 127.0.0.1:1812/1813, Asterisk (SIP 127.0.0.1:5060, AMI 127.0.0.1:5038)"
     ;;
   stop)
     .venv/bin/python -m tools.freeradius stop
+    .venv/bin/python -m tools.asterisk stop
     echo "services stopped (PostgreSQL is the machine's own server and keeps running)"
     ;;
   *) echo "usage: $0 start|stop" >&2; exit 2 ;;
