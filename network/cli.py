@@ -24,16 +24,13 @@ def create_command(
     nas_ip: Annotated[str, typer.Option(help="Address it sends RADIUS from and takes CoA on.")],
     portal_ipv4: Annotated[str, typer.Option(help="The coop's portal address (reachable when walled).")],
     netns: Annotated[str | None, typer.Option(help="Network namespace to configure; leave out for by hand.")] = None,
-    uplink: Annotated[str | None, typer.Option(help="Device towards the core (upstream shaping).")] = None,
     coa_port: Annotated[int, typer.Option(min=1, max=65535)] = 3799,
     as_json: JsonOption = False,
 ) -> None:
     """Register an access router (a RADIUS client with a generated secret)."""
 
     async def work(session: AsyncSession, settings: Settings) -> BaseModel:
-        data = RouterCreate(
-            name=name, nas_ip=nas_ip, portal_ipv4=portal_ipv4, netns=netns, uplink=uplink, coa_port=coa_port
-        )
+        data = RouterCreate(name=name, nas_ip=nas_ip, portal_ipv4=portal_ipv4, netns=netns, coa_port=coa_port)
         return RouterOut.model_validate(await service.create_router(session, actor=cli_actor(), data=data))
 
     emit(run(work), as_json=as_json)

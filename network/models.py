@@ -21,7 +21,8 @@ class AccessRouter(IdMixin, TimestampMixin, Base):
     # The network namespace the worker configures; None means the router is configured by hand
     # (reconcile reports it as unmanaged instead of touching it).
     netns: Mapped[str | None] = mapped_column(sa.String(63))
-    # The device towards the core: each line's upstream is shaped where its traffic leaves here.
+    # Unused: upstream was once shaped on this device towards the core; now each line has its own
+    # shaper (network/router). Kept, always NULL for new routers, until a migration drops the column.
     uplink: Mapped[str | None] = mapped_column(sa.String(15))
     nas_ip: Mapped[str] = mapped_column(sa.String(45), unique=True)
     coa_port: Mapped[int] = mapped_column(sa.Integer, default=3799)

@@ -29,7 +29,6 @@ class RouterCreate(BaseModel):
 
     name: Name
     netns: Netns | None = Field(default=None, description="network namespace the worker configures; none = by hand")
-    uplink: Netns | None = Field(default=None, max_length=15, description="device towards the core (upstream shaping)")
     nas_ip: str = Field(description="address the router sends RADIUS from and receives CoA on")
     coa_port: int = Field(default=3799, ge=1, le=65535)
     portal_ipv4: str = Field(description="the coop's portal, reachable from a walled (suspended) line")
@@ -43,7 +42,6 @@ class RouterOut(BaseModel):
     id: int
     name: str
     netns: str | None
-    uplink: str | None
     nas_ip: str
     coa_port: int
     portal_ipv4: str

@@ -32,7 +32,6 @@ async def create_router(session: AsyncSession, *, actor: Actor, data: RouterCrea
     router = AccessRouter(
         name=data.name,
         netns=data.netns,
-        uplink=data.uplink,
         nas_ip=data.nas_ip,
         coa_port=data.coa_port,
         portal_ipv4=data.portal_ipv4,

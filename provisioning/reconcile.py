@@ -198,7 +198,7 @@ async def _router(session: AsyncSession, report: ReconcileReport, router: Access
         report.unmanaged.append(router.name)
         return
     gateways = await network.ipv4_gateways(session, router_id=router.id)
-    specs = [desired.line_spec(v, gateways) for v in views if v.line.state in desired.ON_ROUTER]
+    specs = [desired.line_spec(v, gateways, router=router) for v in views if v.line.state in desired.ON_ROUTER]
     by_ifname = {v.line.ifname: v.line.id for v in views}
     report.checked[f"router {router.name}"] = len(specs)
     try:
@@ -209,9 +209,15 @@ async def _router(session: AsyncSession, report: ReconcileReport, router: Access
         report.drift.append(Drift("router", router.name, f"router unreachable: {type(error).__name__}: {error}"))
         return
     for ifname, problems in found.drift.items():
+        # A line the kernel refused is not repaired, although the rest of the router was.
+        repaired = not report.dry_run and ifname not in found.failed
         for problem in problems:
+            report.drift.append(Drift("router", f"{router.name}/{ifname}", problem, by_ifname.get(ifname), repaired))
+    for ifname, refusals in found.failed.items():
+        log.warning("reconcile: router %s refused %s: %s", router.name, ifname, "; ".join(refusals))
+        for refusal in refusals:
             report.drift.append(
-                Drift("router", f"{router.name}/{ifname}", problem, by_ifname.get(ifname), not report.dry_run)
+                Drift("router", f"{router.name}/{ifname}", f"refused: {refusal}", by_ifname.get(ifname))
             )
     listed = set(found.drift)
     for ifname in [*found.created, *found.updated, *found.removed]:

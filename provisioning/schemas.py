@@ -28,7 +28,9 @@ class ProvisionRequest(BaseModel):
         default=None, description="veth: far-end namespace; vxlan: underlay; vlan: parent"
     )
     port_tag: int | None = Field(default=None, ge=1, le=16_777_215, description="vxlan VNI or VLAN id")
-    port_remote: str | None = Field(default=None, description="vxlan: the far end's underlay address")
+    port_remote: str | None = Field(
+        default=None, description="vxlan: the far end's underlay address (the router's end is its NAS address)"
+    )
 
     @field_validator("ipv4", "port_remote")
     @classmethod

@@ -118,7 +118,7 @@ async def _sync_router(
         return
     lines = [views[job.line_id] for job in jobs]
     gateways = await network.ipv4_gateways(session, router_id=router.id)
-    specs = [desired.line_spec(view, gateways) for view in lines if view.line.state in desired.ON_ROUTER]
+    specs = [desired.line_spec(view, gateways, router=router) for view in lines if view.line.state in desired.ON_ROUTER]
     gone = [view.line.ifname for view in lines if view.line.state not in desired.ON_ROUTER and view.line.ifname]
     try:
         async with desired.router_driver(router) as driver:
@@ -131,9 +131,18 @@ async def _sync_router(
             _fail(session, job, settings=settings, detail=f"{type(error).__name__}: {error}")
         return
     changed = set(applied.created) | set(applied.updated) | set(removed.removed if removed else [])
+    # The adapter refuses lines one by one (the rest of the batch is carried out): only those are retried.
+    refused = {**applied.failed, **(removed.failed if removed else {})}
     for job in jobs:
         view = views[job.line_id]
         ifname = view.line.ifname or ""
+        if ifname in refused:
+            problem = "; ".join(refused[ifname])
+            log.warning("router %s, line %s refused: %s", router.name, ifname, problem)
+            detail = f"{ifname} on {router.name}: {problem}"
+            record(session, job.line_id, job_id=job.id, step="router", outcome=EventOutcome.ERROR, detail=detail[:1000])
+            _fail(session, job, settings=settings, detail=detail)
+            continue
         what = {LineState.ACTIVE: "serving", LineState.WALLED: "walled"}.get(view.line.state, "removed")
         detail = f"{ifname} on {router.name}: {what}" + ("" if ifname in changed else " (already so)")
         record(session, job.line_id, job_id=job.id, step="router", outcome=EventOutcome.OK, detail=detail)

@@ -1,5 +1,6 @@
-"""A lab around one access router: the router namespace (portal on its loopback, uplink to a core
-namespace with a server) and a customer-premises namespace at the far end of a line."""
+"""A lab around one access router: the router namespace (portal on its loopback, forwarding, an uplink
+to a core namespace with a server) and a customer-premises namespace at the far end of a line. Used by
+the provisioning tests; the adapter's own tests in tests/network/router have a smaller site without a core."""
 
 from __future__ import annotations
 
@@ -13,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from network.access.linux import LinuxRouter
-from network.access.state import LinePort, LineSpec, LineState
+from network.router import LinePort, LineSpec, LineState, LinuxRouter
 
 ROOT = Path(__file__).resolve().parents[1]
 PORTAL = IPv4Address("198.51.100.80")
@@ -35,7 +35,7 @@ class Lab:
     def spec(self, *, state: LineState = LineState.ACTIVE, down: int = 20_000, up: int = 5_000) -> LineSpec:
         return LineSpec(
             ifname="otl7",
-            port=LinePort("veth", peer_netns=self.cpe),
+            port=LinePort.veth(peer_netns=self.cpe),
             gateway=GATEWAY,
             ipv4=IPv4Address("100.64.0.10"),
             ipv6_prefix=IPv6Network("2001:db8:100::/56"),
@@ -45,14 +45,15 @@ class Lab:
         )
 
     def driver(self) -> LinuxRouter:
-        return LinuxRouter(self.router, portal=PORTAL, uplink="up0")
+        return LinuxRouter(self.router, portal=PORTAL)
 
-    def configure_cpe(self, address: IPv4Address = IPv4Address("100.64.0.10")) -> None:
-        """What the customer's router does after PPPoE/IPoE: its address, the gateway, a default route."""
+    def configure_cpe(self, address: IPv4Address = IPv4Address("100.64.0.10"), wan: str = "eth0") -> None:
+        """What the customer's router does after PPPoE/IPoE: its address, the gateway, a default route.
+        ``wan`` is the far end of the line (the adapter names a veth's far end eth0)."""
         sh("ip", "-n", self.cpe, "link", "set", "lo", "up")
-        sh("ip", "-n", self.cpe, "addr", "replace", f"{address}/32", "dev", "wan0")
-        sh("ip", "-n", self.cpe, "link", "set", "wan0", "up")
-        sh("ip", "-n", self.cpe, "route", "replace", str(GATEWAY), "dev", "wan0")
+        sh("ip", "-n", self.cpe, "addr", "replace", f"{address}/32", "dev", wan)
+        sh("ip", "-n", self.cpe, "link", "set", wan, "up")
+        sh("ip", "-n", self.cpe, "route", "replace", str(GATEWAY), "dev", wan)
         sh("ip", "-n", self.cpe, "route", "replace", "default", "via", str(GATEWAY))
 
     def ping(self, target: str) -> bool:
@@ -113,6 +114,9 @@ def lab() -> Iterator[Lab]:
         sh("ip", "netns", "add", ns)
     try:
         sh("ip", "-n", lab.router, "link", "set", "lo", "up")
+        # The host is a router (set up once per machine, not by the adapter): it forwards to the core.
+        forwarding = ("net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1")
+        sh("ip", "netns", "exec", lab.router, "sysctl", "-qw", *forwarding)
         sh("ip", "-n", lab.router, "addr", "add", f"{PORTAL}/32", "dev", "lo")
         sh("ip", "-n", lab.router, "link", "add", "up0", "type", "veth", "peer", "name", "core0", "netns", lab.core)
         sh("ip", "-n", lab.router, "addr", "add", "203.0.113.1/24", "dev", "up0")

@@ -147,7 +147,7 @@ async def _register_router(url: str) -> tuple[int, str]:
             router = await network.create_router(
                 session,
                 actor=OPERATOR,
-                data=RouterCreate(name="bng-e2e", nas_ip=NAS_ADDRESS, portal_ipv4="198.51.100.80", uplink="up0"),
+                data=RouterCreate(name="bng-e2e", nas_ip=NAS_ADDRESS, portal_ipv4="198.51.100.80"),
             )
             await network.create_pool(
                 session,

@@ -16,8 +16,8 @@ from app.contracts import service as contracts
 from app.contracts.models import ContractStatus
 from app.db import Database
 from app.kit.actor import Actor
-from network.access.linux import LinuxRouter
 from network.models import AccessRouter, AddressAssignment, AssignmentStatus
+from network.router import LinuxRouter
 from provisioning import repository, service, tasks
 from provisioning.models import EventOutcome, Line
 from provisioning.radius.coa import dictionary
@@ -160,6 +160,6 @@ async def test_activate_suspend_resume_terminate_against_the_real_servers(
         line_row = await session.get(Line, line_id)
     assert rows == 0 and held == 0
     assert line_row is not None and line_row.state.value == "removed"
-    async with LinuxRouter(lab.router, portal=PORTAL, uplink="up0") as router:
+    async with LinuxRouter(lab.router, portal=PORTAL) as router:
         assert await router.read() == {}
     assert (await asyncio.to_thread(authenticate, radius, username, password)).code == packet.AccessReject

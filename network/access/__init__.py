@@ -1,1 +1,0 @@
-"""The access-router adapter: a Linux host (or network namespace) configured over netlink."""

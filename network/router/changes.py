@@ -1,0 +1,263 @@
+"""The netlink requests that take a router from what was read to what is desired, line by line, sorted into
+phases. Building them is pure Python (apart from opening a peer namespace); ``linux.py`` sends them.
+
+Per line ``otlX``: the interface; a TBF root at the down rate; an ingress qdisc whose filter redirects
+every packet to ``otuX``, an IFB device with a TBF at the up rate; the gateway /32 on the interface; the
+host route and the delegated prefix through it. A walled line has a classic-BPF filter first on its
+ingress qdisc, and an HTB root with class 1:1 at the down rate instead of the TBF, with the same kind of
+filter on it (TBF takes no filters).
+
+Why TBF and not HTB for an open line: the kernel keeps every filter block (each HTB qdisc, each HTB class,
+each ingress qdisc has one) in one global list and searches it linearly whenever a block is made, so
+creation time grows with the square of the blocks on the machine. With TBF an open line has one block
+(its ingress) instead of three, and 10,000 lines are made in a fraction of the time (measured: see
+tools/bench_router.py). A one-class HTB and a TBF shape a line the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Network, IPv6Network
+
+from network.router import netlink, tc
+from network.router.channel import namespace_fd
+from network.router.netlink import Request
+from network.router.reader import Found, Snapshot
+from network.router.state import LineSpec, peer_name, port_differences, shaper_name
+
+# The order in which one convergence's requests reach the kernel. Every line's requests depend only on
+# earlier phases, and grouping by kind is faster too: the first filter on a just-made ingress qdisc makes
+# the kernel wait for an RCU grace period, which has long passed once all the qdiscs are made first.
+PHASES = ("clear", "remove", "links", "qdiscs", "classes", "filters", "addresses", "up", "routes")
+# Phases sent together without waiting in between (the socket keeps their order). Before anything refers
+# to a new interface by its index, the kernel must have said yes to "links": had the index been taken
+# meanwhile by a device not ours, the rest of the line would land on that device.
+STEPS = (("clear",), ("remove",), ("links",), PHASES[3:])
+_PHASE_OF = {
+    netlink.RTM_DELLINK: "remove",
+    netlink.RTM_NEWQDISC: "qdiscs",
+    netlink.RTM_NEWTCLASS: "classes",
+    netlink.RTM_NEWTFILTER: "filters",
+    netlink.RTM_DELTFILTER: "filters",
+    netlink.RTM_NEWADDR: "addresses",
+    netlink.RTM_DELADDR: "addresses",
+    netlink.RTM_NEWROUTE: "routes",
+    netlink.RTM_DELROUTE: "routes",
+}
+
+
+def phase_of(request: Request) -> str:
+    """The phase a request belongs to (a new link is made in "links", an existing one brought "up")."""
+    if request.type == netlink.RTM_NEWLINK:
+        return "links" if request.flags & netlink.F_CREATE else "up"
+    return _PHASE_OF[request.type]
+
+
+@dataclass
+class Changes:
+    """The requests for some lines, by phase, each with the line it belongs to; and what went wrong."""
+
+    portal: IPv4Address
+    next_index: int  # the last interface index handed out (new interfaces get explicit indexes)
+    peer_fds: dict[str, int]  # open peer namespaces, shared by all chunks of one apply
+    group: int  # the device group doomed devices are put in, to be deleted in one request
+    phases: dict[str, list[tuple[str, Request]]] = field(default_factory=lambda: {phase: [] for phase in PHASES})
+    failed: dict[str, list[str]] = field(default_factory=dict)
+    fresh: set[str] = field(default_factory=set)  # lines being created: undone if any request fails
+    doomed: list[tuple[str, int, str]] = field(default_factory=list)  # (line, index, device) to delete
+
+    def add(self, line: str, *requests: Request) -> None:
+        for request in requests:
+            self.phases[phase_of(request)].append((line, request))
+
+    def clear(self, line: str, request: Request) -> None:
+        """A request that eases the removal of a doomed line (see ``remove_line``)."""
+        self.phases["clear"].append((line, request))
+
+    def doom(self, line: str, index: int, device: str) -> None:
+        self.doomed.append((line, index, device))
+
+    def index(self) -> int:
+        self.next_index += 1
+        return self.next_index
+
+    def fail(self, line: str, reason: str) -> None:
+        self.failed.setdefault(line, []).append(reason)
+
+
+def build(
+    jobs: Sequence[tuple[str, str]], wanted: dict[str, LineSpec], snapshot: Snapshot, changes: Changes
+) -> Changes:
+    """The requests for ``jobs``: ("remove" | "orphan" | "create" | "repair", line name)."""
+    for job, name in jobs:
+        if job == "remove":
+            remove_line(changes, name, snapshot)
+        elif job == "orphan":
+            changes.doom(name, snapshot.orphan_shapers[name], name)
+        elif job == "create":
+            create_line(changes, wanted[name], snapshot)
+        else:
+            repair_line(changes, wanted[name], snapshot.lines[name], snapshot)
+    return changes
+
+
+def remove_line(changes: Changes, name: str, snapshot: Snapshot) -> None:
+    """Delete the line's interface (a veth's far end goes with it) and its shaper."""
+    found = snapshot.lines.get(name)
+    if found is not None:
+        # Taken away first, because the kernel makes every device removal visit every redirect action
+        # and every IPv6 route of the namespace: without them, removing 10,000 lines takes minutes.
+        if found.redirect_filter:
+            changes.clear(name, tc.del_redirect(found.index))
+        for prefix in sorted(found.observation.prefixes):
+            changes.clear(name, netlink.route(found.index, prefix, add=False))
+        changes.doom(name, found.index, name)
+    shaper = shaper_name(name)
+    shaper_index = found.shaper_index if found else snapshot.orphan_shapers.get(shaper)
+    if shaper_index is not None:
+        changes.doom(name, shaper_index, shaper)
+
+
+def create_line(changes: Changes, spec: LineSpec, snapshot: Snapshot) -> None:
+    """Everything of a new line. Interfaces are made down and brought up last: adding a qdisc to a
+    running device makes the kernel wait for an RCU grace period."""
+    name = spec.ifname
+    link = _link(changes, spec, snapshot)
+    if link is None:
+        return
+    index = link[0]
+    orphan = snapshot.orphan_shapers.get(shaper_name(name))
+    if orphan is not None:  # left behind by a line deleted by hand: start clean
+        changes.doom(name, orphan, shaper_name(name))
+    shaper = changes.index()
+    changes.fresh.add(name)
+    changes.add(name, link[1], netlink.new_ifb(shaper_name(name), index=shaper))
+    changes.add(name, *_line_tc(index, spec, changes.portal, replace=False))
+    changes.add(
+        name, *_ingress_tc(index, shaper, spec, changes.portal), tc.tbf(shaper, spec.up_kbps, replace=False, what="up")
+    )
+    changes.add(name, netlink.address(index, spec.gateway, add=True))
+    changes.add(name, netlink.set_up(index, name), netlink.set_up(shaper, shaper_name(name)))
+    changes.add(name, *(netlink.route(index, destination, add=True) for destination in _destinations(spec)))
+
+
+def _link(changes: Changes, spec: LineSpec, snapshot: Snapshot) -> tuple[int, Request] | None:
+    name, port = spec.ifname, spec.port
+    index = changes.index()
+    if port.kind == "veth":
+        fd = None
+        if port.peer_netns is not None:
+            fd = changes.peer_fds.get(port.peer_netns)
+            if fd is None:
+                try:
+                    fd = changes.peer_fds[port.peer_netns] = namespace_fd(port.peer_netns)
+                except Exception as error:  # noqa: BLE001 - reported for this line, the others go on
+                    changes.fail(name, str(error))
+                    return None
+        peer_index = 0 if fd is not None else changes.index()
+        peer = peer_name(name, port)
+        return index, netlink.new_veth(name, index=index, peer=peer, peer_index=peer_index, peer_netns_fd=fd)
+    if port.kind == "vxlan":
+        underlay = snapshot.links.get(port.underlay or "")
+        if underlay is None or port.local is None or port.remote is None or port.vni is None:
+            changes.fail(name, f"underlay {port.underlay} missing")
+            return None
+        vxlan = netlink.new_vxlan(
+            name, index=index, vni=port.vni, local=port.local, remote=port.remote, underlay=underlay.index
+        )
+        return index, vxlan
+    parent = snapshot.links.get(port.parent or "")
+    if parent is None or port.vlan_id is None:
+        changes.fail(name, f"parent {port.parent} missing")
+        return None
+    return index, netlink.new_vlan(name, index=index, parent=parent.index, vlan_id=port.vlan_id)
+
+
+def repair_line(changes: Changes, spec: LineSpec, found: Found, snapshot: Snapshot) -> None:
+    """Fix what differs on an existing line, in place; only a different port means a new interface."""
+    name, seen, portal = spec.ifname, found.observation, changes.portal
+    if port_differences(spec, seen.port):
+        remove_line(changes, name, snapshot)
+        create_line(changes, spec, Snapshot(snapshot.links, snapshot.lines, {}))
+        return
+    index = found.index
+    if not seen.up:
+        changes.add(name, netlink.set_up(index, name))
+    # Downstream: an open line's TBF root, or a walled line's HTB root with its class and walled filter.
+    # Replacing the root takes the old one's classes and filters with it.
+    if not spec.walled:
+        if found.line_root or seen.down_kbps != spec.down_kbps:
+            changes.add(name, *_line_tc(index, spec, portal, replace=True))
+    elif not found.line_root:
+        changes.add(name, *_line_tc(index, spec, portal, replace=True))
+    else:
+        if seen.down_kbps != spec.down_kbps:
+            changes.add(name, tc.htb_class(index, spec.down_kbps, replace=True))
+        _fix_walled(changes, spec, index, seen.walled_down, upstream=False)
+    # Upstream: the shaper and its TBF, and the redirect to it from the line's ingress.
+    shaper = found.shaper_index
+    if shaper is None:
+        shaper = changes.index()
+        changes.add(
+            name,
+            netlink.new_ifb(shaper_name(name), index=shaper),
+            tc.tbf(shaper, spec.up_kbps, replace=False, what="up"),
+        )
+        changes.add(name, netlink.set_up(shaper, shaper_name(name)))
+    else:
+        if not seen.shaper_up:
+            changes.add(name, netlink.set_up(shaper, shaper_name(name)))
+        if seen.up_kbps != spec.up_kbps:  # also when the TBF is gone: replace whatever is there
+            changes.add(name, tc.tbf(shaper, spec.up_kbps, replace=True, what="up"))
+    if not found.line_ingress:
+        changes.add(name, *_ingress_tc(index, shaper, spec, portal))
+    else:
+        if not seen.redirect or found.shaper_index is None:
+            if found.redirect_filter:
+                changes.add(name, tc.del_redirect(index))
+            changes.add(name, tc.redirect(index, shaper))
+        _fix_walled(changes, spec, index, seen.walled_up, upstream=True)
+    # The new gateway before the old one goes: a device losing its last IPv4 address loses its routes.
+    if spec.gateway not in seen.gateways:
+        changes.add(name, netlink.address(index, spec.gateway, add=True))
+    for gateway in sorted(seen.gateways - {spec.gateway}):
+        changes.add(name, netlink.address(index, gateway, add=False))
+    wanted = _destinations(spec)
+    present: list[IPv4Network | IPv6Network] = [*sorted(seen.hosts), *sorted(seen.prefixes)]
+    for destination in present:
+        if destination not in wanted:
+            changes.add(name, netlink.route(index, destination, add=False))
+    for destination in wanted:
+        if destination not in seen.hosts and destination not in seen.prefixes:
+            changes.add(name, netlink.route(index, destination, add=True))
+
+
+def _fix_walled(changes: Changes, spec: LineSpec, index: int, seen: IPv4Address | None, *, upstream: bool) -> None:
+    if seen is not None and (not spec.walled or seen != changes.portal):
+        changes.add(spec.ifname, tc.del_walled_filter(index, upstream=upstream))
+    if spec.walled and seen != changes.portal:
+        changes.add(spec.ifname, tc.walled_filter(index, changes.portal, upstream=upstream))
+
+
+def _line_tc(index: int, spec: LineSpec, portal: IPv4Address, *, replace: bool) -> list[Request]:
+    """The line's root qdisc at the down rate (``replace``: whatever root is there)."""
+    if not spec.walled:
+        return [tc.tbf(index, spec.down_kbps, replace=replace, what="down")]
+    return [
+        tc.htb_root(index, replace=replace),
+        tc.htb_class(index, spec.down_kbps, replace=False),
+        tc.walled_filter(index, portal, upstream=False),
+    ]
+
+
+def _ingress_tc(index: int, shaper: int, spec: LineSpec, portal: IPv4Address) -> list[Request]:
+    requests = [tc.ingress(index)]
+    if spec.walled:
+        requests.append(tc.walled_filter(index, portal, upstream=True))
+    requests.append(tc.redirect(index, shaper))
+    return requests
+
+
+def _destinations(spec: LineSpec) -> list[IPv4Network | IPv6Network]:
+    return [IPv4Network(spec.ipv4), *([spec.ipv6_prefix] if spec.ipv6_prefix else [])]

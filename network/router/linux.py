@@ -1,0 +1,190 @@
+"""A Linux access router (in tests: a network namespace), converged to the subscriber lines it should hold.
+
+What a line consists of is in ``changes.py``; how the kernel is read, in ``reader.py``. Here: the public
+API, and sending a convergence to the kernel. An ``apply`` goes in chunks of lines, each built in a worker
+thread while the kernel works through the one before, and each sent phase by phase in large batches (see
+``changes.STEPS``). A line whose request is refused is left out of the later phases and reported in
+``RouterReport.failed``; a new line that failed half-way is taken away again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from ipaddress import IPv4Address
+from types import TracebackType
+
+from network.router import netlink
+from network.router.changes import STEPS, Changes, build, remove_line
+from network.router.channel import Channel
+from network.router.reader import Snapshot, observe
+from network.router.state import LINE_PREFIX, LineSpec, RouterReport, differences, shaper_name
+
+log = logging.getLogger(__name__)
+
+CHUNK_LINES = 2_000
+
+
+class LinuxRouter:
+    """The lines of one access router, read from and written to its network namespace over netlink.
+
+    ``portal`` is the coop's portal address, the one destination a walled line can still reach. Use as
+    ``async with LinuxRouter("ns", portal=...) as router: ...``; the namespace must exist."""
+
+    def __init__(self, netns: str, *, portal: IPv4Address) -> None:
+        self.netns = netns
+        self.portal = portal
+        self._channel: Channel | None = None
+
+    async def __aenter__(self) -> LinuxRouter:
+        self._channel = await Channel.open(self.netns)
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
+
+    @property
+    def channel(self) -> Channel:
+        if self._channel is None:
+            raise RuntimeError("use LinuxRouter as an async context manager")
+        return self._channel
+
+    async def read(self) -> dict[str, LineSpec]:
+        """Our lines as the kernel holds them now (missing addresses read as 0.0.0.0, missing rates as 0)."""
+        snapshot = await observe(self.channel)
+        return {name: found.observation.spec() for name, found in sorted(snapshot.lines.items())}
+
+    async def plan(self, desired: Sequence[LineSpec], *, prune: bool) -> RouterReport:
+        """What ``apply`` would do, changing nothing."""
+        wanted = self._wanted(desired)
+        created, updated, removed, unchanged, drift = self._diff(wanted, await observe(self.channel), prune=prune)
+        return RouterReport(created, updated, removed, unchanged, drift)
+
+    async def apply(self, desired: Sequence[LineSpec], *, prune: bool) -> RouterReport:
+        """Converge the router to ``desired``: create missing lines, repair differing ones in place, and
+        with ``prune`` remove our lines (``otl*``) that are not desired. Running it twice changes nothing."""
+        wanted = self._wanted(desired)
+        snapshot = await observe(self.channel)
+        created, updated, removed, unchanged, drift = self._diff(wanted, snapshot, prune=prune)
+        jobs = [("remove", name) for name in removed]
+        jobs += [("orphan", name) for name in snapshot.orphan_shapers] if prune else []
+        jobs += [("create", name) for name in created] + [("repair", name) for name in updated]
+        chunks = [jobs[start : start + CHUNK_LINES] for start in range(0, len(jobs), CHUNK_LINES)]
+        failed: dict[str, list[str]] = {}
+        peer_fds: dict[str, int] = {}
+        changes = Changes(self.portal, snapshot.max_index, peer_fds, snapshot.free_group())
+        building: asyncio.Future[Changes] | None = None
+        try:
+            for position, chunk in enumerate(chunks):
+                if building is None:
+                    building = asyncio.ensure_future(asyncio.to_thread(build, chunk, wanted, snapshot, changes))
+                changes = await building
+                building = None
+                if position + 1 < len(chunks):  # Python builds the next chunk while the kernel works
+                    following = Changes(self.portal, changes.next_index, peer_fds, changes.group)
+                    args = (chunks[position + 1], wanted, snapshot, following)
+                    building = asyncio.ensure_future(asyncio.to_thread(build, *args))
+                await self._run(changes)
+                await self._undo(changes)
+                failed.update(changes.failed)
+        finally:
+            if building is not None:
+                await asyncio.wait([building])
+            for fd in peer_fds.values():
+                os.close(fd)
+        return RouterReport(
+            created=[name for name in created if name not in failed],
+            updated=[name for name in updated if name not in failed],
+            removed=[name for name in removed if name not in failed],
+            unchanged=unchanged,
+            drift=drift,
+            failed=failed,
+        )
+
+    async def remove(self, ifnames: Iterable[str]) -> RouterReport:
+        """Remove these lines completely: interface (a veth's far end goes with it), shaper, addresses,
+        routes and tc. Names that are not there are left out of the report."""
+        names = list(dict.fromkeys(ifnames))
+        for name in names:
+            if not name.startswith(LINE_PREFIX):
+                raise ValueError(f"{name!r} is not a line interface ({LINE_PREFIX}*)")
+        snapshot = await observe(self.channel)
+        changes = Changes(self.portal, snapshot.max_index, {}, snapshot.free_group())
+        present = [name for name in names if name in snapshot.lines or shaper_name(name) in snapshot.orphan_shapers]
+        for name in present:
+            remove_line(changes, name, snapshot)
+        await self._run(changes)
+        return RouterReport(removed=[name for name in present if name not in changes.failed], failed=changes.failed)
+
+    def _wanted(self, desired: Sequence[LineSpec]) -> dict[str, LineSpec]:
+        wanted: dict[str, LineSpec] = {}
+        for spec in desired:
+            if spec.ifname in wanted:
+                raise ValueError(f"line {spec.ifname} is desired twice")
+            if spec.down_kbps <= 0 or spec.up_kbps <= 0:
+                raise ValueError(f"line {spec.ifname} needs positive rates")
+            if spec.port.peer_netns == self.netns:  # "the router's own namespace" has one spelling: None
+                spec = replace(spec, port=replace(spec.port, peer_netns=None))
+            wanted[spec.ifname] = spec
+        return wanted
+
+    def _diff(
+        self, wanted: dict[str, LineSpec], snapshot: Snapshot, *, prune: bool
+    ) -> tuple[list[str], list[str], list[str], int, dict[str, list[str]]]:
+        created: list[str] = []
+        updated: list[str] = []
+        drift: dict[str, list[str]] = {}
+        for name, spec in wanted.items():
+            found = snapshot.lines.get(name)
+            found_differences = (
+                ["missing interface"] if found is None else differences(spec, found.observation, portal=self.portal)
+            )
+            if found is None:
+                created.append(name)
+            elif found_differences:
+                updated.append(name)
+            if found_differences:
+                drift[name] = found_differences
+        removed = sorted(name for name in snapshot.lines if name not in wanted) if prune else []
+        for name in removed:
+            drift[name] = ["not desired"]
+        return created, updated, removed, len(wanted) - len(created) - len(updated), drift
+
+    async def _run(self, changes: Changes) -> None:
+        if changes.doomed:  # delete in one go (see netlink.del_group)
+            group = changes.group
+            marks = [(line, netlink.set_group(index, device, group)) for line, index, device in changes.doomed]
+            changes.phases["remove"] = [*marks, ("", netlink.del_group(group))]
+        for step in STEPS:
+            requests = [pair for phase in step for pair in changes.phases[phase] if pair[0] not in changes.failed]
+            if not requests:
+                continue
+            owner = {id(request): line for line, request in requests}
+            for failure in await self.channel.run([request for _, request in requests]):
+                gone = failure.request.type in netlink.DELETES and failure.errno in netlink.GONE
+                if gone or (failure.errno == errno.ENODEV and failure.request.what.startswith("mark ")):
+                    continue  # already gone: what a removal wants
+                line = owner[id(failure.request)]
+                for failed in [line] if line else sorted({line for line, _, _ in changes.doomed}):
+                    changes.fail(failed, str(failure))
+                log.warning("router %s, line %s: %s", self.netns, line or "(all removed)", failure)
+
+    async def _undo(self, changes: Changes) -> None:
+        """Take away what was made of lines whose creation failed half-way, so none is left half-made.
+
+        By name: a failed line's index may never have become ours."""
+        undo = [
+            request
+            for name in sorted(changes.fresh & set(changes.failed))
+            for request in (netlink.del_link_named(name), netlink.del_link_named(shaper_name(name)))
+        ]
+        if undo:
+            await self.channel.run(undo)  # refusals mean the piece was never made
