@@ -35,6 +35,8 @@ class Line(IdMixin, TimestampMixin, Base):
 
     __tablename__ = "lines"
     __audited__ = True
+    # The login password is a secret: the audit log records that a line changed, never the password.
+    __audit_exclude__ = frozenset({"password"})
 
     contract_id: Mapped[int] = mapped_column(IdType, fk("contracts.id"), unique=True)
     router_id: Mapped[int] = mapped_column(IdType, fk("access_routers.id"), index=True)

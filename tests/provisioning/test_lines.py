@@ -6,6 +6,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.models import AuditEvent
 from app.contracts import service as contracts
 from app.contracts.models import ContractStatus
 from app.kit.errors import DomainError
@@ -57,6 +58,19 @@ async def test_provisioning_an_ordered_contract_writes_radius_rows_and_queues_th
     assert await _jobs(db_session, line.id) == [(JobKind.ROUTER_SYNC, JobStatus.PENDING)]
     refreshed = await contracts.get_contract(db_session, actor=BOARD, contract_id=contract.id)
     assert refreshed.status is ContractStatus.ACTIVE
+
+
+async def test_the_line_password_appears_in_no_audit_diff(db_session: AsyncSession, settings: Settings) -> None:
+    router = await make_router(db_session)
+    contract = await _ordered(db_session, settings)
+    line = await service.provision_contract(
+        db_session, actor=OPERATOR, settings=settings, contract_id=contract.id, router_id=router.id
+    )
+
+    audit = (await db_session.execute(sa.select(AuditEvent.entity_type, AuditEvent.before, AuditEvent.after))).all()
+
+    assert any(entity == "lines" for entity, _, _ in audit), "the line itself is audited"
+    assert all(line.password not in str(before) + str(after) for _, before, after in audit)
 
 
 async def test_suspension_removes_the_login_and_queues_disconnect_and_walled_garden(
