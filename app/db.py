@@ -66,9 +66,11 @@ def load_models() -> None:
     and the listeners by which one domain follows another's changes (the composition root)."""
     from migrations import target_metadata
     from provisioning.service import install as install_provisioning
+    from voip.service import install as install_voip
 
     target_metadata()
     install_provisioning()
+    install_voip()
 
 
 class Database:

@@ -18,7 +18,10 @@ def target_metadata() -> sa.MetaData:
     import network.models  # noqa: F401
     import provisioning.models
     import provisioning.radius.models  # noqa: F401
-    import voip.models  # noqa: F401
+    import voip.lines
+    import voip.models
+    import voip.numbers
+    import voip.rates  # noqa: F401
     from app.kit.db import Base
 
     return Base.metadata

@@ -21,6 +21,9 @@ from app.settings import Settings
 from network import service as network
 from network.models import AccessRouter, PoolFamily
 from network.schemas import PoolCreate, RouterCreate
+from voip import service as voip
+from voip.numbers import NumberBlock
+from voip.schemas import NumberBlockCreate
 
 BOARD = Actor(user_id=None, label="test-board", role=Role.BOARD, channel=Channel.SYSTEM)
 PASSWORD = "correct horse battery"
@@ -72,7 +75,12 @@ async def make_member(
 
 
 async def make_plan(
-    session: AsyncSession, *, min_term_months: int = 24, notice_months: int = 1, fee_cents: int = 3990
+    session: AsyncSession,
+    *,
+    min_term_months: int = 24,
+    notice_months: int = 1,
+    fee_cents: int = 3990,
+    includes_phone: bool = False,
 ) -> Plan:
     bind_actor(session, BOARD)
     n = _next()
@@ -88,6 +96,7 @@ async def make_plan(
             setup_fee_cents=0,
             min_term_months=min_term_months,
             notice_months=notice_months,
+            includes_phone=includes_phone,
         ),
     )
 
@@ -242,3 +251,25 @@ async def make_router(
             data=PoolCreate(family=PoolFamily.IPV6, cidr=v6, delegated_length=56),
         )
     return router
+
+
+async def make_number_block(
+    session: AsyncSession,
+    *,
+    first_number: str,
+    last_number: str,
+    name: str | None = None,
+    quarantine_days: int = 90,
+) -> NumberBlock:
+    """A block of the coop's telephone numbers, from ``first_number`` to ``last_number`` (any notation)."""
+    bind_actor(session, OPERATOR)
+    return await voip.create_block(
+        session,
+        actor=OPERATOR,
+        data=NumberBlockCreate(
+            name=name or f"block-{_next()}",
+            first_number=first_number,
+            last_number=last_number,
+            quarantine_days=quarantine_days,
+        ),
+    )

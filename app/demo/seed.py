@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +28,9 @@ from app.settings import Settings
 from network import service as network
 from network.models import PoolFamily
 from network.schemas import PoolCreate, RouterCreate
+from voip import rating
+from voip import service as voip
+from voip.schemas import NumberBlockCreate, RateCreate
 
 DEMO_PASSWORD = "demo-pass"  # noqa: S105 - documented in the README; demo data only
 
@@ -170,6 +174,37 @@ async def seed_network(session: AsyncSession, *, settings: Settings) -> None:
     )
 
 
+async def seed_telephony(session: AsyncSession) -> None:
+    """The demo's number block (+49 331 555 1000 to 1999), a small rate table and the minutes the phone
+    plans include: activated contracts on plans with a phone get a line, a number and a SIP login."""
+    operator = Actor(user_id=None, label="demo-seed (operator)", role=Role.OPERATOR, channel=Channel.CLI)
+    await voip.create_block(
+        session,
+        actor=operator,
+        data=NumberBlockCreate(name="Potsdam 555", first_number="+49 331 555 1000", last_number="+49 331 555 1999"),
+    )
+    for prefix, name, cents, first, following, included in (
+        ("49", "Deutschland Festnetz", "1.9", 60, 60, True),
+        ("4915", "Deutschland Mobil", "9.9", 60, 1, False),
+        ("4916", "Deutschland Mobil", "9.9", 60, 1, False),
+        ("4917", "Deutschland Mobil", "9.9", 60, 1, False),
+        ("43", "Österreich", "4.9", 60, 60, False),
+        ("1", "USA/Kanada", "2.9", 1, 1, False),
+    ):
+        await rating.add_rate(
+            session,
+            data=RateCreate(
+                prefix=prefix,
+                name=name,
+                price_per_minute_cents=Decimal(cents),
+                first_increment_s=first,
+                next_increment_s=following,
+                uses_included_minutes=included,
+            ),
+        )
+    await rating.set_included_minutes(session, plan_code="fiber-1000", minutes=1000)
+
+
 async def is_empty(session: AsyncSession) -> bool:
     return (await session.execute(sa.select(sa.func.count()).select_from(Member))).scalar_one() == 0
 
@@ -190,6 +225,7 @@ async def seed(
         users += 1
     plans = [await contracts.create_plan(session, actor=board, data=p) for p in PLANS]
     await seed_network(session, settings=settings)
+    await seed_telephony(session)
 
     start = today - timedelta(days=400)
     contracts_made = 0

@@ -1,0 +1,144 @@
+"""What Asterisk should find in its PJSIP realtime tables for a phone line, and writing it there.
+
+res_pjsip reads ``ps_endpoints``, ``ps_aors`` and ``ps_auths`` on every lookup (plain realtime, no sorcery
+cache: deploy/asterisk/sorcery.conf), so rows written here take effect once the transaction commits,
+without a ``pjsip reload``. This module is the only place that knows PJSIP option names and values.
+
+One extension has one endpoint, one AOR and one auth, all with the extension as id:
+
+- active: context ``members``, up to ``MAX_CONTACTS`` registered phones;
+- suspended: context ``suspended`` (only emergency numbers get through, deploy/asterisk/extensions.conf)
+  and an AOR with ``max_contacts = 0``, on which res_pjsip_registrar refuses every REGISTER (403); the
+  auth stays, so the phone can still authenticate an emergency call; current registrations are removed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voip.models import PjsipAor, PjsipAuth, PjsipContact, PjsipEndpoint
+
+# Dialplan contexts of deploy/asterisk/extensions.conf.in.
+MEMBERS_CONTEXT = "members"
+SUSPENDED_CONTEXT = "suspended"
+# The transport of deploy/asterisk/pjsip.conf.in.
+TRANSPORT = "transport-udp"
+# G.711 A-law first (Europe), then µ-law; both are loaded (modules.conf) and every phone speaks them.
+CODECS = "alaw,ulaw"
+# A desk phone and a softphone may share one line.
+MAX_CONTACTS = 2
+# 0: Asterisk sends no OPTIONS pings. A round-trip time needs qualify; switch it on (e.g. 60) together
+# with the AMI listener that reads ContactStatus events.
+QUALIFY_FREQUENCY_S = 0
+
+
+@dataclass(frozen=True)
+class EndpointRows:
+    """The three realtime rows of one extension, as plain values."""
+
+    extension: str
+    context: str
+    callerid: str
+    password: str
+    max_contacts: int
+
+
+def rows_for(*, extension: str, number: str | None, password: str, suspended: bool) -> EndpointRows:
+    """The rows of an extension presenting ``number`` (E.164) as its caller id."""
+    return EndpointRows(
+        extension=extension,
+        context=SUSPENDED_CONTEXT if suspended else MEMBERS_CONTEXT,
+        callerid=f"<{number or extension}>",
+        password=password,
+        max_contacts=0 if suspended else MAX_CONTACTS,
+    )
+
+
+async def write(session: AsyncSession, rows: EndpointRows) -> None:
+    """Replace the extension's endpoint, AOR and auth with exactly these."""
+    # Core statements, not ORM objects: a row deleted and written again in one flush would clash in the
+    # session's identity map.
+    await delete(session, rows.extension, keep_contacts=True)
+    await session.execute(
+        sa.insert(PjsipAuth).values(
+            id=rows.extension, auth_type="userpass", username=rows.extension, password=rows.password
+        )
+    )
+    await session.execute(
+        sa.insert(PjsipAor).values(
+            id=rows.extension,
+            max_contacts=rows.max_contacts,
+            remove_existing="yes",
+            qualify_frequency=QUALIFY_FREQUENCY_S,
+        )
+    )
+    await session.execute(
+        sa.insert(PjsipEndpoint).values(
+            id=rows.extension,
+            transport=TRANSPORT,
+            aors=rows.extension,
+            auth=rows.extension,
+            context=rows.context,
+            disallow="all",
+            allow=CODECS,
+            # Media stays with Asterisk: no re-INVITEs between members' phones behind NAT.
+            direct_media="no",
+            # Members' phones sit behind NAT routers: answer where the packets came from.
+            force_rport="yes",
+            rewrite_contact="yes",
+            rtp_symmetric="yes",
+            dtmf_mode="rfc4733",
+            callerid=rows.callerid,
+            language="de",
+        )
+    )
+    if rows.max_contacts == 0:
+        # A suspended line's phones lose their registration now, not when it would have expired.
+        await session.execute(sa.delete(PjsipContact).where(PjsipContact.endpoint == rows.extension))
+
+
+async def delete(session: AsyncSession, extension: str, *, keep_contacts: bool = False) -> None:
+    """Remove the extension from Asterisk's tables (and, unless kept, its registered contacts)."""
+    for table in (PjsipEndpoint, PjsipAor, PjsipAuth):
+        await session.execute(sa.delete(table).where(table.id == extension))
+    if not keep_contacts:
+        await session.execute(sa.delete(PjsipContact).where(PjsipContact.endpoint == extension))
+
+
+async def password(session: AsyncSession, extension: str) -> str | None:
+    """The extension's SIP password, from the one place it is kept."""
+    query = sa.select(PjsipAuth.password).where(PjsipAuth.id == extension)
+    result: str | None = (await session.execute(query)).scalar_one_or_none()
+    return result
+
+
+@dataclass(frozen=True)
+class EndpointState:
+    """What the realtime tables hold for an extension, in words an operator checks at a glance."""
+
+    exists: bool
+    context: str | None
+    max_contacts: int | None
+    has_auth: bool
+    contacts: int
+
+
+async def state(session: AsyncSession, extension: str) -> EndpointState:
+    context = (await session.execute(sa.select(PjsipEndpoint.context).where(PjsipEndpoint.id == extension))).all()
+    max_contacts = (await session.execute(sa.select(PjsipAor.max_contacts).where(PjsipAor.id == extension))).all()
+    secret = await password(session, extension)
+    contacts = (
+        await session.execute(
+            sa.select(sa.func.count()).select_from(PjsipContact).where(PjsipContact.endpoint == extension)
+        )
+    ).scalar_one()
+    return EndpointState(
+        exists=bool(context),
+        context=context[0][0] if context else None,
+        max_contacts=max_contacts[0][0] if max_contacts else None,
+        has_auth=bool(secret),
+        contacts=int(contacts),
+    )

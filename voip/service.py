@@ -1,0 +1,327 @@
+"""Phone lines: a contract's change becomes PJSIP realtime rows in the same transaction; numbers are
+allocated from the coop's blocks, ported in as data, and released into quarantine.
+
+validate -> save -> notify, as provisioning does for RADIUS: when a contract whose plan includes a phone
+is activated, its line gets a number, an extension and a generated SIP password, and Asterisk's endpoint,
+AOR and auth rows are written in that transaction. Asterisk reads them on its next lookup (plain
+realtime), so no outside call is needed for a change to take effect; the password is kept only in
+``ps_auths``.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import string
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.service import action
+from app.contracts import service as contracts
+from app.contracts.models import ContractStatus
+from app.kit.actor import Actor, Role
+from app.kit.errors import Conflict, Invalid, NotFound
+from app.kit.events import ContractChanged, subscribe
+from app.kit.time import utcnow
+from voip import e164, endpoints, repository
+from voip.lines import PhoneLine, PhoneLineState, PhoneRegistration
+from voip.numbers import DEFAULT_QUARANTINE_DAYS, NumberBlock, NumberStatus, PhoneNumber
+from voip.schemas import NumberBlockCreate, PhoneLineOut, PortIn, RegistrationOut, SipCredentials
+
+log = logging.getLogger("opentelecom.voip")
+
+PASSWORD_ALPHABET = string.ascii_letters + string.digits
+# A block is a few thousand numbers in practice; its rows are written when it is added.
+MAX_BLOCK_SIZE = 100_000
+_INSERT_BATCH = 5_000
+
+
+def new_sip_password() -> str:
+    """24 random letters and digits (~143 bits): strong, and typeable into a phone's web form."""
+    return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(24))
+
+
+def extension_for(phone_line_id: int) -> str:
+    """A line's extension: digits (the members' dialplan dials ``_X.``), unique, never reused."""
+    return f"7{phone_line_id:06d}"
+
+
+def state_for(contract_status: str, *, includes_phone: bool) -> PhoneLineState:
+    """The phone line state a contract asks for; a plan without a phone ends the line."""
+    if not includes_phone:
+        return PhoneLineState.TERMINATED
+    return {
+        ContractStatus.ACTIVE.value: PhoneLineState.ACTIVE,
+        ContractStatus.SUSPENDED.value: PhoneLineState.SUSPENDED,
+    }.get(contract_status, PhoneLineState.TERMINATED)
+
+
+# --- number blocks and numbers -------------------------------------------------------------------
+
+
+async def create_block(session: AsyncSession, *, actor: Actor, data: NumberBlockCreate) -> NumberBlock:
+    """Add a block of numbers the coop holds; every number in it becomes a free number row."""
+    actor.require(Role.OPERATOR, Role.BOARD)
+    first = e164.normalise(data.first_number, field="first_number")
+    last = e164.normalise(data.last_number, field="last_number")
+    if len(first) != len(last) or first > last:
+        raise Invalid("A block runs from its first to its last number, both of one length.", field="last_number")
+    numbers = e164.block_numbers(first, last)
+    if len(numbers) > MAX_BLOCK_SIZE:
+        raise Invalid(f"A block has at most {MAX_BLOCK_SIZE} numbers.", field="last_number")
+    clash = await repository.overlapping_block(session, first=first, last=last)
+    if clash is not None:
+        raise Conflict(f"The numbers overlap block {clash.name}.", code="block_overlaps", field="first_number")
+    ported = (
+        await session.scalars(
+            sa.select(PhoneNumber.e164).where(
+                PhoneNumber.e164.between(first, last), sa.func.length(PhoneNumber.e164) == len(first)
+            )
+        )
+    ).first()
+    if ported is not None:
+        raise Conflict(f"{ported} is a ported-in number already.", code="block_overlaps", field="first_number")
+    block = NumberBlock(name=data.name, first_number=first, last_number=last, quarantine_days=data.quarantine_days)
+    with action(session, "number_block.create"):
+        session.add(block)
+        await session.flush()
+    # The numbers themselves are not audited one by one: the block's creation is the recorded act.
+    now = utcnow()
+    rows = [
+        {"e164": f"+{n}", "block_id": block.id, "status": NumberStatus.FREE, "is_ported_in": False}
+        | {"created_at": now, "updated_at": now}
+        for n in numbers
+    ]
+    for start in range(0, len(rows), _INSERT_BATCH):
+        await session.execute(sa.insert(PhoneNumber), rows[start : start + _INSERT_BATCH])
+    return block
+
+
+def _assign(number: PhoneNumber, phone_line_id: int) -> None:
+    number.status = NumberStatus.ASSIGNED
+    number.phone_line_id = phone_line_id
+    number.assigned_at = utcnow()
+    number.released_at = None
+    number.quarantine_until = None
+
+
+async def _quarantine_days(session: AsyncSession, number: PhoneNumber) -> int:
+    if number.block_id is None:
+        return DEFAULT_QUARANTINE_DAYS
+    block = await repository.block(session, number.block_id)
+    return block.quarantine_days if block else DEFAULT_QUARANTINE_DAYS
+
+
+async def release_number(session: AsyncSession, *, phone_line_id: int) -> str | None:
+    """Take back the line's number; it rests in quarantine (its block's days, ported: 90) before reuse."""
+    number = await repository.number_of_line(session, phone_line_id)
+    if number is None:
+        return None
+    now = utcnow()
+    days = await _quarantine_days(session, number)
+    with action(session, "number.release"):
+        number.status = NumberStatus.QUARANTINED
+        number.phone_line_id = None
+        number.released_at = now
+        number.quarantine_until = now + timedelta(days=days)
+        await session.flush()
+    return number.e164
+
+
+async def port_in(session: AsyncSession, *, actor: Actor, phone_line_id: int, data: PortIn) -> PhoneNumber:
+    """Give a line the number its member brought from another network (the port itself is done by the
+    carriers; this records it). The number the line had before goes into quarantine."""
+    actor.require(Role.OPERATOR)
+    wanted = e164.normalise(data.number)
+    line = await session.get(PhoneLine, phone_line_id, with_for_update=True)
+    if line is None:
+        raise NotFound(f"Phone line {phone_line_id} not found.")
+    if line.state is PhoneLineState.TERMINATED:
+        raise Conflict("A terminated line takes no number.", code="line_terminated")
+    existing = await repository.number_by_e164(session, wanted, lock=True)
+    if existing is not None and existing.phone_line_id == line.id:
+        return existing
+    if existing is not None and existing.block_id is not None:
+        raise Conflict(f"{wanted} is in our own block; it is allocated, not ported.", code="number_in_block")
+    now = utcnow()
+    if existing is not None and not (
+        existing.status is NumberStatus.QUARANTINED and existing.quarantine_until and existing.quarantine_until <= now
+    ):
+        raise Conflict(f"{wanted} is in use or in quarantine.", code="number_taken", field="number")
+    await release_number(session, phone_line_id=line.id)
+    with action(session, "number.port_in"):
+        number = existing or PhoneNumber(e164=wanted, block_id=None, is_ported_in=True)
+        number.is_ported_in = True
+        number.ported_from = data.ported_from
+        number.ported_at = now
+        _assign(number, line.id)
+        try:
+            # A savepoint: a parallel port-in of the same number loses on the unique e164, cleanly.
+            async with session.begin_nested():
+                session.add(number)
+                await session.flush()
+        except IntegrityError:
+            raise Conflict(f"{wanted} is in use or in quarantine.", code="number_taken", field="number") from None
+    await _write_rows(session, line, number=number.e164)
+    return number
+
+
+# --- phone lines ---------------------------------------------------------------------------------
+
+
+async def _write_rows(
+    session: AsyncSession, line: PhoneLine, *, number: str | None, new_password: bool = False
+) -> None:
+    secret = None if new_password else await endpoints.password(session, line.extension)
+    await endpoints.write(
+        session,
+        endpoints.rows_for(
+            extension=line.extension,
+            number=number,
+            password=secret or new_sip_password(),
+            suspended=line.state is PhoneLineState.SUSPENDED,
+        ),
+    )
+
+
+async def _create_line(session: AsyncSession, *, contract_id: int, state: PhoneLineState) -> PhoneLine | None:
+    number = await repository.take_free_number(session, now=utcnow())
+    if number is None:
+        log.warning("contract %s includes a phone but no number block has a free number", contract_id)
+        return None
+    line = PhoneLine(contract_id=contract_id, extension="p" + secrets.token_hex(8), state=state)
+    with action(session, "phone_line.create"):
+        session.add(line)
+        await session.flush()
+        line.extension = extension_for(line.id)
+        with action(session, "number.assign"):
+            _assign(number, line.id)
+        await session.flush()
+    await _write_rows(session, line, number=number.e164, new_password=True)
+    log.info(
+        "phone line %s for contract %s: extension %s, number %s", line.id, contract_id, line.extension, number.e164
+    )
+    return line
+
+
+async def _reopen(session: AsyncSession, line: PhoneLine, state: PhoneLineState) -> bool:
+    """A terminated line comes back (its plan includes a phone again): a new number, a new password."""
+    number = await repository.take_free_number(session, now=utcnow())
+    if number is None:
+        log.warning("phone line %s: no free number to reopen it", line.id)
+        return False
+    with action(session, "phone_line.reopen"):
+        line.state = state
+        line.terminated_at = None
+        _assign(number, line.id)
+        await session.flush()
+    await _write_rows(session, line, number=number.e164, new_password=True)
+    return True
+
+
+async def on_contract_changed(session: AsyncSession, event: ContractChanged) -> None:
+    """Follow a contract's change on its phone line: realtime rows now, number released on termination."""
+    contract = await contracts.get_contract(session, actor=Actor.system(), contract_id=event.contract_id)
+    # By plan_id: after a plan change the contract's loaded ``plan`` may still be the old one.
+    plan = await contracts.get_plan(session, plan_id=contract.plan_id)
+    wanted = state_for(event.status, includes_phone=plan.includes_phone)
+    line = await repository.line_by_contract(session, contract.id, lock=True)
+    if line is None:
+        if wanted is not PhoneLineState.TERMINATED:
+            await _create_line(session, contract_id=contract.id, state=wanted)
+        return
+    if line.state is wanted:
+        return
+    if line.state is PhoneLineState.TERMINATED:
+        await _reopen(session, line, wanted)
+        return
+    with action(session, f"phone_line.{wanted.value}"):
+        line.state = wanted
+        if wanted is PhoneLineState.TERMINATED:
+            line.terminated_at = utcnow()
+        await session.flush()
+    if wanted is PhoneLineState.TERMINATED:
+        await endpoints.delete(session, line.extension)
+        await release_number(session, phone_line_id=line.id)
+        await session.execute(sa.delete(PhoneRegistration).where(PhoneRegistration.phone_line_id == line.id))
+        return
+    number = await repository.number_of_line(session, line.id)
+    await _write_rows(session, line, number=number.e164 if number else None)
+
+
+def install() -> None:
+    """Subscribe voip to the contract events it follows (idempotent)."""
+    subscribe(ContractChanged, on_contract_changed)
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+
+def _out(view: repository.PhoneLineView) -> PhoneLineOut:
+    return PhoneLineOut(
+        id=view.line.id,
+        contract_id=view.line.contract_id,
+        contract_number=view.contract_number,
+        member_id=view.member_id,
+        extension=view.line.extension,
+        number=view.number,
+        number_ported_in=view.number_ported_in,
+        state=view.line.state,
+        registration=RegistrationOut.model_validate(view.registration) if view.registration else None,
+    )
+
+
+async def get_phone_line(session: AsyncSession, *, actor: Actor, phone_line_id: int) -> PhoneLineOut:
+    views = await repository.line_views(session, actor=actor, line_ids=[phone_line_id])
+    if not views:
+        raise NotFound(f"Phone line {phone_line_id} not found.")
+    return _out(views[0])
+
+
+async def phone_line_for_contract(session: AsyncSession, *, actor: Actor, contract_id: int) -> PhoneLineOut | None:
+    views = await repository.line_views(session, actor=actor, contract_id=contract_id)
+    return _out(views[0]) if views else None
+
+
+async def sip_credentials(session: AsyncSession, *, actor: Actor, phone_line_id: int) -> SipCredentials:
+    """The line's SIP login, for its own member and for operators (the only ones who may see it)."""
+    actor.require(Role.MEMBER, Role.OPERATOR)
+    line = await get_phone_line(session, actor=actor, phone_line_id=phone_line_id)
+    secret = await endpoints.password(session, line.extension)
+    if secret is None:
+        raise Conflict(f"Phone line {phone_line_id} has no SIP login (it is terminated).", code="no_sip_login")
+    return SipCredentials(extension=line.extension, username=line.extension, password=secret, number=line.number)
+
+
+async def record_registration(
+    session: AsyncSession,
+    *,
+    extension: str,
+    registered: bool,
+    user_agent: str | None = None,
+    round_trip_ms: int | None = None,
+    contact_uri: str | None = None,
+) -> PhoneRegistration | None:
+    """Store what Asterisk reported about an extension's phone (the AMI listener calls this);
+    ``since`` moves only when the phone's registered state changes. None for an unknown extension."""
+    line = await repository.line_by_extension(session, extension)
+    if line is None:
+        log.info("registration report for unknown extension %s ignored", extension)
+        return None
+    now = utcnow()
+    current = await repository.registration(session, line.id)
+    if current is None:
+        current = PhoneRegistration(phone_line_id=line.id, registered=registered, since=now, updated_at=now)
+        session.add(current)
+    elif current.registered != registered:
+        current.registered = registered
+        current.since = now
+    current.user_agent = user_agent[:255] if user_agent else None
+    current.round_trip_ms = round_trip_ms
+    current.contact_uri = contact_uri[:511] if contact_uri else None
+    current.updated_at = now
+    await session.flush()
+    return current
