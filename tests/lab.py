@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import secrets
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Network
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from network.router import LinePort, LineSpec, LineState, LinuxRouter
+from tests.network import traffic
 
 ROOT = Path(__file__).resolve().parents[1]
 PORTAL = IPv4Address("198.51.100.80")
@@ -65,45 +65,7 @@ class Lab:
         )
 
     def goodput_kbps(self, *, sender_ns: str, receiver_ns: str, receiver_ip: str, seconds: float = 3.0) -> float:
-        port = str(20000 + secrets.randbelow(20000))
-        receiver = subprocess.Popen(
-            [
-                "ip",
-                "netns",
-                "exec",
-                receiver_ns,
-                sys.executable,
-                "-m",
-                "tests.network.traffic",
-                "receive",
-                receiver_ip,
-                port,
-                "20",
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-            cwd=ROOT,
-        )
-        try:
-            assert receiver.stdout is not None and receiver.stdout.readline().strip() == "ready"
-            sh(
-                "ip",
-                "netns",
-                "exec",
-                sender_ns,
-                sys.executable,
-                "-m",
-                "tests.network.traffic",
-                "send",
-                receiver_ip,
-                port,
-                str(seconds),
-            )
-            out, _ = receiver.communicate(timeout=30)
-        finally:
-            receiver.kill()
-        total, elapsed = out.split()
-        return int(total) * 8 / float(elapsed) / 1000
+        return traffic.goodput_kbps(sender_ns=sender_ns, receiver_ns=receiver_ns, address=receiver_ip, seconds=seconds)
 
 
 @pytest.fixture

@@ -1,48 +1,76 @@
-"""Real packets between test namespaces: a TCP receiver that reports its goodput, and a sender.
+"""Real packets between test namespaces: TCP goodput from one namespace to an address in another.
 
-Run inside a namespace with ``ip netns exec NS python -m tests.network.traffic ...``; only addresses of
-the namespaces the tests create are used.
+``goodput_kbps`` runs this module in both namespaces (``ip netns exec NS python -m tests.network.traffic``):
+``receive ADDRESS PORT LIMIT_S`` accepts one connection, counts bytes until it closes and prints ``ready``
+once listening, then ``BYTES SECONDS`` (first to last byte); ``send ADDRESS PORT SECONDS`` sends as fast as
+TCP allows for that long. Every wait is bounded; only addresses of the namespaces the tests create are used.
 """
 
 from __future__ import annotations
 
+import secrets
 import socket
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 CHUNK = 64 * 1024
+ROOT = Path(__file__).resolve().parents[2]
+RECEIVE_LIMIT_S = 30.0
+
+
+def goodput_kbps(*, sender_ns: str, receiver_ns: str, address: str, seconds: float) -> float:
+    """TCP goodput from namespace ``sender_ns`` to ``address`` in namespace ``receiver_ns``, in kbit/s."""
+    port = str(20_000 + secrets.randbelow(20_000))
+
+    def command(ns: str, *args: str) -> list[str]:
+        return ["ip", "netns", "exec", ns, sys.executable, "-m", "tests.network.traffic", *args]
+
+    listen = command(receiver_ns, "receive", address, port, str(RECEIVE_LIMIT_S))
+    with subprocess.Popen(listen, stdout=subprocess.PIPE, text=True, cwd=ROOT) as receiver:
+        try:
+            assert receiver.stdout is not None and receiver.stdout.readline().strip() == "ready"
+            subprocess.run(
+                command(sender_ns, "send", address, port, str(seconds)),
+                check=True,
+                capture_output=True,
+                cwd=ROOT,
+                timeout=seconds + RECEIVE_LIMIT_S,
+            )
+            out, _ = receiver.communicate(timeout=RECEIVE_LIMIT_S)
+        finally:
+            receiver.kill()
+    total, elapsed = out.split()
+    return int(total) * 8 / float(elapsed) / 1000
 
 
 def receive(address: str, port: int, limit_s: float) -> None:
-    """Accept one connection, count bytes until it closes, print ``bytes seconds``."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as server:
-        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        server.bind((address, port))
-        server.listen(1)
+    with socket.create_server((address, port)) as server:
         server.settimeout(limit_s)
         print("ready", flush=True)
         connection, _ = server.accept()
         with connection:
             connection.settimeout(limit_s)
-            total = 0
-            first = last = time.perf_counter()
-            while True:
+            deadline = time.monotonic() + limit_s
+            total, first, last = 0, 0.0, 0.0
+            while time.monotonic() < deadline:
                 data = connection.recv(CHUNK)
                 if not data:
                     break
-                if total == 0:
-                    first = time.perf_counter()
+                now = time.monotonic()
+                if not total:
+                    first = now
                 total += len(data)
-                last = time.perf_counter()
-        print(total, max(last - first, 1e-6), flush=True)
+                last = now
+    print(total, max(last - first, 1e-6), flush=True)
 
 
 def send(address: str, port: int, seconds: float) -> None:
-    """Send as fast as TCP allows for ``seconds``."""
-    payload = b"\0" * CHUNK
+    payload = bytes(CHUNK)
     with socket.create_connection((address, port), timeout=10) as connection:
-        deadline = time.perf_counter() + seconds
-        while time.perf_counter() < deadline:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
             connection.sendall(payload)
 
 

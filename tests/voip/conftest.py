@@ -14,6 +14,7 @@ import os
 import secrets
 import shutil
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,17 +57,18 @@ class SippRun:
         return [line.strip() for line in self.messages.splitlines() if line.strip().startswith("SIP/2.0 ")]
 
 
-@pytest.fixture(scope="session")
-def asterisk(pg_url: str) -> Iterator[AsteriskServer]:
-    """Asterisk on free loopback ports (SIP over UDP, AMI over TCP) against the session's test database."""
+@contextmanager
+def running_asterisk(database_url: str, name: str) -> Iterator[AsteriskServer]:
+    """An Asterisk instance ``name`` on free loopback ports (SIP over UDP, AMI over TCP) reading the database
+    of ``database_url``; fails the test (never skips) if it does not start."""
     if shutil.which("sipp") is None:
         pytest.fail("sipp is missing: tools/system-deps.sh test installs Debian's sip-tester", pytrace=False)
-    database = make_url(pg_url).database
+    database = make_url(database_url).database
     assert database is not None
     sip_port, ami_port = asterisk_tool.free_udp_port(), asterisk_tool.free_tcp_port()
     try:
         directory = asterisk_tool.render(
-            f"test-{os.getpid()}-{secrets.token_hex(3)}", db_name=database, sip_port=sip_port, ami_port=ami_port
+            f"{name}-{os.getpid()}-{secrets.token_hex(3)}", db_name=database, sip_port=sip_port, ami_port=ami_port
         )
         process = asterisk_tool.start(directory)
     except RuntimeError as error:
@@ -78,6 +80,13 @@ def asterisk(pg_url: str) -> Iterator[AsteriskServer]:
         asterisk_tool.stop(process)
         if not os.environ.get("OPENTELECOM_KEEP_ASTERISK"):
             asterisk_tool.remove_instance(directory)
+
+
+@pytest.fixture(scope="session")
+def asterisk(pg_url: str) -> Iterator[AsteriskServer]:
+    """Asterisk against the session's test database."""
+    with running_asterisk(pg_url, "test") as server:
+        yield server
 
 
 async def start_sipp(

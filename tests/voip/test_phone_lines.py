@@ -4,14 +4,11 @@ and the number in quarantine), with a SIP password kept only where Asterisk read
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
@@ -23,8 +20,7 @@ from app.kit.actor import Actor, Channel, Role
 from app.kit.errors import NotFound
 from app.settings import Settings
 from tests.builders import BOARD, OPERATOR, make_contract, make_member, make_number_block, make_plan
-from tests.voip.conftest import LOOPBACK, AsteriskServer, run_sipp
-from tools import asterisk as asterisk_tool
+from tests.voip.conftest import AsteriskServer, run_sipp, running_asterisk
 from voip import endpoints, service
 from voip.lines import PhoneLineState
 from voip.models import PjsipAor, PjsipAuth, PjsipContact, PjsipEndpoint
@@ -211,22 +207,8 @@ async def test_registration_since_moves_only_when_the_state_changes(
 @pytest.fixture(scope="module")
 def committed_asterisk(committed_db_url: str) -> Iterator[AsteriskServer]:
     """An Asterisk reading the committed test database, where the services' transactions really commit."""
-    database = make_url(committed_db_url).database
-    assert database is not None
-    sip_port, ami_port = asterisk_tool.free_udp_port(), asterisk_tool.free_tcp_port()
-    try:
-        directory = asterisk_tool.render(
-            f"lines-{os.getpid()}-{secrets.token_hex(3)}", db_name=database, sip_port=sip_port, ami_port=ami_port
-        )
-        process = asterisk_tool.start(directory)
-    except RuntimeError as error:
-        pytest.fail(f"Asterisk did not start: {error}", pytrace=False)
-    rendered = asterisk_tool.Rendered.load(directory)
-    try:
-        yield AsteriskServer(LOOPBACK, sip_port, ami_port, rendered.ami_user, rendered.ami_secret, rendered.log)
-    finally:
-        asterisk_tool.stop(process)
-        asterisk_tool.remove_instance(directory)
+    with running_asterisk(committed_db_url, "lines") as server:
+        yield server
 
 
 @pytest.fixture

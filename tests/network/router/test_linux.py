@@ -6,19 +6,17 @@ from __future__ import annotations
 
 import secrets
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from ipaddress import IPv4Address, IPv6Network
-from pathlib import Path
 
 import pytest
 
 from network.router import LinePort, LineSpec, LineState, LinuxRouter
+from tests.network import traffic
 
 pytestmark = pytest.mark.router
 
-GOODPUT = Path(__file__).with_name("goodput.py")
 PORTAL = IPv4Address("198.51.100.80")  # on the router's loopback
 ELSEWHERE = "192.0.2.1"  # also on the router's loopback: stands for the internet
 GATEWAY = IPv4Address("100.64.0.1")
@@ -74,18 +72,7 @@ class Site:
 
     def goodput_kbps(self, *, sender: str, receiver: str, address: str, seconds: float = 4.0) -> float:
         """TCP goodput from namespace ``sender`` to ``address`` in namespace ``receiver``, in kbit/s."""
-        port = str(20_000 + secrets.randbelow(20_000))
-        listen = ["ip", "netns", "exec", receiver, sys.executable, str(GOODPUT), "receive", address, port, "30"]
-        with subprocess.Popen(listen, stdout=subprocess.PIPE, text=True) as receiving:
-            try:
-                assert receiving.stdout is not None
-                assert receiving.stdout.readline().strip() == "ready"
-                sh("ip", "netns", "exec", sender, sys.executable, str(GOODPUT), "send", address, port, str(seconds))
-                out, _ = receiving.communicate(timeout=30)
-            finally:
-                receiving.kill()
-        total, elapsed = out.split()
-        return int(total) * 8 / float(elapsed) / 1000
+        return traffic.goodput_kbps(sender_ns=sender, receiver_ns=receiver, address=address, seconds=seconds)
 
 
 @pytest.fixture
