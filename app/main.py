@@ -34,6 +34,7 @@ from app.web.pages import all_pages
 from network.routes import router as network_router
 from provisioning import tasks as provisioning_tasks
 from provisioning.router import router as provisioning_router
+from voip import tasks as voip_tasks
 
 log = logging.getLogger("opentelecom")
 
@@ -74,6 +75,8 @@ def register_loops(runner: LoopRunner, settings: Settings) -> None:
         job("provisioning-worker", lambda s: provisioning_tasks.run_batch(s, settings=settings)),
         exclusive=False,
     )
+    # Only with AMI settings: ``make run`` (no Asterisk) shows registration status as unknown.
+    voip_tasks.register(runner, settings)
 
 
 def create_app(

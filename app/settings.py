@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -63,6 +64,20 @@ class Settings(BaseSettings):
     # The network namespace the demo's access router is configured in (none: configured by hand).
     demo_router_netns: str | None = None
 
+    # Asterisk's manager interface (AMI), for phones' registration status. Either host, username and
+    # secret, or ``asterisk_server_file``: the server.json tools/asterisk.py writes for an instance
+    # (``make services``: <root>/var/lib/opentelecom/asterisk/services/server.json), read when the
+    # watcher connects, since each start of that instance generates a new secret. Neither: no
+    # registration watcher runs and pages say the status is unknown.
+    ami_host: str | None = None
+    ami_port: int = Field(default=5038, gt=0, lt=65536)
+    ami_username: str | None = None
+    ami_secret: str | None = None
+    asterisk_server_file: Path | None = None
+    # How often the watcher lists every contact (PJSIPShowContacts) besides following ContactStatus
+    # events; it also lists them after every (re)connect.
+    registration_poll_s: float = Field(default=30.0, gt=0, le=3600)
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:
@@ -77,7 +92,17 @@ class Settings(BaseSettings):
     def _refuse_placeholder_secrets(self) -> Settings:
         if self.environment == "production" and (self.secret_key == PLACEHOLDER_SECRET or len(self.secret_key) < 32):
             raise ValueError("OPENTELECOM_SECRET_KEY must be set to a strong value (32+ characters) in production")
+        explicit = [self.ami_host, self.ami_username, self.ami_secret]
+        if any(explicit) and not all(explicit):
+            raise ValueError("OPENTELECOM_AMI_HOST, OPENTELECOM_AMI_USERNAME and OPENTELECOM_AMI_SECRET go together")
+        if self.environment != "development" and self.ami_host and self.ami_secret == PLACEHOLDER_SECRET:
+            raise ValueError("OPENTELECOM_AMI_SECRET must be Asterisk's real AMI secret outside development")
         return self
+
+    @property
+    def ami_configured(self) -> bool:
+        """Whether Asterisk's AMI is known (explicitly or through its server.json)."""
+        return bool(self.ami_host) or self.asterisk_server_file is not None
 
     @property
     def is_sqlite(self) -> bool:

@@ -33,11 +33,11 @@ provision_cli = typer.Typer(help="Provisioning: reconcile, the worker and its qu
 def reconcile_command(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Report drift, change nothing.")] = False,
     target: Annotated[
-        list[str] | None, typer.Option(help="lines, radius, router or sessions (repeatable; default all).")
+        list[str] | None, typer.Option(help="lines, radius, router, sessions or asterisk (repeatable; default all).")
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Compare RADIUS rows, routers and live sessions with the contracts, and repair the difference."""
+    """Compare RADIUS rows, routers, live sessions and Asterisk's endpoints with the contracts; repair drift."""
     targets = target or list(reconciler.TARGETS)
     unknown = set(targets) - set(reconciler.TARGETS)
     if unknown:

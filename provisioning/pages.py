@@ -19,6 +19,7 @@ from network import ipam
 from network import service as network
 from provisioning import reconcile, repository, service
 from provisioning.models import JobStatus, PortKind
+from voip import service as voip
 
 router = APIRouter()
 
@@ -133,6 +134,7 @@ async def console_line(web: StaffPage, session: SessionDep, line_id: IdPath) -> 
         live=await service.line_session(session, username=view.line.username),
         events=await repository.events(session, line_id=view.line.id),
         jobs=await repository.jobs(session, line_id=view.line.id, limit=20),
+        phone=await voip.phone_line_for_contract(session, actor=web.user, contract_id=view.line.contract_id),
     )
 
 
@@ -168,7 +170,9 @@ async def repair_drift(web: StaffPage, session: SessionDep) -> Response:
 
 @router.get("/portal/line", response_class=HTMLResponse)
 async def portal_line(web: MemberPage, session: SessionDep) -> Response:
-    """The member's lines: online or not, since when, with which address, and the login for their router."""
+    """The member's lines: online or not, since when, with which address, and the login for their router;
+    their phone lines: number, extension and whether the phone is registered."""
     views = await repository.line_views(session, actor=web.user)
     lines = [(view, await service.line_session(session, username=view.line.username)) for view in views]
-    return web.render("provisioning/portal_line.html", lines=lines)
+    phones = await voip.phone_lines(session, actor=web.user)
+    return web.render("provisioning/portal_line.html", lines=lines, phones=phones)

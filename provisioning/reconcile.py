@@ -1,8 +1,10 @@
 """Reconcile: compare what each real system holds with what the contracts ask for, and repair the difference.
 
-Three targets: the RADIUS rows FreeRADIUS reads, each managed access router, and the live sessions the
-NAS reports in radacct. Each reconciler reads actual state, computes desired state, and (unless it is
-a dry run) applies only the difference. Running it twice changes nothing the second time.
+Targets: lines against their contracts, the RADIUS rows FreeRADIUS reads, each managed access router,
+the live sessions the NAS reports in radacct, and the PJSIP realtime rows Asterisk reads for the phone
+lines (``asterisk``, compared by voip/reconcile.py). Each reconciler reads actual state, computes desired
+state, and (unless it is a dry run) applies only the difference. Running it twice changes nothing the
+second time.
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ from provisioning import desired, repository, service
 from provisioning.models import JobKind, LineState
 from provisioning.radius import rows
 from provisioning.repository import LineView
+from voip.reconcile import reconcile_endpoints
 
 log = logging.getLogger("opentelecom.provisioning.reconcile")
 
-TARGETS = ("lines", "radius", "router", "sessions")
+TARGETS = ("lines", "radius", "router", "sessions", "asterisk")
 
 
 @dataclass
@@ -91,6 +94,8 @@ async def reconcile(
             await _router(session, report, router, [v for v in views if v.line.router_id == router.id])
     if "sessions" in targets:
         await _sessions(session, report, views, actor=actor)
+    if "asterisk" in targets:
+        await _asterisk(session, report)
     return report
 
 
@@ -245,3 +250,12 @@ async def _sessions(session: AsyncSession, report: ReconcileReport, views: list[
         )
         if not report.dry_run:
             await service.enqueue(session, line, JobKind.DISCONNECT, requested_by=f"reconcile:{actor.label}")
+
+
+async def _asterisk(session: AsyncSession, report: ReconcileReport) -> None:
+    """Phone lines' endpoint, AOR and auth rows in Asterisk's realtime tables (voip/reconcile.py)."""
+    found = await reconcile_endpoints(session, dry_run=report.dry_run)
+    report.checked["phone_lines"] = found.checked
+    report.unmanaged.extend(found.unmanaged)
+    # line_id links to a provisioning line; a phone line is named by its extension in the subject.
+    report.drift.extend(Drift("asterisk", f.subject, f.problem, None, f.repaired) for f in found.findings)

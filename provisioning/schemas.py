@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from app.kit.validation import IdRef, NoControl, text
 from provisioning.models import EventOutcome, JobKind, JobStatus, LineState, PortKind
 
-Target = Literal["lines", "radius", "router", "sessions"]
-ALL_TARGETS: tuple[Target, ...] = ("lines", "radius", "router", "sessions")
+Target = Literal["lines", "radius", "router", "sessions", "asterisk"]
+ALL_TARGETS: tuple[Target, ...] = ("lines", "radius", "router", "sessions", "asterisk")
 DeviceName = Annotated[str, text(63, min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"), NoControl]
 
 
@@ -131,7 +131,7 @@ class ReconcileRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     dry_run: bool = False
-    targets: list[Target] = Field(default_factory=lambda: list(ALL_TARGETS), min_length=1, max_length=4)
+    targets: list[Target] = Field(default_factory=lambda: list(ALL_TARGETS), min_length=1, max_length=len(ALL_TARGETS))
 
 
 class DriftOut(BaseModel):

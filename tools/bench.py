@@ -85,11 +85,14 @@ def main() -> None:
 
     from tools.bench_radius import bench_radius
     from tools.bench_router import bench_router_provision
+    from tools.bench_sip import bench_sip, print_table
 
     radius = bench_radius()
     router = bench_router_provision()
+    sip = bench_sip()
     results.update(radius)
     results.update(router)
+    results.update(sip)
     print()
     r = radius
     print(f"{'RADIUS (100,000 lines)':<34} {'ours':>10} {'stock':>10}")
@@ -104,6 +107,8 @@ def main() -> None:
     for key, value in router.items():
         print(f"{key:<40} {value}")
     print("goal: router_provision_10k_s under 10 s (None: not finished within the time limit)")
+    print()
+    print_table(sip)
     out = ROOT / "build" / "bench.json"
     out.parent.mkdir(exist_ok=True)
     existing = json.loads(out.read_text()) if out.exists() else {}

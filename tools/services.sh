@@ -32,6 +32,8 @@ print(url.database, url.host or "127.0.0.1", url.port or 5432, url.username or "
     .venv/bin/python -m tools.asterisk start --database "$database" --db-host "$db_host" --db-port "$db_port" \
       --db-user "$db_user" --sip-port 5060 --ami-port 5038
     echo "services up: PostgreSQL (schema migrated), FreeRADIUS on 127.0.0.1:1812/1813, Asterisk (SIP 127.0.0.1:5060, AMI 127.0.0.1:5038)"
+    # The registration watcher of `opentelecom serve` reads AMI's user and (new each start) secret there.
+    echo "phone registration status: export OPENTELECOM_ASTERISK_SERVER_FILE=${OPENTELECOM_ASTERISK_ROOT:-/var/cache/opentelecom/asterisk-root}/var/lib/opentelecom/asterisk/services/server.json"
     ;;
   stop)
     .venv/bin/python -m tools.freeradius stop

@@ -30,9 +30,11 @@ TRANSPORT = "transport-udp"
 CODECS = "alaw,ulaw"
 # A desk phone and a softphone may share one line.
 MAX_CONTACTS = 2
-# 0: Asterisk sends no OPTIONS pings. A round-trip time needs qualify; switch it on (e.g. 60) together
-# with the AMI listener that reads ContactStatus events.
-QUALIFY_FREQUENCY_S = 0
+# Asterisk pings each registered phone with OPTIONS this often: the round-trip time shown on the line
+# pages, and ContactStatus events (voip/tasks.py) for AORs provisioned after Asterisk started, whose
+# qualify state a REGISTER then builds (voip/README.md). A phone that stops answering turns
+# Unreachable but stays registered until its registration expires.
+QUALIFY_FREQUENCY_S = 60
 
 
 @dataclass(frozen=True)
@@ -57,44 +59,55 @@ def rows_for(*, extension: str, number: str | None, password: str, suspended: bo
     )
 
 
+@dataclass(frozen=True)
+class RowValues:
+    """The column values of an extension's auth, AOR and endpoint rows; every other column is NULL."""
+
+    auth: dict[str, object]
+    aor: dict[str, object]
+    endpoint: dict[str, object]
+
+
+def values_for(rows: EndpointRows) -> RowValues:
+    """The exact column values ``write`` gives the three rows (reconcile compares against these)."""
+    return RowValues(
+        auth={"id": rows.extension, "auth_type": "userpass", "username": rows.extension, "password": rows.password},
+        aor={
+            "id": rows.extension,
+            "max_contacts": rows.max_contacts,
+            "remove_existing": "yes",
+            "qualify_frequency": QUALIFY_FREQUENCY_S,
+        },
+        endpoint={
+            "id": rows.extension,
+            "transport": TRANSPORT,
+            "aors": rows.extension,
+            "auth": rows.extension,
+            "context": rows.context,
+            "disallow": "all",
+            "allow": CODECS,
+            # Media stays with Asterisk: no re-INVITEs between members' phones behind NAT.
+            "direct_media": "no",
+            # Members' phones sit behind NAT routers: answer where the packets came from.
+            "force_rport": "yes",
+            "rewrite_contact": "yes",
+            "rtp_symmetric": "yes",
+            "dtmf_mode": "rfc4733",
+            "callerid": rows.callerid,
+            "language": "de",
+        },
+    )
+
+
 async def write(session: AsyncSession, rows: EndpointRows) -> None:
     """Replace the extension's endpoint, AOR and auth with exactly these."""
     # Core statements, not ORM objects: a row deleted and written again in one flush would clash in the
     # session's identity map.
     await delete(session, rows.extension, keep_contacts=True)
-    await session.execute(
-        sa.insert(PjsipAuth).values(
-            id=rows.extension, auth_type="userpass", username=rows.extension, password=rows.password
-        )
-    )
-    await session.execute(
-        sa.insert(PjsipAor).values(
-            id=rows.extension,
-            max_contacts=rows.max_contacts,
-            remove_existing="yes",
-            qualify_frequency=QUALIFY_FREQUENCY_S,
-        )
-    )
-    await session.execute(
-        sa.insert(PjsipEndpoint).values(
-            id=rows.extension,
-            transport=TRANSPORT,
-            aors=rows.extension,
-            auth=rows.extension,
-            context=rows.context,
-            disallow="all",
-            allow=CODECS,
-            # Media stays with Asterisk: no re-INVITEs between members' phones behind NAT.
-            direct_media="no",
-            # Members' phones sit behind NAT routers: answer where the packets came from.
-            force_rport="yes",
-            rewrite_contact="yes",
-            rtp_symmetric="yes",
-            dtmf_mode="rfc4733",
-            callerid=rows.callerid,
-            language="de",
-        )
-    )
+    values = values_for(rows)
+    await session.execute(sa.insert(PjsipAuth).values(values.auth))
+    await session.execute(sa.insert(PjsipAor).values(values.aor))
+    await session.execute(sa.insert(PjsipEndpoint).values(values.endpoint))
     if rows.max_contacts == 0:
         # A suspended line's phones lose their registration now, not when it would have expired.
         await session.execute(sa.delete(PjsipContact).where(PjsipContact.endpoint == rows.extension))

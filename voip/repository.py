@@ -14,13 +14,6 @@ from voip.lines import PhoneLine, PhoneLineState, PhoneRegistration
 from voip.numbers import NumberBlock, NumberStatus, PhoneNumber
 
 
-def _reusable(now: datetime) -> sa.ColumnElement[bool]:
-    return sa.or_(
-        PhoneNumber.status == NumberStatus.FREE,
-        sa.and_(PhoneNumber.status == NumberStatus.QUARANTINED, PhoneNumber.quarantine_until <= now),
-    )
-
-
 async def overlapping_block(session: AsyncSession, *, first: str, last: str) -> NumberBlock | None:
     """A block sharing a number with ``first``..``last`` (blocks of one length compare as text)."""
     query = sa.select(NumberBlock).where(
@@ -32,21 +25,35 @@ async def overlapping_block(session: AsyncSession, *, first: str, last: str) -> 
 
 
 async def take_free_number(session: AsyncSession, *, now: datetime, block_id: int | None = None) -> PhoneNumber | None:
-    """Lock and return the lowest free (or out of quarantine) number of the active blocks.
+    """Lock and return a number for a new line: in the first active block that has one, its lowest free
+    number, else its lowest number whose quarantine is over (so a released number rests as long as the
+    block has fresh ones).
 
-    ``SKIP LOCKED``: parallel allocations each take a different row instead of queueing on one.
+    Each lookup is one range of ``ix_phone_numbers_block_status`` (block, status, number), so taking a
+    number costs the same whether ten or ninety thousand of the block are assigned; one query over "free
+    or out of quarantine" had to sort every candidate each time. ``SKIP LOCKED``: parallel allocations
+    each take a different row instead of queueing on one.
     """
-    query = (
-        sa.select(PhoneNumber)
-        .join(NumberBlock, NumberBlock.id == PhoneNumber.block_id)
-        .where(NumberBlock.is_active.is_(True), _reusable(now))
-        .order_by(NumberBlock.id, PhoneNumber.e164)
-        .limit(1)
-        .with_for_update(of=PhoneNumber, skip_locked=True)
-    )
+    blocks = sa.select(NumberBlock.id).where(NumberBlock.is_active.is_(True)).order_by(NumberBlock.id)
     if block_id is not None:
-        query = query.where(PhoneNumber.block_id == block_id)
-    return (await session.scalars(query)).first()
+        blocks = blocks.where(NumberBlock.id == block_id)
+    reusable = (
+        PhoneNumber.status == NumberStatus.FREE,
+        sa.and_(PhoneNumber.status == NumberStatus.QUARANTINED, PhoneNumber.quarantine_until <= now),
+    )
+    for candidate_block in (await session.scalars(blocks)).all():
+        for condition in reusable:
+            query = (
+                sa.select(PhoneNumber)
+                .where(PhoneNumber.block_id == candidate_block, condition)
+                .order_by(PhoneNumber.e164)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )
+            found = (await session.scalars(query)).first()
+            if found is not None:
+                return found
+    return None
 
 
 async def number_by_e164(session: AsyncSession, e164: str, *, lock: bool = False) -> PhoneNumber | None:
@@ -78,6 +85,16 @@ async def line_by_extension(session: AsyncSession, extension: str) -> PhoneLine 
 
 async def registration(session: AsyncSession, phone_line_id: int) -> PhoneRegistration | None:
     return await session.get(PhoneRegistration, phone_line_id)
+
+
+async def registered_extensions(session: AsyncSession) -> set[str]:
+    """The extensions whose phone is recorded as registered now."""
+    query = (
+        sa.select(PhoneLine.extension)
+        .join(PhoneRegistration, PhoneRegistration.phone_line_id == PhoneLine.id)
+        .where(PhoneRegistration.registered.is_(True))
+    )
+    return set(await session.scalars(query))
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import secrets
 import string
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -286,6 +286,11 @@ async def phone_line_for_contract(session: AsyncSession, *, actor: Actor, contra
     return _out(views[0]) if views else None
 
 
+async def phone_lines(session: AsyncSession, *, actor: Actor) -> list[PhoneLineOut]:
+    """The phone lines the actor may see (a member: their own), with their registration status."""
+    return [_out(view) for view in await repository.line_views(session, actor=actor)]
+
+
 async def sip_credentials(session: AsyncSession, *, actor: Actor, phone_line_id: int) -> SipCredentials:
     """The line's SIP login, for its own member and for operators (the only ones who may see it)."""
     actor.require(Role.MEMBER, Role.OPERATOR)
@@ -304,21 +309,28 @@ async def record_registration(
     user_agent: str | None = None,
     round_trip_ms: int | None = None,
     contact_uri: str | None = None,
+    at: datetime | None = None,
 ) -> PhoneRegistration | None:
     """Store what Asterisk reported about an extension's phone (the AMI listener calls this);
-    ``since`` moves only when the phone's registered state changes. None for an unknown extension."""
+    ``since`` moves only when the phone's registered state changes (to ``at``, when Asterisk said when).
+    None for an unknown extension. A line that is not active counts as not registered whatever is
+    reported: suspension deletes its contacts from ps_contacts, which Asterisk's qualify state (and so
+    its ContactStatus events) does not notice."""
     line = await repository.line_by_extension(session, extension)
     if line is None:
         log.info("registration report for unknown extension %s ignored", extension)
         return None
+    if line.state is not PhoneLineState.ACTIVE:
+        registered, user_agent, round_trip_ms, contact_uri = False, None, None, None
     now = utcnow()
+    changed_at = min(at, now) if at is not None else now
     current = await repository.registration(session, line.id)
     if current is None:
-        current = PhoneRegistration(phone_line_id=line.id, registered=registered, since=now, updated_at=now)
+        current = PhoneRegistration(phone_line_id=line.id, registered=registered, since=changed_at, updated_at=now)
         session.add(current)
     elif current.registered != registered:
         current.registered = registered
-        current.since = now
+        current.since = changed_at
     current.user_agent = user_agent[:255] if user_agent else None
     current.round_trip_ms = round_trip_ms
     current.contact_uri = contact_uri[:511] if contact_uri else None

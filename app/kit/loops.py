@@ -67,11 +67,16 @@ class LoopRunner:
         self._transaction = transaction
         self._dialect = dialect
         self.loops: dict[str, LoopState] = {}
+        self._closers: list[Callable[[], Awaitable[None]]] = []
 
     def register(self, name: str, interval_s: float, job: Job, *, exclusive: bool = True) -> None:
         """``exclusive`` loops run in one process at a time; the others (queue workers that claim their
         own rows) run in every process at once."""
         self.loops[name] = LoopState(name=name, interval_s=interval_s, job=job, exclusive=exclusive)
+
+    def on_stop(self, close: Callable[[], Awaitable[None]]) -> None:
+        """Run ``close`` in ``stop`` once the loops have ended (a loop's connection to an outside system)."""
+        self._closers.append(close)
 
     async def run_once(self, name: str) -> int:
         state = self.loops[name]
@@ -114,6 +119,11 @@ class LoopRunner:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        for close in self._closers:
+            try:
+                await close()
+            except Exception:
+                log.exception("closing after the loops failed")
 
     def report(self) -> dict[str, dict[str, object]]:
         now = utcnow()
