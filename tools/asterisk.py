@@ -29,6 +29,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from tools.processes import stop
+
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "deploy" / "asterisk"
 PIDFILE = ROOT / "build" / "asterisk.pid"
@@ -194,20 +196,6 @@ def render(
         target.chmod(0o600)
     rendered.save()
     return directory
-
-
-def free_udp_port() -> int:
-    """A UDP port on 127.0.0.1 that nothing is bound to right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def free_tcp_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing is bound to right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _port_in_use(kind: int, address: str, port: int) -> bool:
@@ -388,18 +376,6 @@ def start(directory: Path, *, timeout_s: float = 60.0, detach: bool = False) -> 
         wait = min(wait * 2, 0.5)
     stop(process)
     raise RuntimeError(f"Asterisk was not ready within {timeout_s:.0f} s ({last_error}):\n{log_tail(directory)}")
-
-
-def stop(proc: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None:
-    """End an Asterisk started by ``start``: SIGTERM, and SIGKILL if it has not exited within ``timeout_s``."""
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=timeout_s)
 
 
 def remove_instance(directory: Path) -> None:

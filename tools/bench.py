@@ -20,17 +20,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.live import LiveServer, live_server  # noqa: E402
+from tools.processes import peak_rss_mib  # noqa: E402
 
 REQUESTS = 2000
 CONCURRENCY = 16
 TIME_LIMIT_S = 120
-
-
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 async def hammer(server: LiveServer, path: str, token: str) -> dict[str, float]:

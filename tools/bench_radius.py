@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from provisioning.radius.coa import dictionary  # noqa: E402
-from tools import freeradius  # noqa: E402
+from tools import freeradius, processes  # noqa: E402
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 STOCK_SCHEMA = Path("/etc/freeradius/3.0/mods-config/sql/main/postgresql/schema.sql")
@@ -443,7 +443,7 @@ class Contender:
             "errors": self.peak_tally.errors + self.rated_tally.errors,
             "p50_ms_at_1000": percentile_ms(self.rated_tally.latencies_ns, 0.5),
             "p99_ms_at_1000": percentile_ms(self.rated_tally.latencies_ns, 0.99),
-            "rss_mib": freeradius.peak_rss_mib(self.process.pid),
+            "rss_mib": processes.peak_rss_mib(self.process.pid),
         }
         t, r = self.peak_tally, self.rated_tally
         print(
@@ -498,7 +498,7 @@ def bench_radius() -> dict[str, float]:
             for name, schema in setups:
                 database = databases[name]
                 dsn = asyncio.run(prepare(database, schema=schema, secret=secret))
-                auth, acct = freeradius.free_udp_port(), freeradius.free_udp_port()
+                auth, acct = processes.free_udp_port(), processes.free_udp_port()
                 if name == "ours":
                     directory = freeradius.render(
                         Path(tmp) / name, db_name=database, auth_port=auth, acct_port=acct, threads=OUR_THREADS
@@ -521,7 +521,7 @@ def bench_radius() -> dict[str, float]:
             results = compete(contenders, secret)
     finally:
         for contender in contenders:
-            freeradius.stop(contender.process)
+            processes.stop(contender.process)
         for database in databases.values():
             asyncio.run(drop(database))
     ours, stock = results["ours"], results["stock"]

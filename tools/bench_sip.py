@@ -46,6 +46,7 @@ from app.settings import Settings  # noqa: E402
 from tests.builders import BOARD, make_member, make_number_block, make_plan  # noqa: E402
 from tests.voip.conftest import LOOPBACK, AsteriskServer, run_sipp  # noqa: E402
 from tools import asterisk as asterisk_tool  # noqa: E402
+from tools import processes  # noqa: E402
 from voip import endpoints  # noqa: E402
 from voip import repository as voip_repository  # noqa: E402
 from voip.ami import Ami  # noqa: E402
@@ -61,13 +62,6 @@ GOAL_PER_S = 500
 # What Asterisk logs when res_pjsip or its configuration is reloaded (verbose level 3 in messages.log).
 RELOAD_TOLERANCE_S = 1.5
 RELOAD_LINE = re.compile(r"reload", re.IGNORECASE)
-
-
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 async def _admin(statement: str) -> None:
@@ -263,8 +257,8 @@ def bench_sip() -> dict[str, float]:
         directory = asterisk_tool.render(
             f"bench-{os.getpid()}-{secrets.token_hex(3)}",
             db_name=name,
-            sip_port=asterisk_tool.free_udp_port(),
-            ami_port=asterisk_tool.free_tcp_port(),
+            sip_port=processes.free_udp_port(),
+            ami_port=processes.free_tcp_port(),
         )
         process = asterisk_tool.start(directory)
         rendered = asterisk_tool.Rendered.load(directory)
@@ -285,10 +279,10 @@ def bench_sip() -> dict[str, float]:
 
         with tempfile.TemporaryDirectory(prefix="bench-sip-") as tmp:
             results = asyncio.run(run(Path(tmp)))
-        results["sip_asterisk_peak_rss_mib"] = round(peak_rss_mib(process.pid), 1)
+        results["sip_asterisk_peak_rss_mib"] = round(processes.peak_rss_mib(process.pid), 1)
     finally:
         if process is not None:
-            asterisk_tool.stop(process)
+            processes.stop(process)
         if directory is not None:
             asterisk_tool.remove_instance(directory)
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -28,6 +28,8 @@ from pathlib import Path
 from pyrad import packet
 from pyrad.dictionary import Dictionary
 
+from tools.processes import free_udp_port, stop
+
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "deploy" / "freeradius"
 DICTIONARY = ROOT / "provisioning" / "radius" / "dictionary"
@@ -240,13 +242,6 @@ def _set_listen_ports(site: Path, auth_port: int, acct_port: int) -> None:
     site.write_text("".join(out))
 
 
-def free_udp_port() -> int:
-    """A UDP port on 127.0.0.1 that nothing is bound to right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def log_tail(directory: Path, characters: int = 4000) -> str:
     """The end of a rendered server's log, for error messages."""
     path = Path(Rendered.load(directory).log)
@@ -325,26 +320,6 @@ def start(directory: Path, *, timeout_s: float = 20.0, detach: bool = False) -> 
         wait = min(wait * 2, 1.5)
     stop(process)
     raise RuntimeError(f"FreeRADIUS did not answer within {timeout_s:.0f} s:\n{log_tail(directory)}")
-
-
-def stop(proc: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None:
-    """End a server started by ``start``: SIGTERM, and SIGKILL if it has not exited within ``timeout_s``."""
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=timeout_s)
-
-
-def peak_rss_mib(pid: int) -> float:
-    """A running process's peak resident memory (VmHWM) in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise ValueError(f"no VmHWM for pid {pid}")
 
 
 def _stop_from_pidfile() -> str:

@@ -33,6 +33,7 @@ from provisioning.radius.coa import DICTIONARY_PATH
 from tests.builders import OPERATOR
 from tests.conftest import PG_ADMIN_URL, create_database, drop_database, fresh_database_name
 from tools import freeradius as freeradius_tool
+from tools import processes
 
 NAS_ADDRESS = "127.0.0.1"
 
@@ -106,7 +107,7 @@ def running(directory: Path, db_url: str, secret: str, *, auth_port: int, acct_p
             log=Path(freeradius_tool.Rendered.load(directory).log),
         )
     finally:
-        freeradius_tool.stop(process)
+        processes.stop(process)
 
 
 @pytest.fixture(scope="session")
@@ -117,7 +118,7 @@ def freeradius(radius_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
     asyncio.run(_register_nas(asyncpg_dsn(radius_db_url), secret))
     name = make_url(radius_db_url).database
     assert name is not None
-    auth, acct = freeradius_tool.free_udp_port(), freeradius_tool.free_udp_port()
+    auth, acct = processes.free_udp_port(), processes.free_udp_port()
     directory = freeradius_tool.render(
         tmp_path_factory.mktemp("freeradius"), db_name=name, auth_port=auth, acct_port=acct, threads=4
     )
@@ -176,7 +177,7 @@ def freeradius_server(committed_db_url: str, tmp_path_factory: pytest.TempPathFa
     router_id, secret = asyncio.run(_register_router(committed_db_url))
     name = make_url(committed_db_url).database
     assert name is not None
-    auth, acct = freeradius_tool.free_udp_port(), freeradius_tool.free_udp_port()
+    auth, acct = processes.free_udp_port(), processes.free_udp_port()
     directory = freeradius_tool.render(
         tmp_path_factory.mktemp("freeradius-e2e"), db_name=name, auth_port=auth, acct_port=acct, threads=4
     )

@@ -22,6 +22,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tools import asterisk as asterisk_tool
+from tools import processes
 
 SCENARIOS = Path(__file__).resolve().parent
 LOOPBACK = "127.0.0.1"
@@ -65,7 +66,7 @@ def running_asterisk(database_url: str, name: str) -> Iterator[AsteriskServer]:
         pytest.fail("sipp is missing: tools/system-deps.sh test installs Debian's sip-tester", pytrace=False)
     database = make_url(database_url).database
     assert database is not None
-    sip_port, ami_port = asterisk_tool.free_udp_port(), asterisk_tool.free_tcp_port()
+    sip_port, ami_port = processes.free_udp_port(), processes.free_tcp_port()
     try:
         directory = asterisk_tool.render(
             f"{name}-{os.getpid()}-{secrets.token_hex(3)}", db_name=database, sip_port=sip_port, ami_port=ami_port
@@ -77,7 +78,7 @@ def running_asterisk(database_url: str, name: str) -> Iterator[AsteriskServer]:
     try:
         yield AsteriskServer(LOOPBACK, sip_port, ami_port, rendered.ami_user, rendered.ami_secret, rendered.log)
     finally:
-        asterisk_tool.stop(process)
+        processes.stop(process)
         if not os.environ.get("OPENTELECOM_KEEP_ASTERISK"):
             asterisk_tool.remove_instance(directory)
 
@@ -99,7 +100,7 @@ async def start_sipp(
 ) -> SippProcess:
     """Start one bounded sipp run of a scenario from tests/voip on loopback; ``SippProcess.result`` waits
     for it. sipp uses ``local_port`` (a free one if None) and keeps its message log in ``workdir``."""
-    local_port = local_port or asterisk_tool.free_udp_port()
+    local_port = local_port or processes.free_udp_port()
     message_file = workdir / f"{Path(scenario).stem}-{local_port}.log"
     command = [
         "sipp",
@@ -111,7 +112,7 @@ async def start_sipp(
         "-p",
         str(local_port),
         "-mp",
-        str(asterisk_tool.free_udp_port()),
+        str(processes.free_udp_port()),
         "-d",
         str(hold_ms),
         "-m",

@@ -23,6 +23,7 @@ from tests.voip import test_asterisk
 from tests.voip.conftest import LOOPBACK, AsteriskServer, run_sipp, start_sipp
 from tests.voip.test_asterisk import Provision
 from tools import asterisk as asterisk_tool
+from tools import processes
 from voip.ami import Ami, AmiLoginRefused, AmiTimeout, AmiUnavailable, ContactState, ContactStatusChanged
 from voip.models import PjsipAor, PjsipEndpoint
 
@@ -56,7 +57,7 @@ class OwnAsterisk:
     rendered: asterisk_tool.Rendered
 
     async def stop(self) -> None:
-        await asyncio.to_thread(asterisk_tool.stop, self.process)
+        await asyncio.to_thread(processes.stop, self.process)
 
     async def start(self) -> None:
         self.process = await asyncio.to_thread(asterisk_tool.start, self.directory)
@@ -74,8 +75,8 @@ async def own_asterisk(pg_url: str) -> AsyncIterator[OwnAsterisk]:
         directory = asterisk_tool.render(
             f"test-ami-{os.getpid()}-{secrets.token_hex(3)}",
             db_name=database,
-            sip_port=asterisk_tool.free_udp_port(),
-            ami_port=asterisk_tool.free_tcp_port(),
+            sip_port=processes.free_udp_port(),
+            ami_port=processes.free_tcp_port(),
         )
         process = await asyncio.to_thread(asterisk_tool.start, directory)
     except RuntimeError as error:

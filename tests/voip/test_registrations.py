@@ -43,6 +43,7 @@ from tests.voip.conftest import LOOPBACK, AsteriskServer, SippRun, run_sipp
 from tests.voip.test_ami import OwnAsterisk
 from tests.web.test_pages import web_login
 from tools import asterisk as asterisk_tool
+from tools import processes
 from voip import service, tasks
 from voip.ami import AmiUnavailable
 from voip.models import PjsipContact
@@ -63,8 +64,8 @@ async def asterisk_on_committed_db(committed_db_url: str) -> AsyncIterator[OwnAs
         directory = asterisk_tool.render(
             f"registrations-{os.getpid()}-{secrets.token_hex(3)}",
             db_name=database,
-            sip_port=asterisk_tool.free_udp_port(),
-            ami_port=asterisk_tool.free_tcp_port(),
+            sip_port=processes.free_udp_port(),
+            ami_port=processes.free_tcp_port(),
         )
         process = await asyncio.to_thread(asterisk_tool.start, directory)
     except RuntimeError as error:

@@ -1,0 +1,49 @@
+"""What every server the tools start (FreeRADIUS, Asterisk) and every benchmark needs of a process: free
+loopback ports to put it on, stopping it, and its peak memory."""
+
+from __future__ import annotations
+
+import math
+import socket
+import subprocess
+from pathlib import Path
+
+
+def free_udp_port() -> int:
+    """A UDP port on 127.0.0.1 that nothing is bound to right now."""
+    return _free_port(socket.SOCK_DGRAM)
+
+
+def free_tcp_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing is bound to right now."""
+    return _free_port(socket.SOCK_STREAM)
+
+
+def _free_port(kind: int) -> int:
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def stop(proc: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None:
+    """End a server we started: SIGTERM, and SIGKILL if it has not exited within ``timeout_s``."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=timeout_s)
+
+
+def peak_rss_mib(pid: int) -> float:
+    """A running process's peak resident memory (VmHWM) in MiB; NaN when it has already gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return math.nan
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return math.nan
