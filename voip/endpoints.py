@@ -94,6 +94,9 @@ def values_for(rows: EndpointRows) -> RowValues:
             "rtp_symmetric": "yes",
             "dtmf_mode": "rfc4733",
             "callerid": rows.callerid,
+            # Every CDR of the line's calls carries it: the caller id (cdr.src) is the number, which can
+            # be ported or reused later; the extension names the line for good.
+            "accountcode": rows.extension,
             "language": "de",
         },
     )

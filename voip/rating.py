@@ -238,7 +238,9 @@ async def rate_unrated(session: AsyncSession, *, zone: str, limit: int = DEFAULT
     """
     query = (
         sa.select(CallDetailRecord, PhoneLine.id, PhoneLine.contract_id)
-        .join(PhoneLine, PhoneLine.extension == CallDetailRecord.src)
+        # Our endpoints set the account code to the extension (voip/endpoints.py); the source is the caller
+        # id, the line's number.
+        .join(PhoneLine, PhoneLine.extension == CallDetailRecord.accountcode)
         .outerjoin(RatedCall, RatedCall.cdr_id == CallDetailRecord.id)
         .where(RatedCall.id.is_(None), CallDetailRecord.disposition == ANSWERED)
         .order_by(CallDetailRecord.id)

@@ -4,6 +4,7 @@ and the number in quarantine), with a SIP password kept only where Asterisk read
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -20,11 +21,12 @@ from app.kit.actor import Actor, Channel, Role
 from app.kit.errors import NotFound
 from app.settings import Settings
 from tests.builders import BOARD, OPERATOR, make_contract, make_member, make_number_block, make_plan
-from tests.voip.conftest import AsteriskServer, run_sipp, running_asterisk
-from voip import endpoints, service
+from tests.voip.conftest import AsteriskServer, run_sipp, running_asterisk, start_sipp
+from voip import endpoints, rating, service
 from voip.lines import PhoneLineState
-from voip.models import PjsipAor, PjsipAuth, PjsipContact, PjsipEndpoint
+from voip.models import CallDetailRecord, PjsipAor, PjsipAuth, PjsipContact, PjsipEndpoint
 from voip.numbers import NumberStatus, PhoneNumber
+from voip.rates import CallClass, RatedCall
 
 
 async def _phone_contract(session: AsyncSession, settings: Settings, *, includes_phone: bool = True) -> Contract:
@@ -278,3 +280,80 @@ async def test_suspended_line_cannot_register_but_calls_emergency_and_resumption
     assert resumed.status_lines == ["SIP/2.0 401 Unauthorized", "SIP/2.0 200 OK"]
     async with committed_db.transaction() as session:
         assert (await endpoints.state(session, extension)).contacts == 1
+
+
+@pytest.fixture
+async def two_phone_contracts(committed_db: Database) -> AsyncIterator[list[tuple[int, str, str]]]:
+    """Two active contracts with phones on the committed database, (contract id, extension, password) each;
+    terminated afterwards."""
+    lines = []
+    async with committed_db.transaction() as session:
+        bind_actor(session, BOARD)
+        await make_number_block(session, first_number="+493319992000", last_number="+493319992099")
+        for _ in range(2):
+            contract = await _phone_contract(session, committed_db.settings)
+            line = await service.phone_line_for_contract(session, actor=BOARD, contract_id=contract.id)
+            assert line is not None
+            credentials = await service.sip_credentials(session, actor=OPERATOR, phone_line_id=line.id)
+            lines.append((contract.id, credentials.username, credentials.password))
+    yield lines
+    for contract_id, _, _ in lines:
+        await _transition(committed_db, contract_id, ContractStatus.TERMINATED)
+
+
+@pytest.mark.asterisk
+async def test_call_between_two_provisioned_lines_lands_as_a_cdr_that_is_rated_as_a_free_on_net_call(
+    committed_asterisk: AsteriskServer,
+    committed_db: Database,
+    two_phone_contracts: list[tuple[int, str, str]],
+    tmp_path: Path,
+) -> None:
+    (caller_contract, caller, caller_password), (_, callee, callee_password) = two_phone_contracts
+    registration = await run_sipp(
+        committed_asterisk,
+        "register.xml",
+        extension=callee,
+        password=callee_password,
+        workdir=tmp_path,
+        keys={"expires": "300"},
+    )
+    assert registration.returncode == 0, f"{registration.output}\n{registration.messages}"
+    # The callee's phone answers on the port its contact names.
+    answering = await start_sipp("answer.xml", [], workdir=tmp_path, local_port=registration.local_port)
+    call = await run_sipp(
+        committed_asterisk,
+        "call.xml",
+        extension=caller,
+        password=caller_password,
+        workdir=tmp_path,
+        keys={"dialed": callee},
+        hold_ms=1500,
+    )
+    answered = await answering.result()
+    assert call.returncode == 0, f"{call.output}\n{call.messages}"
+    assert answered.returncode == 0, f"{answered.output}\n{answered.messages}"
+
+    # Asterisk writes the CDR when the call ends; then the rating run prices it, once.
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:
+        async with committed_db.transaction() as session:
+            record = CallDetailRecord
+            query = sa.select(record.id, record.dst, record.disposition, record.billsec).where(
+                record.accountcode == caller
+            )
+            cdr = (await session.execute(query)).one_or_none()
+        if cdr is not None or asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.2)
+    assert cdr is not None, "Asterisk wrote no CDR for the call"
+    assert (cdr.dst, cdr.disposition) == (callee, "ANSWERED") and cdr.billsec >= 1
+    async with committed_db.transaction() as session:
+        first = await rating.rate_unrated(session, zone=committed_db.settings.timezone)
+    async with committed_db.transaction() as session:
+        again = await rating.rate_unrated(session, zone=committed_db.settings.timezone)
+        rated = (await session.scalars(sa.select(RatedCall).where(RatedCall.cdr_id == cdr.id))).one()
+
+    assert first.rated >= 1 and again.rated == 0
+    assert rated.contract_id == caller_contract
+    assert rated.call_class is CallClass.ON_NET and rated.price_cents == 0
+    assert rated.talk_seconds == cdr.billsec

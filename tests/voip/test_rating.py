@@ -128,9 +128,12 @@ def test_billing_period_is_the_berlin_calendar_month() -> None:
 # --- on PostgreSQL --------------------------------------------------------------------------------
 
 
-def _cdr(src: str, dst: str, *, billsec: int, answer: datetime, disposition: str = "ANSWERED") -> CallDetailRecord:
+def _cdr(account: str, dst: str, *, billsec: int, answer: datetime, disposition: str = "ANSWERED") -> CallDetailRecord:
+    """A CDR as Asterisk writes it for our endpoints: the account code names the line, the source is the
+    caller id (the line's number, which rating must not rely on)."""
     return CallDetailRecord(
-        src=src,
+        accountcode=account,
+        src="+493315550000",
         dst=dst,
         start=answer - timedelta(seconds=3),
         answer=answer,
@@ -138,7 +141,7 @@ def _cdr(src: str, dst: str, *, billsec: int, answer: datetime, disposition: str
         billsec=billsec,
         duration=billsec + 3,
         disposition=disposition,
-        uniqueid=f"{src}-{answer.timestamp()}",
+        uniqueid=f"{account}-{answer.timestamp()}",
     )
 
 
