@@ -42,9 +42,12 @@ def free_port() -> int:
 
 
 def _cli(env: dict[str, str], *args: str) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "app.cli", *args], env=env, check=True, cwd=ROOT, capture_output=True, timeout=300
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300
     )
+    # A failure says why: the command's own output is the only trace of it.
+    if done.returncode != 0:
+        raise RuntimeError(f"opentelecom {' '.join(args)} exited with {done.returncode}:\n{done.stderr[-4000:]}")
 
 
 @contextmanager
