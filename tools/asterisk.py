@@ -21,7 +21,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -29,7 +28,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tools.processes import stop
+from tools.processes import stop, stop_recorded
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "deploy" / "asterisk"
@@ -387,29 +386,14 @@ def remove_instance(directory: Path) -> None:
 
 
 def _stop_from_pidfile() -> str:
-    if not PIDFILE.exists():
-        return "Asterisk was not running (no pid file)"
-    pid = int(PIDFILE.read_text())
-    try:
-        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except FileNotFoundError:
-        PIDFILE.unlink()
-        return f"Asterisk ({pid}) had already exited"
-    # Only signal the process this CLI started: Asterisk on the services instance's configuration.
-    if (
-        not command
-        or Path(command[0].decode()).name != "asterisk"
-        or SERVICES_INSTANCE.encode() not in b" ".join(command)
-    ):
-        raise SystemExit(f"pid {pid} in {PIDFILE} is not our Asterisk; not touching it")
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if Path(f"/proc/{pid}").exists():
-        os.kill(pid, signal.SIGKILL)
-    PIDFILE.unlink()
-    return f"Asterisk ({pid}) stopped"
+    # Only the process this CLI started: Asterisk on the services instance's configuration.
+    return stop_recorded(
+        PIDFILE,
+        "Asterisk",
+        lambda command: (
+            Path(command[0].decode()).name == "asterisk" and SERVICES_INSTANCE.encode() in b" ".join(command)
+        ),
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -28,7 +26,7 @@ from pathlib import Path
 from pyrad import packet
 from pyrad.dictionary import Dictionary
 
-from tools.processes import free_udp_port, stop
+from tools.processes import free_udp_port, stop, stop_recorded
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "deploy" / "freeradius"
@@ -323,25 +321,12 @@ def start(directory: Path, *, timeout_s: float = 20.0, detach: bool = False) -> 
 
 
 def _stop_from_pidfile() -> str:
-    if not PIDFILE.exists():
-        return "FreeRADIUS was not running (no pid file)"
-    pid = int(PIDFILE.read_text())
-    try:
-        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except FileNotFoundError:
-        PIDFILE.unlink()
-        return f"FreeRADIUS ({pid}) had already exited"
-    # Only signal the process this CLI started: same binary, same configuration directory.
-    if not command or Path(command[0].decode()).name != Path(BINARY).name or str(BUILD_DIR).encode() not in command:
-        raise SystemExit(f"pid {pid} in {PIDFILE} is not our FreeRADIUS; not touching it")
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if Path(f"/proc/{pid}").exists():
-        os.kill(pid, signal.SIGKILL)
-    PIDFILE.unlink()
-    return f"FreeRADIUS ({pid}) stopped"
+    # Only the process this CLI started: same binary, same configuration directory.
+    return stop_recorded(
+        PIDFILE,
+        "FreeRADIUS",
+        lambda command: Path(command[0].decode()).name == Path(BINARY).name and str(BUILD_DIR).encode() in command,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,11 +1,15 @@
 """What every server the tools start (FreeRADIUS, Asterisk) and every benchmark needs of a process: free
-loopback ports to put it on, stopping it, and its peak memory."""
+loopback ports to put it on, stopping it (also from its pid file), and its peak memory."""
 
 from __future__ import annotations
 
 import math
+import os
+import signal
 import socket
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -47,3 +51,27 @@ def peak_rss_mib(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return math.nan
+
+
+def stop_recorded(pidfile: Path, name: str, is_ours: Callable[[list[bytes]], bool]) -> str:
+    """Stop the server whose pid ``pidfile`` records (as ``make services`` starts them): SIGTERM, SIGKILL
+    after 10 s. Only a process whose command line ``is_ours`` accepts is signalled, so a pid reused by
+    something else is never touched. Returns what happened, in words."""
+    if not pidfile.exists():
+        return f"{name} was not running (no pid file)"
+    pid = int(pidfile.read_text())
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except FileNotFoundError:
+        pidfile.unlink()
+        return f"{name} ({pid}) had already exited"
+    if not command or not is_ours(command):
+        raise SystemExit(f"pid {pid} in {pidfile} is not our {name}; not touching it")
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if Path(f"/proc/{pid}").exists():
+        os.kill(pid, signal.SIGKILL)
+    pidfile.unlink()
+    return f"{name} ({pid}) stopped"
