@@ -115,15 +115,15 @@ async def _lines(session: AsyncSession, report: ReconcileReport, *, actor: Actor
         )
         report.drift.append(drift)
         if not report.dry_run:
-            await service.on_contract_changed(
-                session, ContractChanged(view.line.contract_id, None, view.contract_status, False, actor)
+            await service.on_contracts_changed(
+                session, [ContractChanged(view.line.contract_id, None, view.contract_status, False, actor)]
             )
             drift.repaired = True
     for contract_id, number, status in await repository.running_contracts_without_line(session):
         drift = Drift("lines", number, f"{status} contract has no line")
         report.drift.append(drift)
         if not report.dry_run:
-            await service.on_contract_changed(session, ContractChanged(contract_id, None, status, False, actor))
+            await service.on_contracts_changed(session, [ContractChanged(contract_id, None, status, False, actor)])
             drift.repaired = await repository.line_by_contract(session, contract_id) is not None
 
 

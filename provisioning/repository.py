@@ -88,6 +88,16 @@ async def line_by_contract(session: AsyncSession, contract_id: int, *, lock: boo
     return (await session.scalars(query)).one_or_none()
 
 
+async def lines_by_contracts(
+    session: AsyncSession, contract_ids: Sequence[int], *, lock: bool = False
+) -> dict[int, Line]:
+    """The lines of these contracts, by contract id (locked in id order when asked)."""
+    query = sa.select(Line).where(Line.contract_id.in_(contract_ids)).order_by(Line.id)
+    if lock:
+        query = query.with_for_update()
+    return {line.contract_id: line for line in (await session.scalars(query)).all()}
+
+
 async def pending_job(session: AsyncSession, *, line_id: int, kind: JobKind) -> ProvisioningJob | None:
     """A queued job of this kind for the line that has not started yet (a new one would do the same)."""
     query = sa.select(ProvisioningJob).where(

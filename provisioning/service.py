@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -249,26 +250,35 @@ async def provision_contract(
     return line
 
 
-async def on_contract_changed(session: AsyncSession, event: ContractChanged) -> None:
-    """Follow a contract's change on its line: RADIUS rows now, router and NAS work queued."""
-    line = await repository.line_by_contract(session, event.contract_id, lock=True)
-    if line is None:
-        if event.status not in (ContractStatus.ACTIVE.value, ContractStatus.SUSPENDED.value):
-            return
-        # Activated without the wizard (API, CLI): place the line on the default router.
-        router = await network.default_router(session)
-        if router is None:
-            log.warning("contract %s active but no access router exists; no line provisioned", event.contract_id)
-            return
-        contract = await contracts.get_contract(session, actor=Actor.system(), contract_id=event.contract_id)
-        line = await _create_line(
-            session,
-            contract_id=contract.id,
-            contract_number=contract.number,
-            router=router,
-            static_ipv4=None,
-            port=Port(),
-        )
+async def on_contracts_changed(session: AsyncSession, events: Sequence[ContractChanged]) -> None:
+    """Follow contracts' changes on their lines: RADIUS rows now, router and NAS work queued."""
+    lines = await repository.lines_by_contracts(session, [event.contract_id for event in events], lock=True)
+    router: AccessRouter | None = None
+    looked_up = False
+    for event in events:
+        line = lines.get(event.contract_id)
+        if line is None:
+            if event.status not in (ContractStatus.ACTIVE.value, ContractStatus.SUSPENDED.value):
+                continue
+            # Activated without the wizard (API, CLI): place the line on the default router.
+            if not looked_up:
+                router, looked_up = await network.default_router(session), True
+            if router is None:
+                log.warning("contract %s active but no access router exists; no line provisioned", event.contract_id)
+                continue
+            contract = await contracts.get_contract(session, actor=Actor.system(), contract_id=event.contract_id)
+            line = await _create_line(
+                session,
+                contract_id=contract.id,
+                contract_number=contract.number,
+                router=router,
+                static_ipv4=None,
+                port=Port(),
+            )
+        await _follow(session, event, line)
+
+
+async def _follow(session: AsyncSession, event: ContractChanged, line: Line) -> None:
     if line.state is LineState.REMOVED:
         return  # a terminated line stays removed; its history remains
     views = await repository.line_views(session, line_ids=[line.id])
@@ -305,7 +315,7 @@ async def on_contract_changed(session: AsyncSession, event: ContractChanged) -> 
 
 def install() -> None:
     """Subscribe provisioning to the contract events it follows (idempotent)."""
-    subscribe(ContractChanged, on_contract_changed)
+    subscribe(ContractChanged, on_contracts_changed)
 
 
 # --- reading -------------------------------------------------------------------------------------

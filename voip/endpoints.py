@@ -14,6 +14,7 @@ One extension has one endpoint, one AOR and one auth, all with the extension as 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -104,31 +105,49 @@ def values_for(rows: EndpointRows) -> RowValues:
 
 async def write(session: AsyncSession, rows: EndpointRows) -> None:
     """Replace the extension's endpoint, AOR and auth with exactly these."""
+    await write_many(session, [rows])
+
+
+async def write_many(session: AsyncSession, rows: Sequence[EndpointRows]) -> None:
+    """Replace each extension's endpoint, AOR and auth with exactly its rows: a fixed number of
+    statements however many extensions (a bulk activation writes thousands at once)."""
+    if not rows:
+        return
     # Core statements, not ORM objects: a row deleted and written again in one flush would clash in the
     # session's identity map.
-    await delete(session, rows.extension, keep_contacts=True)
-    values = values_for(rows)
-    await session.execute(sa.insert(PjsipAuth).values(values.auth))
-    await session.execute(sa.insert(PjsipAor).values(values.aor))
-    await session.execute(sa.insert(PjsipEndpoint).values(values.endpoint))
-    if rows.max_contacts == 0:
+    await delete_many(session, [r.extension for r in rows], keep_contacts=True)
+    values = [values_for(r) for r in rows]
+    await session.execute(sa.insert(PjsipAuth), [v.auth for v in values])
+    await session.execute(sa.insert(PjsipAor), [v.aor for v in values])
+    await session.execute(sa.insert(PjsipEndpoint), [v.endpoint for v in values])
+    suspended = [r.extension for r in rows if r.max_contacts == 0]
+    if suspended:
         # A suspended line's phones lose their registration now, not when it would have expired.
-        await session.execute(sa.delete(PjsipContact).where(PjsipContact.endpoint == rows.extension))
+        await session.execute(sa.delete(PjsipContact).where(PjsipContact.endpoint.in_(suspended)))
 
 
 async def delete(session: AsyncSession, extension: str, *, keep_contacts: bool = False) -> None:
     """Remove the extension from Asterisk's tables (and, unless kept, its registered contacts)."""
+    await delete_many(session, [extension], keep_contacts=keep_contacts)
+
+
+async def delete_many(session: AsyncSession, extensions: Sequence[str], *, keep_contacts: bool = False) -> None:
+    """Remove these extensions from Asterisk's tables (and, unless kept, their registered contacts)."""
     for table in (PjsipEndpoint, PjsipAor, PjsipAuth):
-        await session.execute(sa.delete(table).where(table.id == extension))
+        await session.execute(sa.delete(table).where(table.id.in_(extensions)))
     if not keep_contacts:
-        await session.execute(sa.delete(PjsipContact).where(PjsipContact.endpoint == extension))
+        await session.execute(sa.delete(PjsipContact).where(PjsipContact.endpoint.in_(extensions)))
 
 
 async def password(session: AsyncSession, extension: str) -> str | None:
     """The extension's SIP password, from the one place it is kept."""
-    query = sa.select(PjsipAuth.password).where(PjsipAuth.id == extension)
-    result: str | None = (await session.execute(query)).scalar_one_or_none()
-    return result
+    return (await passwords(session, [extension])).get(extension)
+
+
+async def passwords(session: AsyncSession, extensions: Sequence[str]) -> dict[str, str]:
+    """The SIP passwords of these extensions, by extension (those without an auth row are left out)."""
+    query = sa.select(PjsipAuth.id, PjsipAuth.password).where(PjsipAuth.id.in_(extensions))
+    return {extension: secret for extension, secret in (await session.execute(query)).all() if secret}
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,16 +25,21 @@ async def overlapping_block(session: AsyncSession, *, first: str, last: str) -> 
     return (await session.scalars(query.limit(1))).first()
 
 
-async def take_free_number(session: AsyncSession, *, now: datetime, block_id: int | None = None) -> PhoneNumber | None:
-    """Lock and return a number for a new line: in the first active block that has one, its lowest free
-    number, else its lowest number whose quarantine is over (so a released number rests as long as the
-    block has fresh ones).
+async def take_free_numbers(
+    session: AsyncSession, *, now: datetime, count: int, block_id: int | None = None
+) -> list[PhoneNumber]:
+    """Lock and return up to ``count`` numbers for new lines: from the active blocks in order, each
+    block's lowest free numbers first, then its lowest numbers whose quarantine is over (so a released
+    number rests as long as the block has fresh ones). Fewer than ``count`` when the blocks run out.
 
-    Each lookup is one range of ``ix_phone_numbers_block_status`` (block, status, number), so taking a
-    number costs the same whether ten or ninety thousand of the block are assigned; one query over "free
-    or out of quarantine" had to sort every candidate each time. ``SKIP LOCKED``: parallel allocations
-    each take a different row instead of queueing on one.
+    Each lookup is one range of ``ix_phone_numbers_block_status`` (block, status, number), so taking
+    numbers costs the same whether ten or ninety thousand of the block are assigned; one query over
+    "free or out of quarantine" had to sort every candidate each time. ``SKIP LOCKED``: parallel
+    allocations each take different rows instead of queueing on the same ones.
     """
+    taken: list[PhoneNumber] = []
+    if count <= 0:
+        return taken
     blocks = sa.select(NumberBlock.id).where(NumberBlock.is_active.is_(True)).order_by(NumberBlock.id)
     if block_id is not None:
         blocks = blocks.where(NumberBlock.id == block_id)
@@ -47,13 +53,13 @@ async def take_free_number(session: AsyncSession, *, now: datetime, block_id: in
                 sa.select(PhoneNumber)
                 .where(PhoneNumber.block_id == candidate_block, condition)
                 .order_by(PhoneNumber.e164)
-                .limit(1)
+                .limit(count - len(taken))
                 .with_for_update(skip_locked=True)
             )
-            found = (await session.scalars(query)).first()
-            if found is not None:
-                return found
-    return None
+            taken.extend((await session.scalars(query)).all())
+            if len(taken) == count:
+                return taken
+    return taken
 
 
 async def number_by_e164(session: AsyncSession, e164: str, *, lock: bool = False) -> PhoneNumber | None:
@@ -63,13 +69,20 @@ async def number_by_e164(session: AsyncSession, e164: str, *, lock: bool = False
     return (await session.scalars(query)).one_or_none()
 
 
-async def number_of_line(session: AsyncSession, phone_line_id: int) -> PhoneNumber | None:
-    query = sa.select(PhoneNumber).where(PhoneNumber.phone_line_id == phone_line_id).with_for_update()
-    return (await session.scalars(query)).one_or_none()
+async def numbers_of_lines(session: AsyncSession, phone_line_ids: Sequence[int]) -> dict[int, PhoneNumber]:
+    """The numbers these lines hold, locked, by line id."""
+    query = (
+        sa.select(PhoneNumber)
+        .where(PhoneNumber.phone_line_id.in_(phone_line_ids))
+        .order_by(PhoneNumber.id)
+        .with_for_update()
+    )
+    return {number.phone_line_id: number for number in (await session.scalars(query)).all() if number.phone_line_id}
 
 
-async def block(session: AsyncSession, block_id: int) -> NumberBlock | None:
-    return await session.get(NumberBlock, block_id)
+async def blocks(session: AsyncSession, block_ids: Sequence[int]) -> dict[int, NumberBlock]:
+    query = sa.select(NumberBlock).where(NumberBlock.id.in_(block_ids))
+    return {block.id: block for block in (await session.scalars(query)).all()}
 
 
 async def line_by_contract(session: AsyncSession, contract_id: int, *, lock: bool = False) -> PhoneLine | None:
@@ -77,6 +90,16 @@ async def line_by_contract(session: AsyncSession, contract_id: int, *, lock: boo
     if lock:
         query = query.with_for_update()
     return (await session.scalars(query)).one_or_none()
+
+
+async def lines_by_contracts(
+    session: AsyncSession, contract_ids: Sequence[int], *, lock: bool = False
+) -> dict[int, PhoneLine]:
+    """The phone lines of these contracts, by contract id (locked in id order when asked)."""
+    query = sa.select(PhoneLine).where(PhoneLine.contract_id.in_(contract_ids)).order_by(PhoneLine.id)
+    if lock:
+        query = query.with_for_update()
+    return {line.contract_id: line for line in (await session.scalars(query)).all()}
 
 
 async def line_by_extension(session: AsyncSession, extension: str) -> PhoneLine | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import secrets
 import string
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -108,27 +109,27 @@ def _assign(number: PhoneNumber, phone_line_id: int) -> None:
     number.quarantine_until = None
 
 
-async def _quarantine_days(session: AsyncSession, number: PhoneNumber) -> int:
-    if number.block_id is None:
-        return DEFAULT_QUARANTINE_DAYS
-    block = await repository.block(session, number.block_id)
-    return block.quarantine_days if block else DEFAULT_QUARANTINE_DAYS
-
-
 async def release_number(session: AsyncSession, *, phone_line_id: int) -> str | None:
     """Take back the line's number; it rests in quarantine (its block's days, ported: 90) before reuse."""
-    number = await repository.number_of_line(session, phone_line_id)
-    if number is None:
-        return None
+    released = await _release_numbers(session, [phone_line_id])
+    return released[0] if released else None
+
+
+async def _release_numbers(session: AsyncSession, phone_line_ids: Sequence[int]) -> list[str]:
+    numbers = list((await repository.numbers_of_lines(session, phone_line_ids)).values())
+    if not numbers:
+        return []
+    blocks = await repository.blocks(session, sorted({n.block_id for n in numbers if n.block_id is not None}))
     now = utcnow()
-    days = await _quarantine_days(session, number)
     with action(session, "number.release"):
-        number.status = NumberStatus.QUARANTINED
-        number.phone_line_id = None
-        number.released_at = now
-        number.quarantine_until = now + timedelta(days=days)
+        for number in numbers:
+            block = blocks.get(number.block_id) if number.block_id is not None else None
+            number.status = NumberStatus.QUARANTINED
+            number.phone_line_id = None
+            number.released_at = now
+            number.quarantine_until = now + timedelta(days=block.quarantine_days if block else DEFAULT_QUARANTINE_DAYS)
         await session.flush()
-    return number.e164
+    return [number.e164 for number in numbers]
 
 
 async def port_in(session: AsyncSession, *, actor: Actor, phone_line_id: int, data: PortIn) -> PhoneNumber:
@@ -165,96 +166,144 @@ async def port_in(session: AsyncSession, *, actor: Actor, phone_line_id: int, da
                 await session.flush()
         except IntegrityError:
             raise Conflict(f"{wanted} is in use or in quarantine.", code="number_taken", field="number") from None
-    await _write_rows(session, line, number=number.e164)
+    await _write_lines(session, [line], {line.id: number.e164}, new_passwords=False)
     return number
 
 
 # --- phone lines ---------------------------------------------------------------------------------
 
 
-async def _write_rows(
-    session: AsyncSession, line: PhoneLine, *, number: str | None, new_password: bool = False
+async def _write_lines(
+    session: AsyncSession, lines: Sequence[PhoneLine], numbers: Mapping[int, str | None], *, new_passwords: bool
 ) -> None:
-    secret = None if new_password else await endpoints.password(session, line.extension)
-    await endpoints.write(
+    """The realtime rows of these lines as their state asks, with their numbers (by line id) as caller id;
+    passwords are kept unless new ones are asked for (or a line has none)."""
+    kept = {} if new_passwords else await endpoints.passwords(session, [line.extension for line in lines])
+    await endpoints.write_many(
         session,
-        endpoints.rows_for(
-            extension=line.extension,
-            number=number,
-            password=secret or new_sip_password(),
-            suspended=line.state is PhoneLineState.SUSPENDED,
-        ),
+        [
+            endpoints.rows_for(
+                extension=line.extension,
+                number=numbers.get(line.id),
+                password=kept.get(line.extension) or new_sip_password(),
+                suspended=line.state is PhoneLineState.SUSPENDED,
+            )
+            for line in lines
+        ],
     )
 
 
-async def _create_line(session: AsyncSession, *, contract_id: int, state: PhoneLineState) -> PhoneLine | None:
-    number = await repository.take_free_number(session, now=utcnow())
-    if number is None:
-        log.warning("contract %s includes a phone but no number block has a free number", contract_id)
-        return None
-    line = PhoneLine(contract_id=contract_id, extension="p" + secrets.token_hex(8), state=state)
+async def _numbers_for(session: AsyncSession, wanted: Sequence[object], what: str) -> list[PhoneNumber]:
+    """Free numbers for the ``wanted`` lines, in order; those the blocks cannot serve are logged."""
+    numbers = await repository.take_free_numbers(session, now=utcnow(), count=len(wanted))
+    for item in wanted[len(numbers) :]:
+        log.warning("%s: no number block has a free number", what.format(item))
+    return numbers
+
+
+async def _create_lines(session: AsyncSession, wanted: Sequence[tuple[int, PhoneLineState]]) -> list[PhoneLine]:
+    """New lines for these (contract id, state) pairs, each with a number, an extension and a new password."""
+    if not wanted:
+        return []
+    numbers = await _numbers_for(session, [contract_id for contract_id, _ in wanted], "contract {} includes a phone")
+    lines = [
+        PhoneLine(contract_id=contract_id, extension="p" + secrets.token_hex(8), state=state)
+        for (contract_id, state), _ in zip(wanted, numbers, strict=False)
+    ]
     with action(session, "phone_line.create"):
-        session.add(line)
+        session.add_all(lines)
         await session.flush()
-        line.extension = extension_for(line.id)
+        for line in lines:
+            line.extension = extension_for(line.id)
         with action(session, "number.assign"):
+            for line, number in zip(lines, numbers, strict=False):
+                _assign(number, line.id)
+        await session.flush()
+    await _write_lines(
+        session, lines, {line.id: number.e164 for line, number in zip(lines, numbers, strict=False)}, new_passwords=True
+    )
+    for line, number in zip(lines, numbers, strict=False):
+        log.info(
+            "phone line %s for contract %s: extension %s, number %s",
+            line.id,
+            line.contract_id,
+            line.extension,
+            number.e164,
+        )
+    return lines
+
+
+async def _reopen(session: AsyncSession, wanted: Sequence[tuple[PhoneLine, PhoneLineState]]) -> None:
+    """Terminated lines come back (their plan includes a phone again): a new number, a new password."""
+    if not wanted:
+        return
+    numbers = await _numbers_for(session, [line.id for line, _ in wanted], "phone line {} cannot reopen")
+    reopened = [line for (line, _), _ in zip(wanted, numbers, strict=False)]
+    with action(session, "phone_line.reopen"):
+        for (line, state), number in zip(wanted, numbers, strict=False):
+            line.state = state
+            line.terminated_at = None
             _assign(number, line.id)
         await session.flush()
-    await _write_rows(session, line, number=number.e164, new_password=True)
-    log.info(
-        "phone line %s for contract %s: extension %s, number %s", line.id, contract_id, line.extension, number.e164
+    await _write_lines(
+        session,
+        reopened,
+        {line.id: number.e164 for line, number in zip(reopened, numbers, strict=False)},
+        new_passwords=True,
     )
-    return line
 
 
-async def _reopen(session: AsyncSession, line: PhoneLine, state: PhoneLineState) -> bool:
-    """A terminated line comes back (its plan includes a phone again): a new number, a new password."""
-    number = await repository.take_free_number(session, now=utcnow())
-    if number is None:
-        log.warning("phone line %s: no free number to reopen it", line.id)
-        return False
-    with action(session, "phone_line.reopen"):
-        line.state = state
-        line.terminated_at = None
-        _assign(number, line.id)
-        await session.flush()
-    await _write_rows(session, line, number=number.e164, new_password=True)
-    return True
-
-
-async def on_contract_changed(session: AsyncSession, event: ContractChanged) -> None:
-    """Follow a contract's change on its phone line: realtime rows now, number released on termination."""
-    contract = await contracts.get_contract(session, actor=Actor.system(), contract_id=event.contract_id)
-    # By plan_id: after a plan change the contract's loaded ``plan`` may still be the old one.
-    plan = await contracts.get_plan(session, plan_id=contract.plan_id)
-    wanted = state_for(event.status, includes_phone=plan.includes_phone)
-    line = await repository.line_by_contract(session, contract.id, lock=True)
-    if line is None:
-        if wanted is not PhoneLineState.TERMINATED:
-            await _create_line(session, contract_id=contract.id, state=wanted)
-        return
-    if line.state is wanted:
-        return
-    if line.state is PhoneLineState.TERMINATED:
-        await _reopen(session, line, wanted)
-        return
+async def _move(session: AsyncSession, lines: Sequence[PhoneLine], wanted: PhoneLineState) -> None:
+    """Running lines change state: suspension and resumption rewrite their rows, termination removes them
+    and releases their numbers."""
     with action(session, f"phone_line.{wanted.value}"):
-        line.state = wanted
-        if wanted is PhoneLineState.TERMINATED:
-            line.terminated_at = utcnow()
+        for line in lines:
+            line.state = wanted
+            if wanted is PhoneLineState.TERMINATED:
+                line.terminated_at = utcnow()
         await session.flush()
+    line_ids = [line.id for line in lines]
     if wanted is PhoneLineState.TERMINATED:
-        await endpoints.delete(session, line.extension)
-        await release_number(session, phone_line_id=line.id)
-        await session.execute(sa.delete(PhoneRegistration).where(PhoneRegistration.phone_line_id == line.id))
+        await endpoints.delete_many(session, [line.extension for line in lines])
+        await _release_numbers(session, line_ids)
+        await session.execute(sa.delete(PhoneRegistration).where(PhoneRegistration.phone_line_id.in_(line_ids)))
         return
-    number = await repository.number_of_line(session, line.id)
-    await _write_rows(session, line, number=number.e164 if number else None)
+    numbers = await repository.numbers_of_lines(session, line_ids)
+    await _write_lines(session, lines, {i: n.e164 for i, n in numbers.items()}, new_passwords=False)
+
+
+async def on_contracts_changed(session: AsyncSession, events: Sequence[ContractChanged]) -> None:
+    """Follow contracts' changes on their phone lines: realtime rows now, numbers released on termination.
+
+    A batch of events (a bulk activation) is handled together: a fixed number of statements for the lot,
+    not a round of them per contract.
+    """
+    contract_ids = [event.contract_id for event in events]
+    # By plan id: after a plan change a contract's loaded ``plan`` may still be the old one.
+    with_phone = await contracts.includes_phone(session, contract_ids=contract_ids)
+    lines = await repository.lines_by_contracts(session, contract_ids, lock=True)
+    create: list[tuple[int, PhoneLineState]] = []
+    reopen: list[tuple[PhoneLine, PhoneLineState]] = []
+    move: dict[PhoneLineState, list[PhoneLine]] = {}
+    for event in events:
+        wanted = state_for(event.status, includes_phone=with_phone.get(event.contract_id, False))
+        line = lines.get(event.contract_id)
+        if line is None:
+            if wanted is not PhoneLineState.TERMINATED:
+                create.append((event.contract_id, wanted))
+        elif line.state is PhoneLineState.TERMINATED and wanted is not PhoneLineState.TERMINATED:
+            reopen.append((line, wanted))
+        elif line.state is not wanted:
+            move.setdefault(wanted, []).append(line)
+    await _create_lines(session, create)
+    await _reopen(session, reopen)
+    for state, moved in move.items():
+        await _move(session, moved, state)
 
 
 def install() -> None:
     """Subscribe voip to the contract events it follows (idempotent)."""
-    subscribe(ContractChanged, on_contract_changed)
+    subscribe(ContractChanged, on_contracts_changed)
 
 
 # --- reading -------------------------------------------------------------------------------------

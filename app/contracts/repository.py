@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -38,6 +39,16 @@ async def get_plan(session: AsyncSession, plan_id: int) -> Plan | None:
     return await session.get(Plan, plan_id)
 
 
+async def includes_phone(session: AsyncSession, contract_ids: Sequence[int]) -> dict[int, bool]:
+    """Whether each contract's plan, as it is now in the database, includes a phone, by contract id."""
+    query = (
+        sa.select(Contract.id, Plan.includes_phone)
+        .join(Plan, Plan.id == Contract.plan_id)
+        .where(Contract.id.in_(contract_ids))
+    )
+    return {contract_id: bool(flag) for contract_id, flag in (await session.execute(query)).all()}
+
+
 async def plan_by_code(session: AsyncSession, code: str) -> Plan | None:
     return (await session.execute(sa.select(Plan).where(Plan.code == code))).scalar_one_or_none()
 
@@ -71,6 +82,26 @@ async def get_contract(
     if lock:
         query = query.with_for_update(of=Contract)
     return (await session.execute(query)).unique().scalar_one_or_none()
+
+
+async def get_contracts(
+    session: AsyncSession, contract_ids: Sequence[int], *, actor: Actor | None = None, lock: bool = False
+) -> dict[int, Contract]:
+    """The contracts among ``contract_ids`` (that the actor may see), by id; locked in id order, so two
+    bulk steps over overlapping contracts wait for each other instead of deadlocking."""
+    if not contract_ids:
+        return {}
+    query = (
+        sa.select(Contract)
+        .options(joinedload(Contract.plan), joinedload(Contract.premises))
+        .where(Contract.id.in_(contract_ids))
+        .order_by(Contract.id)
+    )
+    if actor is not None:
+        query = query.where(visible_contracts(actor))
+    if lock:
+        query = query.with_for_update(of=Contract)
+    return {contract.id: contract for contract in (await session.execute(query)).unique().scalars()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,11 +146,14 @@ async def events(session: AsyncSession, contract_id: int) -> list[ContractEvent]
     return list(rows.scalars())
 
 
-async def last_step_on(session: AsyncSession, contract_id: int) -> date | None:
-    """The effective date of the contract's latest lifecycle step."""
-    query = sa.select(sa.func.max(ContractEvent.effective_on)).where(ContractEvent.contract_id == contract_id)
-    result: date | None = (await session.execute(query)).scalar_one()
-    return result
+async def last_steps_on(session: AsyncSession, contract_ids: Sequence[int]) -> dict[int, date]:
+    """The effective date of each contract's latest lifecycle step (contracts without one are left out)."""
+    query = (
+        sa.select(ContractEvent.contract_id, sa.func.max(ContractEvent.effective_on))
+        .where(ContractEvent.contract_id.in_(contract_ids))
+        .group_by(ContractEvent.contract_id)
+    )
+    return {contract_id: day for contract_id, day in (await session.execute(query)).all()}
 
 
 async def contracts_due_to_end(session: AsyncSession, today: date) -> list[Contract]:

@@ -11,6 +11,7 @@ from app.auth.deps import ActorDep, BoardDep, SessionDep, SettingsDep, StaffDep
 from app.contracts import repository, service
 from app.contracts.models import Contract, ContractStatus
 from app.contracts.schemas import (
+    BulkActivation,
     Cancellation,
     ContractDetail,
     ContractEventOut,
@@ -168,6 +169,26 @@ async def activate(
     actor: StaffDep, session: SessionDep, settings: SettingsDep, contract_id: IdPath, data: Transition
 ) -> ContractDetail:
     return await _transition(actor, session, settings, contract_id, ContractStatus.ACTIVE, data, ContractStatus.ORDERED)
+
+
+@router.post("/contracts/activations", response_model=list[ContractOut], tags=["contracts"], responses=NOT_FOUND)
+async def activate_many(
+    actor: StaffDep, session: SessionDep, settings: SettingsDep, data: BulkActivation
+) -> list[ContractOut]:
+    """Switch on many ordered contracts in one step: all of them, or (409/404/422 naming the first that
+    cannot be) none. Their lines, phone lines and RADIUS and Asterisk rows are written in the same
+    transaction, as for one."""
+    activated = await service.transition_many(
+        session,
+        actor=actor,
+        settings=settings,
+        contract_ids=data.contract_ids,
+        to=ContractStatus.ACTIVE,
+        effective_on=data.effective_on,
+        reason=data.reason,
+        from_status=ContractStatus.ORDERED,
+    )
+    return [ContractOut.model_validate(contract) for contract in activated]
 
 
 @router.post("/contracts/{contract_id}/suspend", response_model=ContractDetail, tags=["contracts"], responses=NOT_FOUND)

@@ -102,6 +102,19 @@ class Transition(BaseModel):
     reason: Reason | None = None
 
 
+MAX_BULK_CONTRACTS = 10_000
+
+
+class BulkActivation(BaseModel):
+    """Ordered contracts switched on together (a street going live): all of them, or none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    contract_ids: list[IdRef] = Field(min_length=1, max_length=MAX_BULK_CONTRACTS)
+    effective_on: SaneDate | None = None
+    reason: Reason | None = None
+
+
 class Cancellation(BaseModel):
     """The subscriber's notice; the contract ends on the earliest date the terms allow, or later if asked."""
 

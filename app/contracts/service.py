@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -49,6 +50,11 @@ async def get_plan(session: AsyncSession, *, plan_id: int) -> Plan:
     if plan is None:
         raise NotFound(f"Plan {plan_id} not found.")
     return plan
+
+
+async def includes_phone(session: AsyncSession, *, contract_ids: Sequence[int]) -> dict[int, bool]:
+    """Whether each contract's current plan includes a phone line, by contract id."""
+    return await repository.includes_phone(session, contract_ids)
 
 
 async def update_plan(session: AsyncSession, *, actor: Actor, plan_id: int, data: PlanUpdate) -> Plan:
@@ -269,17 +275,55 @@ async def transition(
     ``from_status`` pins the step to one starting state, so "resume" never switches on a new order and
     "activate" never lifts a suspension.
     """
+    (contract,) = await transition_many(
+        session,
+        actor=actor,
+        settings=settings,
+        contract_ids=[contract_id],
+        to=to,
+        effective_on=effective_on,
+        reason=reason,
+        from_status=from_status,
+    )
+    return contract
+
+
+async def transition_many(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    settings: Settings,
+    contract_ids: Sequence[int],
+    to: ContractStatus,
+    effective_on: date | None = None,
+    reason: str | None = None,
+    from_status: ContractStatus | None = None,
+) -> list[Contract]:
+    """Move several contracts the same step at once (a street's lines going live, a migration): all of
+    them or, when one cannot move, none, with an error naming that one.
+
+    The same rules as ``transition``, checked for each contract; the contracts are locked in one query,
+    written in one flush and announced in one event batch, so the domains that follow contracts
+    (provisioning, voip) handle the lot together.
+    """
     actor.require(Role.OPERATOR, Role.BOARD)
-    contract = await get_contract(session, actor=actor, contract_id=contract_id, lock=True)
-    if from_status is not None and contract.status is not from_status:
-        raise Conflict(
-            f"Contract {contract.number} is {contract.status.value}, not {from_status.value}.",
-            code="invalid_transition",
-        )
+    if len(set(contract_ids)) != len(contract_ids):
+        raise Invalid("Each contract can be named once.", field="contract_ids")
+    found = await repository.get_contracts(session, contract_ids, actor=actor, lock=True)
+    missing = [contract_id for contract_id in contract_ids if contract_id not in found]
+    if missing:
+        raise NotFound(f"Contract {missing[0]} not found.")
+    chosen = [found[contract_id] for contract_id in contract_ids]
+    for contract in chosen:
+        if from_status is not None and contract.status is not from_status:
+            raise Conflict(
+                f"Contract {contract.number} is {contract.status.value}, not {from_status.value}.",
+                code="invalid_transition",
+            )
     return await _step(
         session,
         actor=actor,
-        contract=contract,
+        contracts=chosen,
         to=to,
         day=effective_on or local_today(settings.timezone),
         reason=reason,
@@ -287,50 +331,66 @@ async def transition(
 
 
 async def _step(
-    session: AsyncSession, *, actor: Actor, contract: Contract, to: ContractStatus, day: date, reason: str | None
-) -> Contract:
-    if to not in TRANSITIONS[contract.status]:
-        raise Conflict(
-            f"Contract {contract.number} is {contract.status.value}; it cannot become {to.value}.",
-            code="invalid_transition",
-        )
-    # A step cannot take effect before the one it follows (no resume dated before the suspension).
-    floor = max(
-        contract.start_on or contract.ordered_on, await repository.last_step_on(session, contract.id) or date.min
-    )
-    if day < floor:
-        raise Invalid(f"The date cannot precede {floor.isoformat()}.", field="effective_on")
-    previous = contract.status
-    name = "resume" if previous is ContractStatus.SUSPENDED and to is ContractStatus.ACTIVE else to.value
-    with action(session, f"contract.{name}"):
-        contract.status = to
-        if to is ContractStatus.ACTIVE and previous is ContractStatus.ORDERED:
-            contract.start_on = day
-        if to is ContractStatus.TERMINATED:
-            contract.terminated_on = day
-            contract.ends_on = contract.ends_on if contract.ends_on and contract.ends_on <= day else day
-        _record_event(session, contract, actor=actor, from_status=previous, effective_on=day, reason=reason)
-        await session.flush()
-        await _announce(session, contract, actor=actor, previous=previous)
-    return contract
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    contracts: Sequence[Contract],
+    to: ContractStatus,
+    day: date,
+    reason: str | None,
+) -> list[Contract]:
+    last_steps = await repository.last_steps_on(session, [contract.id for contract in contracts])
+    by_action: dict[str, list[Contract]] = {}
+    for contract in contracts:
+        if to not in TRANSITIONS[contract.status]:
+            raise Conflict(
+                f"Contract {contract.number} is {contract.status.value}; it cannot become {to.value}.",
+                code="invalid_transition",
+            )
+        # A step cannot take effect before the one it follows (no resume dated before the suspension).
+        floor = max(contract.start_on or contract.ordered_on, last_steps.get(contract.id) or date.min)
+        if day < floor:
+            raise Invalid(
+                f"The date cannot precede {floor.isoformat()} (contract {contract.number}).", field="effective_on"
+            )
+        resumed = contract.status is ContractStatus.SUSPENDED and to is ContractStatus.ACTIVE
+        by_action.setdefault("resume" if resumed else to.value, []).append(contract)
+    for name, group in by_action.items():
+        with action(session, f"contract.{name}"):
+            previous_of: dict[int, ContractStatus] = {}
+            for contract in group:
+                previous = previous_of[contract.id] = contract.status
+                contract.status = to
+                if to is ContractStatus.ACTIVE and previous is ContractStatus.ORDERED:
+                    contract.start_on = day
+                if to is ContractStatus.TERMINATED:
+                    contract.terminated_on = day
+                    contract.ends_on = contract.ends_on if contract.ends_on and contract.ends_on <= day else day
+                _record_event(session, contract, actor=actor, from_status=previous, effective_on=day, reason=reason)
+            await session.flush()
+            await _announce(session, group, actor=actor, previous_of=previous_of)
+    return list(contracts)
 
 
 async def _announce(
     session: AsyncSession,
-    contract: Contract,
+    contracts: Sequence[Contract],
     *,
     actor: Actor,
-    previous: ContractStatus | None,
+    previous_of: Mapping[int, ContractStatus | None],
     plan_changed: bool = False,
 ) -> None:
     await publish(
         session,
-        ContractChanged(
-            contract_id=contract.id,
-            previous=previous.value if previous else None,
-            status=contract.status.value,
-            plan_changed=plan_changed,
-            actor=actor,
+        *(
+            ContractChanged(
+                contract_id=contract.id,
+                previous=previous.value if (previous := previous_of[contract.id]) else None,
+                status=contract.status.value,
+                plan_changed=plan_changed,
+                actor=actor,
+            )
+            for contract in contracts
         ),
     )
 
@@ -369,7 +429,7 @@ async def change_plan(
             reason=reason or f"plan changed to {plan.code}",
         )
         await session.flush()
-        await _announce(session, contract, actor=actor, previous=contract.status, plan_changed=True)
+        await _announce(session, [contract], actor=actor, previous_of={contract.id: contract.status}, plan_changed=True)
     session.expire(contract, ["plan"])
     return await get_contract(session, actor=actor, contract_id=contract.id)
 
@@ -390,14 +450,15 @@ async def cancel(
     day = received_on or local_today(settings.timezone)
     if contract.status is ContractStatus.ORDERED:
         # Withdrawing an order that was never switched on ends it at once.
-        return await _step(
+        (withdrawn,) = await _step(
             session,
             actor=actor,
-            contract=contract,
+            contracts=[contract],
             to=ContractStatus.TERMINATED,
             day=max(day, contract.ordered_on),
             reason=reason or "order withdrawn",
         )
+        return withdrawn
     if contract.status is ContractStatus.TERMINATED:
         raise Conflict(f"Contract {contract.number} has ended already.", code="already_terminated")
     if contract.cancellation_received_on is not None:
@@ -442,6 +503,5 @@ async def end_due_contracts(session: AsyncSession, *, settings: Settings) -> int
                 reason="end of contract",
             )
         await session.flush()
-        for contract in contracts:
-            await _announce(session, contract, actor=system, previous=previous_of[contract.id])
+        await _announce(session, contracts, actor=system, previous_of=previous_of)
     return len(contracts)

@@ -105,6 +105,56 @@ async def test_contract_goes_through_its_lifecycle_with_each_step_recorded_by_wh
     assert list(stored) == [operator_id] * 5
 
 
+async def test_bulk_activation_switches_on_every_named_contract_with_its_own_recorded_step(
+    client: httpx.AsyncClient, db_session: AsyncSession, settings: Settings
+) -> None:
+    member = await make_member(db_session, settings)
+    plan = await make_plan(db_session)
+    ordered = [await make_contract(db_session, settings, member=member, plan=plan, active_from=None) for _ in range(3)]
+    headers = await token_for(client, await make_user(db_session, role=Role.OPERATOR))
+
+    response = await client.post(
+        "/api/v1/contracts/activations",
+        headers=headers,
+        json={"contract_ids": [c.id for c in ordered], "effective_on": "2025-03-01", "reason": "street live"},
+    )
+
+    assert response.status_code == 200, response.text
+    assert [(c["id"], c["status"], c["start_on"]) for c in response.json()] == [
+        (c.id, "active", "2025-03-01") for c in ordered
+    ]
+    for contract in ordered:
+        events = await client.get(f"/api/v1/contracts/{contract.id}/events", headers=headers)
+        assert steps(events.json())[-1] == ("ordered", "active", "2025-03-01", "street live")
+
+
+async def test_bulk_activation_with_one_contract_that_cannot_move_changes_none_and_names_it(
+    client: httpx.AsyncClient, db_session: AsyncSession, settings: Settings
+) -> None:
+    member = await make_member(db_session, settings)
+    plan = await make_plan(db_session)
+    ordered = await make_contract(db_session, settings, member=member, plan=plan, active_from=None)
+    running = await make_contract(db_session, settings, member=member, plan=plan)
+    ordered_id, running_id, number = ordered.id, running.id, running.number
+    headers = await token_for(client, await make_user(db_session, role=Role.OPERATOR))
+
+    refused = await client.post(
+        "/api/v1/contracts/activations", headers=headers, json={"contract_ids": [ordered_id, running_id]}
+    )
+    twice = await client.post(
+        "/api/v1/contracts/activations", headers=headers, json={"contract_ids": [ordered_id, ordered_id]}
+    )
+    unknown = await client.post(
+        "/api/v1/contracts/activations", headers=headers, json={"contract_ids": [ordered_id, 987654321]}
+    )
+
+    assert refused.status_code == 409 and number in refused.json()["detail"]
+    assert twice.status_code == 422
+    assert unknown.status_code == 404
+    after = await client.get(f"/api/v1/contracts/{ordered_id}", headers=headers)
+    assert after.json()["status"] == "ordered"
+
+
 FORBIDDEN_STEPS = [
     (ContractStatus.ORDERED, "suspend"),
     (ContractStatus.ACTIVE, "activate"),

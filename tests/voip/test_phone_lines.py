@@ -163,6 +163,69 @@ async def test_plans_without_phone_get_no_line_and_a_full_block_does_not_stop_ac
     assert await service.phone_line_for_contract(db_session, actor=BOARD, contract_id=second.id) is None
 
 
+async def test_bulk_steps_move_every_phone_line_together_each_with_its_own_number_and_rows(
+    db_session: AsyncSession, settings: Settings
+) -> None:
+    await make_number_block(db_session, first_number="+493319171000", last_number="+493319171003")
+    member = await make_member(db_session, settings)
+    phone_plan = await make_plan(db_session, includes_phone=True)
+    internet_plan = await make_plan(db_session)
+    phones = [
+        await make_contract(db_session, settings, member=member, plan=phone_plan, active_from=None) for _ in range(3)
+    ]
+    internet = await make_contract(db_session, settings, member=member, plan=internet_plan, active_from=None)
+    ids = [phones[0].id, internet.id, phones[1].id, phones[2].id]
+
+    async def bulk(to: ContractStatus) -> None:
+        await contracts.transition_many(db_session, actor=BOARD, settings=settings, contract_ids=ids, to=to)
+
+    await bulk(ContractStatus.ACTIVE)
+    lines = [await service.phone_line_for_contract(db_session, actor=BOARD, contract_id=c.id) for c in phones]
+    assert await service.phone_line_for_contract(db_session, actor=BOARD, contract_id=internet.id) is None
+    assert all(line is not None and line.state is PhoneLineState.ACTIVE for line in lines)
+    extensions = [line.extension for line in lines if line is not None]
+    # Numbers in the order the contracts were named, each line presenting its own.
+    assert [line.number for line in lines if line is not None] == ["+493319171000", "+493319171001", "+493319171002"]
+    callerids = dict((await db_session.execute(sa.select(PjsipEndpoint.id, PjsipEndpoint.callerid))).all())
+    assert [callerids[e] for e in extensions] == ["<+493319171000>", "<+493319171001>", "<+493319171002>"]
+    secrets_of = await endpoints.passwords(db_session, extensions)
+    assert len(set(secrets_of.values())) == 3 and all(len(p) == 24 for p in secrets_of.values())
+    created = await db_session.scalars(
+        sa.select(AuditEvent.entity_id).where(
+            AuditEvent.action == "phone_line.create", AuditEvent.entity_type == "phone_lines"
+        )
+    )
+    assert set(created) == {str(line.id) for line in lines if line is not None}
+
+    await bulk(ContractStatus.SUSPENDED)
+    for extension in extensions:
+        state = await endpoints.state(db_session, extension)
+        assert (state.context, state.max_contacts, state.has_auth) == ("suspended", 0, True)
+    assert await endpoints.passwords(db_session, extensions) == secrets_of, "suspension keeps the passwords"
+
+    await bulk(ContractStatus.TERMINATED)
+    assert not any([(await endpoints.state(db_session, e)).exists for e in extensions])
+    statuses = await db_session.scalars(sa.select(PhoneNumber.status).order_by(PhoneNumber.e164))
+    assert list(statuses) == [NumberStatus.QUARANTINED] * 3 + [NumberStatus.FREE]
+
+
+async def test_bulk_activation_with_more_phone_contracts_than_free_numbers_gives_lines_to_the_first_ones(
+    db_session: AsyncSession, settings: Settings
+) -> None:
+    await make_number_block(db_session, first_number="+493319181000", last_number="+493319181001")
+    member = await make_member(db_session, settings)
+    plan = await make_plan(db_session, includes_phone=True)
+    ordered = [await make_contract(db_session, settings, member=member, plan=plan, active_from=None) for _ in range(3)]
+
+    activated = await contracts.transition_many(
+        db_session, actor=BOARD, settings=settings, contract_ids=[c.id for c in ordered], to=ContractStatus.ACTIVE
+    )
+
+    assert [c.status for c in activated] == [ContractStatus.ACTIVE] * 3
+    lines = [await service.phone_line_for_contract(db_session, actor=BOARD, contract_id=c.id) for c in ordered]
+    assert [line.number if line else None for line in lines] == ["+493319181000", "+493319181001", None]
+
+
 async def test_a_plan_change_away_from_phone_ends_the_line(db_session: AsyncSession, settings: Settings) -> None:
     await make_number_block(db_session, first_number="+493319161000", last_number="+493319161009")
     contract = await _phone_contract(db_session, settings)
