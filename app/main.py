@@ -31,6 +31,7 @@ from app.members.router import router as members_router
 from app.settings import Settings, get_settings
 from app.web import shell as web_shell
 from app.web.pages import all_pages
+from network.health.routes import router as devices_router
 from network.routes import router as network_router
 from provisioning import tasks as provisioning_tasks
 from provisioning.router import router as provisioning_router
@@ -137,6 +138,7 @@ def create_app(
     api.include_router(contracts_router)
     api.include_router(audit_router)
     api.include_router(network_router)
+    api.include_router(devices_router)
     api.include_router(provisioning_router)
     app.include_router(api)
     app.include_router(all_pages())
