@@ -6,8 +6,8 @@ files come out the same.
 * ``dslam-vdsl2.snmprec``: a 48-port VDSL2 DSLAM (SNMPv2-MIB system, IF-MIB ifTable/ifXTable, VDSL2-LINE-MIB
   line, band and channel tables). No real DSLAM was recorded: the values are made up by us from typical
   VDSL2 profile 17a (G.993.2, Annex B, vectoring) figures, as the file's header says.
-* ``counters-step.snmprec``: an agent whose sysUpTime and octet counters advance with time (snmpsim's
-  ``numeric`` variation module), starting just below the 32-bit and 64-bit wrap, for the counter-wrap and
+* ``counters-step.snmprec`` and ``counters-step32.snmprec`` (no ifXTable): agents whose sysUpTime and
+  octet counters advance with time (snmpsim's ``numeric`` variation module), starting just below the 32-bit and 64-bit wrap, for the counter-wrap and
   reboot tests (restarting snmpsim is the reboot: its clock starts again).
 """
 
@@ -158,8 +158,15 @@ STEP_HEADER = """\
 # Made up by us (tools/dslam_snmprec.py). snmpsim's numeric variation module computes each value as
 # initial + rate * (seconds since snmpsim started), wrapping at the type's maximum: sysUpTime counts 100
 # ticks a second from 1,000 ticks; ifIndex 1 receives 1 GB/s starting 8 GB below the 64-bit wrap (so
-# ifHCInOctets wraps about 8 s after start) and its 32-bit ifInOctets 100 MB/s starting 800 MB below the
-# 32-bit wrap (also about 8 s); ifIndex 1 sends a steady 1 MB/s. Restarting snmpsim starts every value again: a reboot.
+# ifHCInOctets wraps about 8 s after start) and sends a steady 1 MB/s. Restarting snmpsim starts every value
+# again: a reboot.
+"""
+
+STEP32_HEADER = """\
+# openTelecom lab recording of an agent without ifXTable (community / context name: counters-step32), for
+# the 32-bit counter wrap test. Made up by us (tools/dslam_snmprec.py), numeric variation module as in
+# counters-step.snmprec: ifInOctets.1 receives 100 MB/s starting 800 MB below the 32-bit wrap, so it wraps
+# about 8 s after snmpsim started.
 """
 
 
@@ -183,12 +190,28 @@ def counter_step_records() -> list[str]:
     ]
 
 
+def counter_step32_records() -> list[str]:
+    return [
+        "1.3.6.1.2.1.1.1.0|4|openTelecom lab agent with stepping 32-bit counters (made-up recording)",
+        "1.3.6.1.2.1.1.3.0|67:numeric|rate=100,initial=1000",
+        "1.3.6.1.2.1.2.2.1.2.1|4|port 1",
+        "1.3.6.1.2.1.2.2.1.5.1|66|1000000000",
+        "1.3.6.1.2.1.2.2.1.7.1|2|1",
+        "1.3.6.1.2.1.2.2.1.8.1|2|1",
+        f"1.3.6.1.2.1.2.2.1.10.1|65:numeric|rate=100000000,initial={2**32 - 800_000_000},wrap=1",
+        "1.3.6.1.2.1.2.2.1.14.1|65|0",
+        "1.3.6.1.2.1.2.2.1.16.1|65:numeric|rate=1000000,initial=5000",
+        "1.3.6.1.2.1.2.2.1.20.1|65|0",
+    ]
+
+
 def main() -> None:
     DATA.mkdir(parents=True, exist_ok=True)
     body = "".join(f"{'.'.join(map(str, oid))}|{tag}|{value}\n" for oid, tag, value in dslam_records())
     (DATA / "dslam-vdsl2.snmprec").write_text(HEADER + body)
     (DATA / "counters-step.snmprec").write_text(STEP_HEADER + "".join(f"{r}\n" for r in counter_step_records()))
-    print(f"wrote {DATA / 'dslam-vdsl2.snmprec'} and {DATA / 'counters-step.snmprec'}")
+    (DATA / "counters-step32.snmprec").write_text(STEP32_HEADER + "".join(f"{r}\n" for r in counter_step32_records()))
+    print(f"wrote dslam-vdsl2.snmprec, counters-step.snmprec and counters-step32.snmprec in {DATA}")
 
 
 if __name__ == "__main__":

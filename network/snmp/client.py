@@ -89,22 +89,48 @@ def _error_from(target: Target, indication: object) -> SnmpError:
     return SnmpError(SnmpErrorCode.PROTOCOL, target.address, str(indication))
 
 
+class _Engine:
+    """A pysnmp engine with its LCD configurator and command generators (their pending-request tables are
+    per engine)."""
+
+    def __init__(self) -> None:
+        self.engine = SnmpEngine()
+        self.lcd = CommandGeneratorLcdConfigurator()
+        self.get = cmdgen.GetCommandGenerator()
+        self.bulk = cmdgen.BulkCommandGeneratorSingleRun()
+        # v3 user name -> the key set this engine holds for it
+        self.usm_keys: dict[str, tuple[str, str, str, str]] = {}
+
+
 class SnmpClient:
-    """GET and GETBULK against any number of agents, sharing one SNMP engine.
+    """GET and GETBULK against any number of agents, sharing one SNMP engine (see ``_engine_for`` for the
+    one exception).
 
     Create one per process (``shared_client()``) and use it from the event loop it was first used on.
     """
 
     def __init__(self) -> None:
-        self._engine = SnmpEngine()
-        self._lcd = CommandGeneratorLcdConfigurator()
-        self._get = cmdgen.GetCommandGenerator()
-        self._bulk = cmdgen.BulkCommandGeneratorSingleRun()
-        # Per target: the LCD's target name and our context name, made once (address resolution and the
-        # USM key localisation are not repeated on every poll).
-        self._targets: dict[Target, tuple[str, rfc1902.OctetString]] = {}
+        self._engines = [_Engine()]
+        # Per target: its engine, the LCD's target name and our context name, made once (address
+        # resolution and USM key localisation are not repeated on every poll).
+        self._targets: dict[Target, tuple[_Engine, str, rfc1902.OctetString]] = {}
 
-    async def _address(self, target: Target) -> tuple[str, rfc1902.OctetString]:
+    def _engine_for(self, credentials: UsmUser) -> _Engine:
+        """pysnmp keeps one USM user per user name until it has discovered an agent's engine ID, so two
+        devices with the same v3 user name but other keys cannot share an engine: such a key set gets the
+        next engine that does not know that name yet (in practice there are few key sets)."""
+        keys = (credentials.auth_protocol, credentials.auth_key, credentials.priv_protocol, credentials.priv_key)
+        for engine in self._engines:
+            known = engine.usm_keys.get(credentials.user)
+            if known is None or known == keys:
+                engine.usm_keys[credentials.user] = keys
+                return engine
+        engine = _Engine()
+        engine.usm_keys[credentials.user] = keys
+        self._engines.append(engine)
+        return engine
+
+    async def _address(self, target: Target) -> tuple[_Engine, str, rfc1902.OctetString]:
         known = self._targets.get(target)
         if known is not None:
             return known
@@ -114,6 +140,7 @@ class SnmpClient:
             # One community index per community string: targets sharing a community share its LCD rows.
             auth = CommunityData(credentials.community, mpModel=1)  # noqa: S508 - v2c is what many DSLAMs speak
             context = ""
+            engine = self._engines[0]
         elif isinstance(credentials, UsmUser):
             auth = UsmUserData(
                 credentials.user,
@@ -123,23 +150,26 @@ class SnmpClient:
                 privProtocol=_PRIV[credentials.priv_protocol],
             )
             context = credentials.context
+            engine = self._engine_for(credentials)
         else:  # pragma: no cover - Credentials is a closed union
             raise TypeError(f"unknown credentials {type(credentials).__name__}")
         transport = await UdpTransportTarget.create(
             (target.host, target.port), timeout=target.timeout_s, retries=target.retries
         )
         context_name = rfc1902.OctetString(context)
-        address_name, _ = self._lcd.configure(self._engine, auth, transport, context_name)
-        self._targets[target] = (address_name, context_name)
-        return address_name, context_name
+        address_name, _ = engine.lcd.configure(engine.engine, auth, transport, context_name)
+        self._targets[target] = (engine, address_name, context_name)
+        return engine, address_name, context_name
 
     async def get(self, target: Target, oids: Sequence[str]) -> dict[str, Value | None]:
         """GET ``oids`` (numeric, full instance OIDs) in one request; a missing instance is None."""
-        address, context = await self._address(target)
+        engine, address, context = await self._address(target)
         request = [(rfc1902.ObjectName(_oid_tuple(oid)), _NULL) for oid in oids]
         var_binds = await self._send(
             target,
-            lambda callback, ctx: self._get.send_varbinds(self._engine, address, None, context, request, callback, ctx),
+            lambda callback, ctx: engine.get.send_varbinds(
+                engine.engine, address, None, context, request, callback, ctx
+            ),
         )
         return {oid: _convert(value) for oid, (_, value) in zip(oids, var_binds, strict=True)}
 
@@ -148,7 +178,7 @@ class SnmpClient:
         GETBULK: each request carries the next position of every column not yet finished, and a column
         ends where the agent steps outside it. Returns column -> {index: value}; a column the agent does
         not have comes back empty."""
-        address, context = await self._address(target)
+        engine, address, context = await self._address(target)
         repetitions = max_repetitions or target.max_repetitions
         prefixes = {column: _oid_tuple(column) for column in columns}
         result: Columns = {column: {} for column in columns}
@@ -160,8 +190,8 @@ class SnmpClient:
             request = [(rfc1902.ObjectName(position[column]), _NULL) for column in active]
             var_binds = await self._send(
                 target,
-                lambda callback, ctx, request=request: self._bulk.send_varbinds(
-                    self._engine, address, None, context, 0, repetitions, request, callback, ctx
+                lambda callback, ctx, request=request: engine.bulk.send_varbinds(
+                    engine.engine, address, None, context, 0, repetitions, request, callback, ctx
                 ),
             )
             width = len(active)
@@ -211,10 +241,11 @@ class SnmpClient:
         return await future
 
     def close(self) -> None:
-        """Close the engine's socket (the client is unusable afterwards)."""
-        dispatcher = self._engine.transport_dispatcher
-        if dispatcher is not None:
-            dispatcher.close_dispatcher()
+        """Close the engines' sockets (the client is unusable afterwards)."""
+        for engine in self._engines:
+            dispatcher = engine.engine.transport_dispatcher
+            if dispatcher is not None:
+                dispatcher.close_dispatcher()
 
 
 _shared: SnmpClient | None = None
