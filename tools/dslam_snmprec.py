@@ -8,7 +8,8 @@ files come out the same.
   VDSL2 profile 17a (G.993.2, Annex B, vectoring) figures, as the file's header says.
 * ``counters-step.snmprec`` and ``counters-step32.snmprec`` (no ifXTable): agents whose sysUpTime and
   octet counters advance with time (snmpsim's ``numeric`` variation module), starting just below the
-  32-bit and 64-bit wrap, for the counter-wrap and reboot tests (restarting snmpsim is the reboot: its clock starts again).
+  32-bit and 64-bit wrap, for the counter-wrap and reboot tests (restarting snmpsim is the reboot: its
+  clock starts again).
 """
 
 from __future__ import annotations
