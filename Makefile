@@ -59,8 +59,9 @@ test: system-deps-test asterisk-root $(VENV)/.installed-dev
 	$(MAKE) --no-print-directory lint types unit
 
 # The real servers for running the whole stack by hand, on the database in OPENTELECOM_DATABASE_URL
-# (PostgreSQL). Later capabilities add FreeRADIUS, Asterisk, snmpd and the router namespace here.
-services: system-deps-test $(VENV)/.installed-run
+# (PostgreSQL): FreeRADIUS, Asterisk, snmpsim and snmpd (tools/services.sh). snmpsim is a dev requirement,
+# so this needs the dev virtualenv.
+services: system-deps-test $(VENV)/.installed-dev
 	tools/postgres.sh
 	tools/services.sh start
 

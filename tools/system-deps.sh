@@ -10,7 +10,7 @@ SUDO=""
 
 packages=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core python3-venv)
 if [ "$profile" = test ]; then
-  packages+=(chromium postgresql poppler-utils iputils-ping iproute2 freeradius freeradius-postgresql freeradius-utils debootstrap sip-tester)
+  packages+=(chromium postgresql poppler-utils iputils-ping iproute2 freeradius freeradius-postgresql freeradius-utils debootstrap sip-tester snmpd snmp)
 fi
 
 missing=()
@@ -36,5 +36,17 @@ if [ "$profile" = test ]; then
     echo "stopping Debian's freeradius init service (ours runs from deploy/freeradius)"
     $SUDO /etc/init.d/freeradius stop
     $SUDO update-rc.d freeradius disable >/dev/null
+  fi
+  # Debian's snmpd package may start its own agent on 127.0.0.1:161 with /etc/snmp/snmpd.conf. Ours run
+  # per instance from deploy/snmpd (tools/snmpd.py) on ports of their own, so the packaged one is stopped.
+  if [ -d /run/systemd/system ]; then
+    if systemctl is-enabled --quiet snmpd.service 2>/dev/null || systemctl is-active --quiet snmpd.service; then
+      echo "stopping and disabling Debian's snmpd.service (ours run from deploy/snmpd)"
+      $SUDO systemctl disable --now snmpd.service
+    fi
+  elif [ -x /etc/init.d/snmpd ] && /etc/init.d/snmpd status >/dev/null 2>&1; then
+    echo "stopping Debian's snmpd init service (ours run from deploy/snmpd)"
+    $SUDO /etc/init.d/snmpd stop
+    $SUDO update-rc.d snmpd disable >/dev/null
   fi
 fi
