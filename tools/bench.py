@@ -80,11 +80,15 @@ def main() -> None:
     from tools.bench_radius import bench_radius
     from tools.bench_router import bench_router_provision
     from tools.bench_sip import bench_sip, print_table
+    from tools.bench_snmp import bench_snmp
+    from tools.bench_snmp import print_table as print_snmp_table
 
     radius = bench_radius()
     router = bench_router_provision()
     sip = bench_sip()
+    snmp = bench_snmp()
     results.update(radius)
+    results.update(snmp)
     results.update(router)
     results.update(sip)
     print()
@@ -103,6 +107,8 @@ def main() -> None:
     print("goal: router_provision_10k_s under 10 s (None: not finished within the time limit)")
     print()
     print_table(sip)
+    print()
+    print_snmp_table(snmp)
     out = ROOT / "build" / "bench.json"
     out.parent.mkdir(exist_ok=True)
     existing = json.loads(out.read_text()) if out.exists() else {}

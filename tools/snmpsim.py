@@ -17,7 +17,7 @@ it (dev requirements).
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import importlib.metadata
 import json
 import os
 import secrets
@@ -64,10 +64,12 @@ class Simulator:
 
 def shipped_data_dir() -> Path:
     """snmpsim's own data directory inside its installed package."""
-    spec = importlib.util.find_spec("snmpsim")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("snmpsim is not installed in this virtualenv (make .venv/.installed-dev)")
-    return Path(next(iter(spec.submodule_search_locations))) / "data"
+    # By distribution, not by import: run as a script from tools/, this very module would shadow it.
+    try:
+        distribution = importlib.metadata.distribution("snmpsim")
+    except importlib.metadata.PackageNotFoundError:
+        raise RuntimeError("snmpsim is not installed in this virtualenv (make .venv/.installed-dev)") from None
+    return Path(str(distribution.locate_file("snmpsim/data")))
 
 
 def render(

@@ -43,10 +43,38 @@ class SnmpBackend(Protocol):
     ) -> dict[str, dict[str, Value]]: ...
 
 
-def _default_backend() -> SnmpBackend:
-    from network.snmp.client import shared_client
+class HybridClient:
+    """The default: gufo-snmp (``network.snmp.fast``) on the hot path, pysnmp (``network.snmp.client``, one
+    shared engine) for targets the fast client cannot serve (v3 contexts, other USM protocols)."""
 
-    return shared_client()
+    def __init__(self) -> None:
+        from network.snmp.client import shared_client
+        from network.snmp.fast import FastSnmpClient, fast_client_can_poll
+
+        self._fast = FastSnmpClient()
+        self._pysnmp = shared_client()
+        self._can_fast = fast_client_can_poll
+
+    def _for(self, target: Target) -> SnmpBackend:
+        return self._fast if self._can_fast(target) else self._pysnmp
+
+    async def get(self, target: Target, oids: Sequence[str]) -> dict[str, Value | None]:
+        return await self._for(target).get(target, oids)
+
+    async def walk(
+        self, target: Target, columns: Sequence[str], *, max_repetitions: int | None = None
+    ) -> dict[str, dict[str, Value]]:
+        return await self._for(target).walk(target, columns, max_repetitions=max_repetitions)
+
+
+_default: HybridClient | None = None
+
+
+def _default_backend() -> SnmpBackend:
+    global _default
+    if _default is None:
+        _default = HybridClient()
+    return _default
 
 
 async def poll_device(target: Target, *, client: SnmpBackend | None = None) -> DeviceSample:

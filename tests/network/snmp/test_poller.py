@@ -5,18 +5,35 @@ same agent."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
+from collections.abc import Iterator
 
 import pytest
 
 from network.snmp import DeviceSample, DslMib, IfStatus, SnmpErrorCode, Target, oids, poll_device, poll_many
+from network.snmp.client import shared_client
+from network.snmp.poller import SnmpBackend
 from network.snmp.rates import RateStatus, device_rates
 from tests.network.snmp.agents import NamespaceAgent, RunningSimulator
-from tools.processes import free_udp_port
 
 pytestmark = pytest.mark.snmp
 
 AGENT_IF_CACHE_S = 3.5
+
+
+@pytest.fixture
+def black_hole() -> Iterator[int]:
+    """A loopback UDP port that is bound but never answers (no ICMP port-unreachable either): a dead device."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
+
+
+@pytest.fixture(params=["default", "pysnmp"])
+def backend(request: pytest.FixtureRequest) -> SnmpBackend | None:
+    """The poller's default client (gufo-snmp on the hot path) and the pysnmp adapter on its own."""
+    return None if request.param == "default" else shared_client()
 
 
 def column(walk: dict[str, str], oid: str) -> dict[int, str]:
@@ -72,9 +89,11 @@ def interface_walk(walk: callable) -> dict[str, str]:  # type: ignore[valid-type
     return values
 
 
-async def test_poller_reads_what_snmpbulkwalk_reads_from_snmpd_in_a_namespace(ns_agent: NamespaceAgent) -> None:
+async def test_poller_reads_what_snmpbulkwalk_reads_from_snmpd_in_a_namespace(
+    ns_agent: NamespaceAgent, backend: SnmpBackend | None
+) -> None:
     before = interface_walk(ns_agent.walk)
-    sample = await poll_device(ns_agent.v2c())
+    sample = await poll_device(ns_agent.v2c(), client=backend)
     after = interface_walk(ns_agent.walk)
     assert sample.reachable, sample.error
     assert {"lo", "mgmt0", *ns_agent.ports} == {i.name for i in sample.interfaces.values()}
@@ -100,15 +119,17 @@ async def test_poller_reads_what_snmpbulkwalk_reads_from_snmpd_in_a_namespace(ns
     assert sample.dsl_lines == {}
 
 
-async def test_interface_taken_down_shows_down_in_the_next_poll(ns_agent: NamespaceAgent) -> None:
-    first = await poll_device(ns_agent.v2c())
+async def test_interface_taken_down_shows_down_in_the_next_poll(
+    ns_agent: NamespaceAgent, backend: SnmpBackend | None
+) -> None:
+    first = await poll_device(ns_agent.v2c(), client=backend)
     port = next(i for i in first.interfaces.values() if i.name == "port1")
     assert port.oper_status == IfStatus.UP and port.admin_status == IfStatus.UP
     ns_agent.set_link("port1", up=False)
     # net-snmp answers ifTable from a cache it refreshes at most every 3 s (its own view lags the kernel's
     # by that much); the first poll after that sees the change.
     await asyncio.sleep(AGENT_IF_CACHE_S)
-    second = await poll_device(ns_agent.v2c())
+    second = await poll_device(ns_agent.v2c(), client=backend)
     down = second.interfaces[port.index]
     assert (down.admin_status, down.oper_status) == (IfStatus.DOWN, IfStatus.DOWN)
     # Its veth peer loses carrier: administratively up, operationally not.
@@ -116,27 +137,29 @@ async def test_interface_taken_down_shows_down_in_the_next_poll(ns_agent: Namesp
     assert peer.admin_status == IfStatus.UP and peer.oper_status != IfStatus.UP
     ns_agent.set_link("port1", up=True)
     await asyncio.sleep(AGENT_IF_CACHE_S)
-    third = await poll_device(ns_agent.v2c())
+    third = await poll_device(ns_agent.v2c(), client=backend)
     assert third.interfaces[port.index].oper_status == IfStatus.UP
 
 
-async def test_v3_works_and_a_wrong_key_fails_cleanly(ns_agent: NamespaceAgent) -> None:
-    good = await poll_device(ns_agent.v3())
+async def test_v3_works_and_a_wrong_key_fails_cleanly(ns_agent: NamespaceAgent, backend: SnmpBackend | None) -> None:
+    good = await poll_device(ns_agent.v3(), client=backend)
     assert good.reachable, good.error
     assert {i.name for i in good.interfaces.values()} >= {"lo", "mgmt0", "port1"}
     started = time.monotonic()
-    bad = await poll_device(ns_agent.v3(auth_key="not-the-right-pass-phrase", timeout_s=0.5, retries=0))
+    bad = await poll_device(ns_agent.v3(auth_key="not-the-right-pass-phrase", timeout_s=0.5, retries=0), client=backend)
     assert time.monotonic() - started < 3
     assert not bad.reachable
     assert bad.error_code in (SnmpErrorCode.AUTH, SnmpErrorCode.TIMEOUT)
     assert bad.interfaces == {} and bad.uptime_ticks is None
     # The shared engine is none the worse for it.
-    again = await poll_device(ns_agent.v3())
+    again = await poll_device(ns_agent.v3(), client=backend)
     assert again.reachable and again.interfaces.keys() == good.interfaces.keys()
 
 
-async def test_poller_reads_the_dslam_recording_as_snmpget_does(simulator: RunningSimulator) -> None:
-    sample = await poll_device(simulator.v2c("dslam-vdsl2"))
+async def test_poller_reads_the_dslam_recording_as_snmpget_does(
+    simulator: RunningSimulator, backend: SnmpBackend | None
+) -> None:
+    sample = await poll_device(simulator.v2c("dslam-vdsl2"), client=backend)
     assert sample.reachable, sample.error
     walk = interface_walk(lambda oid: simulator.walk("dslam-vdsl2", oid))
     check_interfaces_against(sample, walk, walk)  # a static recording: before and after are the same
@@ -209,10 +232,12 @@ async def test_v3_against_snmpsim_and_a_wrong_privacy_key_fails_cleanly(simulato
     assert not bad.reachable and bad.error_code in (SnmpErrorCode.AUTH, SnmpErrorCode.TIMEOUT)
 
 
-async def test_dead_device_times_out_without_delaying_the_others(simulator: RunningSimulator) -> None:
+async def test_dead_device_times_out_without_delaying_the_others(
+    simulator: RunningSimulator, black_hole: int, backend: SnmpBackend | None
+) -> None:
     dead = Target(
         host="127.0.0.1",
-        port=free_udp_port(),
+        port=black_hole,
         credentials=simulator.v2c("x").credentials,
         timeout_s=1.0,
         retries=1,
@@ -220,10 +245,10 @@ async def test_dead_device_times_out_without_delaying_the_others(simulator: Runn
     )
     live = [simulator.v2c("dslam-vdsl2", timeout_s=2.0) for _ in range(6)]
     started = time.monotonic()
-    samples = await poll_many([dead, *live], concurrency=2)
+    samples = await poll_many([dead, *live], concurrency=2, client=backend)
     wall = time.monotonic() - started
     assert not samples[0].reachable and samples[0].error_code == SnmpErrorCode.TIMEOUT
-    # One request and one resend of 1 s each (pysnmp's timer ticks in 0.1 s), within its own deadline.
+    # One request and one resend of 1 s each, within its own deadline.
     assert 1.8 <= samples[0].duration_s <= 3.5
     assert all(s.reachable for s in samples[1:])
     # The live ones went through the other slot while the dead one waited: none waited for it.
@@ -231,10 +256,10 @@ async def test_dead_device_times_out_without_delaying_the_others(simulator: Runn
     assert wall < samples[0].duration_s + 1.0
 
 
-async def test_a_poll_never_outlasts_its_deadline(simulator: RunningSimulator) -> None:
+async def test_a_poll_never_outlasts_its_deadline(simulator: RunningSimulator, black_hole: int) -> None:
     dead = Target(
         host="127.0.0.1",
-        port=free_udp_port(),
+        port=black_hole,
         credentials=simulator.v2c("x").credentials,
         timeout_s=5.0,
         retries=3,
