@@ -31,6 +31,7 @@ from app.members.router import router as members_router
 from app.settings import Settings, get_settings
 from app.web import shell as web_shell
 from app.web.pages import all_pages
+from network.health import tasks as health_tasks
 from network.health.routes import router as devices_router
 from network.routes import router as network_router
 from provisioning import tasks as provisioning_tasks
@@ -92,6 +93,7 @@ def create_app(
         app.state.database = database or Database(settings)
         runner = LoopRunner(app.state.database.transaction, dialect=app.state.database.engine.dialect.name)
         register_loops(runner, settings)
+        health_tasks.register(runner, app.state.database)
         app.state.loops = runner
         if settings.run_background_loops if run_loops is None else run_loops:
             runner.start()

@@ -78,6 +78,16 @@ class Settings(BaseSettings):
     # events; it also lists them after every (re)connect.
     registration_poll_s: float = Field(default=30.0, gt=0, le=3600)
 
+    # Line and device health (network/health/rules.py): a condition that lasts ``incident_after_s`` opens
+    # an incident. VDSL2 lines train for about 6 dB of SNR margin; well below that they drop or retrain.
+    health_snr_margin_min_db: float = Field(default=3.0, ge=0, le=30)
+    health_error_rate_max_per_s: float = Field(default=1.0, gt=0)
+    health_cpu_max_percent: int = Field(default=90, gt=0, le=100)
+    health_incident_after_s: int = Field(default=120, ge=0, le=86400)
+    # SNMP pollers: devices leased per round and in flight at once.
+    poller_batch: int = Field(default=200, gt=0, le=10_000)
+    poller_concurrency: int = Field(default=64, gt=0, le=1000)
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:

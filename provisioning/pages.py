@@ -17,6 +17,7 @@ from app.kit.validation import IdPath
 from app.web.shell import MemberPage, StaffPage, Web, redirect
 from network import ipam
 from network import service as network
+from network.health import service as health
 from provisioning import reconcile, repository, service
 from provisioning.models import JobStatus, PortKind
 from voip import service as voip
@@ -135,6 +136,7 @@ async def console_line(web: StaffPage, session: SessionDep, line_id: IdPath) -> 
         events=await repository.events(session, line_id=view.line.id),
         jobs=await repository.jobs(session, line_id=view.line.id, limit=20),
         phone=await voip.phone_line_for_contract(session, actor=web.user, contract_id=view.line.contract_id),
+        health=(await health.line_health(session, line_ids=[view.line.id])).get(view.line.id),
     )
 
 
@@ -175,4 +177,5 @@ async def portal_line(web: MemberPage, session: SessionDep) -> Response:
     views = await repository.line_views(session, actor=web.user)
     lines = [(view, await service.line_session(session, username=view.line.username)) for view in views]
     phones = await voip.phone_lines(session, actor=web.user)
-    return web.render("provisioning/portal_line.html", lines=lines, phones=phones)
+    health_of = await health.line_health(session, line_ids=[view.line.id for view in views])
+    return web.render("provisioning/portal_line.html", lines=lines, phones=phones, health_of=health_of)

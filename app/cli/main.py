@@ -385,8 +385,10 @@ def audit_list(
 def main() -> None:
     # The domains' command groups live with their domains; registered here, where the CLI is composed.
     from network.cli import router_cli
+    from network.health.cli import devices_cli
     from provisioning.cli import provision_cli
 
     cli.add_typer(router_cli, name="router")
+    cli.add_typer(devices_cli, name="devices")
     cli.add_typer(provision_cli, name="provision")
     cli()

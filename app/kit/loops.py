@@ -22,14 +22,17 @@ from app.kit.time import utcnow
 log = logging.getLogger("opentelecom.loops")
 
 Job = Callable[[AsyncSession], Awaitable[int]]
+# A job that opens its own transactions (it waits on the network between them, e.g. an SNMP poll round).
+SelfManagedJob = Callable[[], Awaitable[int]]
 
 
 @dataclass
 class LoopState:
     name: str
     interval_s: float
-    job: Job
+    job: Job | None
     exclusive: bool = True
+    self_managed: SelfManagedJob | None = None
     last_run_at: datetime | None = None
     last_ok_at: datetime | None = None
     last_error: str | None = None
@@ -74,6 +77,11 @@ class LoopRunner:
         own rows) run in every process at once."""
         self.loops[name] = LoopState(name=name, interval_s=interval_s, job=job, exclusive=exclusive)
 
+    def register_self_managed(self, name: str, interval_s: float, job: SelfManagedJob) -> None:
+        """A loop whose job opens its own transactions; it runs in every process (it shares its work with
+        the other processes by itself, as the SNMP pollers do with leases)."""
+        self.loops[name] = LoopState(name=name, interval_s=interval_s, job=None, exclusive=False, self_managed=job)
+
     def on_stop(self, close: Callable[[], Awaitable[None]]) -> None:
         """Run ``close`` in ``stop`` once the loops have ended (a loop's connection to an outside system)."""
         self._closers.append(close)
@@ -83,15 +91,10 @@ class LoopRunner:
         state.last_run_at = utcnow()
         state.runs += 1
         try:
-            async with self._transaction() as session:  # type: ignore[attr-defined]
-                if self._dialect == "postgresql" and state.exclusive:
-                    key = zlib.crc32(name.encode())
-                    got = (await session.execute(sa.text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key})).scalar()
-                    if not got:
-                        state.last_ok_at = utcnow()
-                        state.last_error = None
-                        return 0
-                result = await state.job(session)
+            if state.self_managed is not None:
+                result = await state.self_managed()
+            else:
+                result = await self._in_transaction(state)
         except Exception as error:
             state.failures += 1
             state.last_error = f"{type(error).__name__}: {error}"
@@ -101,6 +104,16 @@ class LoopRunner:
         state.last_error = None
         state.last_result = result
         return result
+
+    async def _in_transaction(self, state: LoopState) -> int:
+        assert state.job is not None
+        async with self._transaction() as session:  # type: ignore[attr-defined]
+            if self._dialect == "postgresql" and state.exclusive:
+                key = zlib.crc32(state.name.encode())
+                got = (await session.execute(sa.text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key})).scalar()
+                if not got:
+                    return 0
+            return await state.job(session)
 
     async def _forever(self, name: str) -> None:
         state = self.loops[name]

@@ -37,18 +37,16 @@ class SnmpVersion(enum.StrEnum):
 
 
 class AuthProtocol(enum.StrEnum):
-    """SNMPv3 USM authentication (HMAC-SHA-2 where the agent has it; SHA-1 for older agents)."""
+    """SNMPv3 USM authentication: HMAC-SHA-256 (RFC 7860) where the agent has it, HMAC-SHA-1 for older ones."""
 
     SHA = "sha"
     SHA256 = "sha256"
-    SHA512 = "sha512"
 
 
 class PrivProtocol(enum.StrEnum):
-    """SNMPv3 USM privacy (AES-128 CFB is what every agent has)."""
+    """SNMPv3 USM privacy: AES-128 CFB (RFC 3826), which every agent has."""
 
     AES = "aes"
-    AES256 = "aes256"
 
 
 class HealthState(enum.StrEnum):
@@ -78,6 +76,7 @@ class Device(IdMixin, TimestampMixin, Base):
     # Secrets are sealed with the application's secret key (app/kit/sealing.py) and never leave the API.
     community_sealed: Mapped[str | None] = mapped_column(sa.Text)
     v3_user: Mapped[str | None] = mapped_column(sa.String(64))
+    # v3 is always authPriv: the poller's reads (traffic, line figures) are not sent in the clear.
     auth_protocol: Mapped[AuthProtocol | None] = mapped_column(enum_column(AuthProtocol, "snmp_auth_protocol"))
     auth_key_sealed: Mapped[str | None] = mapped_column(sa.Text)
     priv_protocol: Mapped[PrivProtocol | None] = mapped_column(enum_column(PrivProtocol, "snmp_priv_protocol"))
@@ -95,7 +94,7 @@ class Device(IdMixin, TimestampMixin, Base):
         sa.CheckConstraint(
             "(snmp_version = 'v2c' AND community_sealed IS NOT NULL)"
             " OR (snmp_version = 'v3' AND v3_user IS NOT NULL AND auth_protocol IS NOT NULL"
-            " AND auth_key_sealed IS NOT NULL AND (priv_protocol IS NULL) = (priv_key_sealed IS NULL))",
+            " AND auth_key_sealed IS NOT NULL AND priv_protocol IS NOT NULL AND priv_key_sealed IS NOT NULL)",
             name="credentials_complete",
         ),
     )
@@ -142,6 +141,8 @@ class DeviceInterface(Base):
     out_octets: Mapped[int | None] = mapped_column(Counter)
     in_errors: Mapped[int | None] = mapped_column(Counter)
     out_errors: Mapped[int | None] = mapped_column(Counter)
+    # 64 (ifHCIn/OutOctets) or 32 (ifIn/OutOctets, on agents without ifXTable counters).
+    counter_bits: Mapped[int] = mapped_column(sa.SmallInteger, default=64)
     # Bits per second and errors per second since the previous poll; None across a reboot or a gap.
     in_bps: Mapped[int | None] = mapped_column(sa.BigInteger)
     out_bps: Mapped[int | None] = mapped_column(sa.BigInteger)
@@ -174,3 +175,97 @@ class LinePort(TimestampMixin, Base):
         sa.UniqueConstraint("device_id", "if_index"),
         sa.CheckConstraint("if_index > 0", name="if_index_positive"),
     )
+
+
+class ConditionKind(enum.StrEnum):
+    """What a health rule found wrong; the first two make a device or line ``down``, the rest ``degraded``."""
+
+    DEVICE_UNREACHABLE = "device_unreachable"
+    INTERFACE_DOWN = "interface_down"
+    SNR_MARGIN_LOW = "snr_margin_low"
+    ERROR_RATE = "error_rate"
+    CPU_HIGH = "cpu_high"
+
+    @property
+    def severity(self) -> HealthState:
+        return HealthState.DOWN if self in (self.DEVICE_UNREACHABLE, self.INTERFACE_DOWN) else HealthState.DEGRADED
+
+
+# ``if_index`` 0 stands for the device itself (IF-MIB numbers interfaces from 1).
+DEVICE_ITSELF = 0
+
+
+class HealthCondition(Base):
+    """A rule's finding that holds now, on a device (``if_index`` 0) or one of its interfaces, since when;
+    once it has lasted long enough it has an incident. Deleted when the rule no longer finds it."""
+
+    __tablename__ = "health_conditions"
+
+    device_id: Mapped[int] = mapped_column(IdType, fk("devices.id", ondelete="CASCADE"), primary_key=True)
+    if_index: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    kind: Mapped[ConditionKind] = mapped_column(enum_column(ConditionKind, "condition_kind"), primary_key=True)
+    since: Mapped[datetime] = mapped_column(UTCDateTime())
+    detail: Mapped[str] = mapped_column(sa.String(255))
+    incident_id: Mapped[int | None] = mapped_column(IdType, fk("incidents.id", ondelete="SET NULL"))
+
+
+class Incident(IdMixin, TimestampMixin, Base):
+    """A fault that lasted: what (kind, device, interface), from when to when, which lines it hit, and the
+    operators' acknowledgement. Opened and closed by the poller; ``ended_at`` is the first poll that found
+    the fault gone."""
+
+    __tablename__ = "incidents"
+    __audited__ = True
+
+    kind: Mapped[ConditionKind] = mapped_column(enum_column(ConditionKind, "condition_kind"))
+    severity: Mapped[HealthState] = mapped_column(enum_column(HealthState, "health_state"))
+    device_id: Mapped[int] = mapped_column(IdType, fk("devices.id", ondelete="CASCADE"), index=True)
+    if_index: Mapped[int] = mapped_column(sa.Integer)
+    summary: Mapped[str] = mapped_column(sa.String(255))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    acknowledged_by: Mapped[str | None] = mapped_column(sa.String(255))
+
+    __table_args__ = (sa.CheckConstraint("ended_at IS NULL OR ended_at >= started_at", name="ends_after_start"),)
+
+
+class IncidentLine(Base):
+    """A line an incident hit (the lines on the interface, or every line on a device that went down)."""
+
+    __tablename__ = "incident_lines"
+
+    incident_id: Mapped[int] = mapped_column(IdType, fk("incidents.id", ondelete="CASCADE"), primary_key=True)
+    line_id: Mapped[int] = mapped_column(IdType, fk("lines.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+
+class IncidentComment(IdMixin, Base):
+    """An operator's note on an incident (what was found, what was done)."""
+
+    __tablename__ = "incident_comments"
+
+    incident_id: Mapped[int] = mapped_column(IdType, fk("incidents.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    author_user_id: Mapped[int | None] = mapped_column(IdType, fk("users.id", ondelete="SET NULL"))
+    author_label: Mapped[str] = mapped_column(sa.String(255))
+    text: Mapped[str] = mapped_column(sa.Text)
+
+
+class InterfaceHistory(Base):
+    """An interface's figures for graphs, per time bucket of ``resolution_s`` (5 minutes, an hour, a day);
+    coarser buckets are kept longer (network/health/history.py), so the table stays bounded."""
+
+    __tablename__ = "interface_history"
+
+    device_id: Mapped[int] = mapped_column(IdType, fk("devices.id", ondelete="CASCADE"), primary_key=True)
+    if_index: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    resolution_s: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    bucket_start: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    samples: Mapped[int] = mapped_column(sa.Integer)
+    # Sums, so a bucket's mean is sum / samples however many polls fell into it.
+    in_bps_sum: Mapped[int] = mapped_column(sa.BigInteger)
+    out_bps_sum: Mapped[int] = mapped_column(sa.BigInteger)
+    in_bps_max: Mapped[int] = mapped_column(sa.BigInteger)
+    out_bps_max: Mapped[int] = mapped_column(sa.BigInteger)
+    up_samples: Mapped[int] = mapped_column(sa.Integer)
+    snr_margin_down_min_tenth_db: Mapped[int | None] = mapped_column(sa.Integer)

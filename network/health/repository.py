@@ -8,7 +8,15 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from network.health.models import Device, DeviceStatus, LinePort
+from network.health.models import (
+    Device,
+    DeviceInterface,
+    DeviceStatus,
+    HealthCondition,
+    Incident,
+    IncidentLine,
+    LinePort,
+)
 
 
 async def device_clash(session: AsyncSession, *, name: str, host: str, port: int, other_than: int | None) -> bool:
@@ -85,3 +93,60 @@ async def line_exists(session: AsyncSession, line_id: int) -> bool:
     """Whether provisioning has this line (network refers to lines by id only; it never loads them)."""
     lines = sa.table("lines", sa.column("id"))
     return (await session.scalars(sa.select(lines.c.id).where(lines.c.id == line_id))).first() is not None
+
+
+async def interfaces(session: AsyncSession, device_id: int) -> dict[int, DeviceInterface]:
+    query = sa.select(DeviceInterface).where(DeviceInterface.device_id == device_id)
+    return {row.if_index: row for row in (await session.scalars(query)).all()}
+
+
+async def interface_name(session: AsyncSession, device_id: int, if_index: int) -> str:
+    query = sa.select(DeviceInterface.name).where(
+        DeviceInterface.device_id == device_id, DeviceInterface.if_index == if_index
+    )
+    return (await session.scalars(query)).first() or f"ifIndex {if_index}"
+
+
+async def conditions(session: AsyncSession, device_id: int) -> list[HealthCondition]:
+    query = sa.select(HealthCondition).where(HealthCondition.device_id == device_id)
+    return list((await session.scalars(query)).all())
+
+
+async def lines_on(session: AsyncSession, *, device_id: int, if_index: int | None) -> list[int]:
+    """The lines running over one interface of the device, or (``if_index`` None) over any of them."""
+    query = sa.select(LinePort.line_id).where(LinePort.device_id == device_id).order_by(LinePort.line_id)
+    if if_index is not None:
+        query = query.where(LinePort.if_index == if_index)
+    return list((await session.scalars(query)).all())
+
+
+async def line_ports_with_state(
+    session: AsyncSession, line_ids: Sequence[int]
+) -> list[tuple[LinePort, Device, DeviceStatus, DeviceInterface | None]]:
+    """Each line's port with its device, the device's status and the interface as last seen (None before
+    the first poll found it)."""
+    query = (
+        sa.select(LinePort, Device, DeviceStatus, DeviceInterface)
+        .join(Device, Device.id == LinePort.device_id)
+        .join(DeviceStatus, DeviceStatus.device_id == Device.id)
+        .outerjoin(
+            DeviceInterface,
+            sa.and_(DeviceInterface.device_id == LinePort.device_id, DeviceInterface.if_index == LinePort.if_index),
+        )
+        .where(LinePort.line_id.in_(line_ids))
+        .order_by(LinePort.line_id)
+    )
+    return [(p, d, s, i) for p, d, s, i in (await session.execute(query)).all()]
+
+
+async def open_incidents_of_lines(session: AsyncSession, line_ids: Sequence[int]) -> dict[int, list[Incident]]:
+    query = (
+        sa.select(IncidentLine.line_id, Incident)
+        .join(Incident, Incident.id == IncidentLine.incident_id)
+        .where(IncidentLine.line_id.in_(line_ids), Incident.ended_at.is_(None))
+        .order_by(Incident.started_at)
+    )
+    found: dict[int, list[Incident]] = {}
+    for line_id, incident in (await session.execute(query)).all():
+        found.setdefault(line_id, []).append(incident)
+    return found

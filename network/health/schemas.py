@@ -29,8 +29,8 @@ def _host(value: str) -> str:
 
 
 class Credentials(BaseModel):
-    """SNMP credentials: v2c with a community, or v3 with a USM user, an auth key and optionally a privacy
-    key (authPriv is what operators should use; authNoPriv is accepted for agents without AES)."""
+    """SNMP credentials: v2c with a community, or v3 with a USM user, an auth key and a privacy key
+    (authPriv only: what the poller reads of a line is not sent in the clear)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -53,10 +53,8 @@ class Credentials(BaseModel):
             return self
         if self.community is not None:
             raise ValueError("v3 takes no community")
-        if self.user is None or self.auth_protocol is None or self.auth_key is None:
-            raise ValueError("v3 needs a user, an auth protocol and an auth key")
-        if (self.priv_protocol is None) != (self.priv_key is None):
-            raise ValueError("a privacy protocol and a privacy key go together")
+        if None in (self.user, self.auth_protocol, self.auth_key, self.priv_protocol, self.priv_key):
+            raise ValueError("v3 needs a user, an auth protocol and key, and a privacy protocol and key")
         return self
 
 

@@ -212,3 +212,64 @@ async def claim(
 async def release(session: AsyncSession, *, owner: str, device_ids: list[int]) -> int:
     """Give back leases that will not be polled (the poller is stopping); the devices are due at once."""
     return await repository.release(session, owner=owner, device_ids=device_ids)
+
+
+# --- what a line's health is ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OpenIncident:
+    id: int
+    summary: str
+    started_at: datetime
+    acknowledged: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LineHealth:
+    """A line's health as its port was last seen: the device being down makes the line down too."""
+
+    line_id: int
+    state: HealthState
+    since: datetime | None
+    device_name: str
+    interface_name: str | None
+    sampled_at: datetime | None
+    sync_down_kbps: int | None
+    sync_up_kbps: int | None
+    attainable_down_kbps: int | None
+    snr_margin_down_db: float | None
+    open_incidents: tuple[OpenIncident, ...]
+
+
+async def line_health(session: AsyncSession, *, line_ids: list[int]) -> dict[int, LineHealth]:
+    """The health of the lines that have a port in the inventory, by line id (lines without one are left
+    out: nothing watches them)."""
+    found: dict[int, LineHealth] = {}
+    incidents = await repository.open_incidents_of_lines(session, line_ids)
+    for port, device, status, interface in await repository.line_ports_with_state(session, line_ids):
+        if status.state is HealthState.DOWN or interface is None:
+            state, since = status.state, status.state_since
+        else:
+            state, since = interface.state, interface.state_since
+        found[port.line_id] = LineHealth(
+            line_id=port.line_id,
+            state=state,
+            since=since,
+            device_name=device.name,
+            interface_name=interface.name if interface else None,
+            sampled_at=interface.sampled_at if interface else status.last_polled_at,
+            sync_down_kbps=interface.actual_down_kbps if interface else None,
+            sync_up_kbps=interface.actual_up_kbps if interface else None,
+            attainable_down_kbps=interface.attainable_down_kbps if interface else None,
+            snr_margin_down_db=(
+                interface.snr_margin_down_tenth_db / 10
+                if interface is not None and interface.snr_margin_down_tenth_db is not None
+                else None
+            ),
+            open_incidents=tuple(
+                OpenIncident(i.id, i.summary, i.started_at, i.acknowledged_at is not None)
+                for i in incidents.get(port.line_id, ())
+            ),
+        )
+    return found

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import secrets
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -85,12 +86,36 @@ def namespace_agent(work_dir: Path, *, pairs: int = 2) -> Iterator[NamespaceAgen
             ports += [a, b]
         directory = snmpd.render(work_dir / netns, name=netns, netns=netns, listen=agent_ip, port=161)
         process = snmpd.start(directory)
-        yield NamespaceAgent(netns, agent_ip, host_ifname, ports, snmpd.Agent.load(directory), directory)
+        agent = NamespaceAgent(netns, agent_ip, host_ifname, ports, snmpd.Agent.load(directory), directory)
+        _wait_reachable_from_host(agent)
+        yield agent
     finally:
         if process is not None:
             stop(process)
         # Removing the namespace removes both ends of every veth in it, mgmt0's host end too.
         sh("ip", "netns", "del", netns, check=False)
+
+
+def _wait_reachable_from_host(agent: NamespaceAgent, *, within_s: float = 30.0) -> None:
+    """Wait until snmpd answers from the host side and reports every interface up, as they all are now.
+
+    snmpd answers inside its namespace before the management veth carries packets from the host (about a
+    second here), and its first interface table can be stale: every port, the management veth too,
+    reported down for a second or more after it started (seen here).
+    """
+    deadline = time.monotonic() + within_s
+    seen = ""
+    while time.monotonic() < deadline:
+        result = sh(
+            "snmpbulkwalk", "-v2c", "-c", agent.agent.community, "-r0", "-t0.5", *NETSNMP_FORMAT,
+            f"{agent.address}:161", "1.3.6.1.2.1.2.2.1.8", check=False,
+        )  # fmt: skip
+        statuses = _parse(result.stdout) if result.returncode == 0 else {}
+        if len(statuses) >= 2 + len(agent.ports) and set(statuses.values()) == {"1"}:
+            return
+        seen = result.stderr.strip() or str(statuses)
+        time.sleep(0.2)
+    raise RuntimeError(f"snmpd in {agent.netns} not ready from the host within {within_s} s: {seen}")
 
 
 @dataclass
