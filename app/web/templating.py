@@ -18,6 +18,7 @@ TEMPLATE_DIRS = [
     _ROOT / "audit" / "templates",
     _ROOT / "auth" / "templates",
     _ROOT.parent / "provisioning" / "templates",
+    _ROOT.parent / "network" / "health" / "templates",
 ]
 
 

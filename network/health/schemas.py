@@ -9,7 +9,7 @@ from typing import Annotated, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.kit.validation import IdRef, NoControl, text
-from network.health.models import AuthProtocol, DeviceKind, HealthState, PrivProtocol, SnmpVersion
+from network.health.models import AuthProtocol, ConditionKind, DeviceKind, HealthState, PrivProtocol, SnmpVersion
 from network.schemas import Name
 
 # RFC 3414 keys are at least 8 characters; communities are printable ASCII in practice.
@@ -138,3 +138,39 @@ class LinePortOut(BaseModel):
     line_id: int
     device_id: int
     if_index: int
+
+
+class IncidentOut(BaseModel):
+    id: int
+    kind: ConditionKind
+    severity: HealthState
+    device_id: int
+    device_name: str
+    if_index: int = Field(description="0: the device itself")
+    summary: str
+    started_at: datetime
+    ended_at: datetime | None
+    duration_s: float
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    lines: int = Field(description="how many lines it hit")
+
+
+class IncidentCommentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    at: datetime
+    author_label: str
+    text: str
+
+
+class IncidentDetailOut(IncidentOut):
+    line_ids: list[int]
+    comments: list[IncidentCommentOut]
+
+
+class IncidentCommentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: Annotated[str, text(4000), NoControl]
