@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +19,7 @@ from app.audit import service as audit_service
 from app.audit.router import router as audit_router
 from app.audit.service import bind_actor
 from app.auth import repository as auth_repository
+from app.auth.deps import SessionDep
 from app.auth.router import router as auth_router
 from app.contracts import service as contracts_service
 from app.contracts.router import router as contracts_router
@@ -31,6 +33,7 @@ from app.members.router import router as members_router
 from app.settings import Settings, get_settings
 from app.web import shell as web_shell
 from app.web.pages import all_pages
+from network.health import metrics as health_metrics
 from network.health import tasks as health_tasks
 from network.health.routes import router as devices_router
 from network.routes import router as network_router
@@ -168,5 +171,17 @@ def create_app(
             "loops": runner.report(),
         }
         return JSONResponse(body, status_code=200 if db_ok and loops_ok else 503)
+
+    @app.get("/metrics", tags=["health"], response_class=PlainTextResponse)
+    async def metrics(request: Request, session: SessionDep) -> Response:
+        """Prometheus metrics: the SNMP pollers' figures and the latest device and line figures."""
+        if settings.metrics_token:
+            given = request.headers.get("authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {settings.metrics_token}".encode()):
+                return PlainTextResponse("a metrics token is required\n", status_code=401)
+        elif request.client is None or request.client.host not in ("127.0.0.1", "::1"):
+            return PlainTextResponse("metrics are answered on this machine only\n", status_code=403)
+        body = await health_metrics.render(session)
+        return PlainTextResponse(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     return app

@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     health_error_rate_max_per_s: float = Field(default=1.0, gt=0)
     health_cpu_max_percent: int = Field(default=90, gt=0, le=100)
     health_incident_after_s: int = Field(default=120, ge=0, le=86400)
+    # /metrics (Prometheus): with a token, scrapers send ``Authorization: Bearer <token>``; without one,
+    # only clients on this machine (127.0.0.1, ::1) are answered.
+    metrics_token: str | None = None
     # SNMP pollers: devices leased per round and in flight at once.
     poller_batch: int = Field(default=200, gt=0, le=10_000)
     poller_concurrency: int = Field(default=64, gt=0, le=1000)

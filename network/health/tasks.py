@@ -21,6 +21,7 @@ from app.kit.actor import Actor
 from app.kit.loops import LoopRunner
 from app.kit.time import utcnow
 from network.health import polling, service
+from network.health.metrics import STATS
 from network.snmp.poller import SnmpBackend, poll_many
 
 log = logging.getLogger("opentelecom.network.health")
@@ -58,6 +59,13 @@ class Poller:
             concurrency=self.settings.poller_concurrency,
             client=self.client,
         )
+        STATS.rounds += 1
+        for sample in samples:
+            STATS.polls["ok" if sample.reachable else "unreachable"] += 1
+            if not sample.reachable:
+                STATS.errors[sample.error_code or "unknown"] += 1
+            STATS.poll_seconds_sum += sample.duration_s
+            STATS.poll_seconds_count += 1
         recorded = 0
         async with self.database.transaction() as session:
             bind_actor(session, Actor.system(LOOP_NAME))
@@ -73,6 +81,7 @@ class Poller:
                             sample=sample,
                         )
                 except Exception:
+                    STATS.record_failures += 1
                     log.exception(
                         "recording the poll of %s failed; its lease runs out and it is polled again", assignment.name
                     )

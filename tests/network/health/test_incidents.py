@@ -7,7 +7,9 @@ tests/network/snmp and tests/network/health/test_polling.py."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -217,3 +219,43 @@ async def test_operators_see_and_work_incidents_on_the_console_and_the_board_see
     reliability = await client.get("/board/network")
     assert reliability.status_code == 200
     assert "2026-11" in reliability.text and "Verfügbarkeit" in reliability.text
+
+
+async def test_metrics_export_device_and_line_figures_in_prometheus_text_format(
+    client: httpx.AsyncClient, db_session: AsyncSession, settings: Settings
+) -> None:
+    device_id, first, second = await _setup(db_session, settings)
+    await _record(db_session, settings, device_id, _sample(T0, snr_db=2.0))
+    await _record(db_session, settings, device_id, _sample(T0 + timedelta(minutes=5), snr_db=2.0, seconds_up=300))
+
+    response = await client.get("/metrics")
+
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    lines = response.text.splitlines()
+    assert 'opentelecom_device_up{device="dslam-sued",kind="dslam"} 1' in lines
+    assert 'opentelecom_device_state{device="dslam-sued",state="ok"} 1' in lines
+    assert f'opentelecom_line_up{{line="{first}"}} 1' in lines
+    assert f'opentelecom_line_traffic_bits_per_second{{line="{first}",direction="in"}} 1e+06' in lines
+    assert f'opentelecom_line_snr_margin_decibels{{line="{second}",direction="down"}} 2' in lines
+    assert f'opentelecom_line_sync_rate_bits_per_second{{line="{second}",direction="down"}} 5e+07' in lines
+    assert 'opentelecom_incidents_open{severity="degraded"} 1' in lines
+    assert "# TYPE opentelecom_snmp_polls counter" in lines
+    # Every sample line is "name{labels} value" after its family's HELP and TYPE.
+    samples = [line for line in lines if not line.startswith("#")]
+    assert samples and all(re.fullmatch(r"[a-z_]+(\{[^}]*\})? -?[0-9.e+]+", line) for line in samples), samples
+
+
+async def test_metrics_need_the_token_when_one_is_set(app: Any, settings: Settings) -> None:
+    settings_with_token = settings.model_copy(update={"metrics_token": "scrape-secret-" + "x" * 20})
+    from app.main import create_app
+
+    application = create_app(settings_with_token, database=app.state.database, run_loops=False)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application, client=("127.0.0.1", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as scraper:
+            refused = await scraper.get("/metrics")
+            wrong = await scraper.get("/metrics", headers={"Authorization": "Bearer nope"})
+            allowed = await scraper.get(
+                "/metrics", headers={"Authorization": f"Bearer {settings_with_token.metrics_token}"}
+            )
+    assert (refused.status_code, wrong.status_code, allowed.status_code) == (401, 401, 200)
