@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -126,3 +126,27 @@ class ProvisioningEvent(IdMixin, Base):
     detail: Mapped[str] = mapped_column(sa.String(1000))
     error_cause: Mapped[int | None] = mapped_column(sa.Integer)
     data: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+
+
+class OutageCompensation(TimestampMixin, Base):
+    """Compensation a contract is owed for a complete outage of its line (Entschädigung, §58 (3) TKG): the
+    days of one outage within one billing month, at the lower rate (days 3 and 4: 5 EUR or 10 % of the
+    monthly fee, whichever is higher) and the higher rate (from day 5: 10 EUR or 20 %). Billing credits it
+    on the next invoice; the amounts are billing's to work out from the fee."""
+
+    __tablename__ = "outage_compensations"
+
+    contract_id: Mapped[int] = mapped_column(IdType, fk("contracts.id"), primary_key=True)
+    incident_id: Mapped[int] = mapped_column(IdType, fk("incidents.id"), primary_key=True)
+    # The first day of the billing month the outage days fall in.
+    period: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    line_id: Mapped[int] = mapped_column(IdType, fk("lines.id"), index=True)
+    outage_started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    outage_ended_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    lower_rate_days: Mapped[int] = mapped_column(sa.Integer)
+    higher_rate_days: Mapped[int] = mapped_column(sa.Integer)
+
+    __table_args__ = (
+        sa.CheckConstraint("lower_rate_days BETWEEN 0 AND 2 AND higher_rate_days >= 0", name="days_range"),
+        sa.Index("ix_outage_compensations_period", "period"),
+    )

@@ -314,8 +314,11 @@ async def _follow(session: AsyncSession, event: ContractChanged, line: Line) -> 
 
 
 def install() -> None:
-    """Subscribe provisioning to the contract events it follows (idempotent)."""
+    """Subscribe provisioning to the contract events it follows, and to the ends of outages (idempotent)."""
+    from provisioning import outages
+
     subscribe(ContractChanged, on_contracts_changed)
+    outages.install()
 
 
 # --- reading -------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -52,3 +53,16 @@ class ContractChanged:
     status: str
     plan_changed: bool
     actor: Actor
+
+
+@dataclass(frozen=True, slots=True)
+class LineOutagesEnded:
+    """An incident that took lines down completely has ended (network health announces it; provisioning
+    turns it into compensation days for the lines' contracts)."""
+
+    incident_id: int
+    line_ids: tuple[int, ...]
+    started_at: datetime
+    ended_at: datetime
+    # The coop's time zone (settings), in which outage days and billing months are counted.
+    timezone: str

@@ -1,5 +1,6 @@
 """The SNMP side: devices with sealed credentials, which line runs over which port, what the poller last
-saw of each device and interface, health conditions and incidents, and interface history for graphs
+saw of each device and interface, health conditions and incidents, interface history for graphs, and the
+outage compensation days (§58 TKG) contracts are owed
 
 Revision ID: 0006
 Revises: 0005
@@ -319,9 +320,46 @@ def upgrade() -> None:
         sa.UniqueConstraint("device_id", "if_index", name=op.f("uq_line_ports_device_id_if_index")),
     )
     op.create_index(op.f("ix_line_ports_device_id"), "line_ports", ["device_id"], unique=False)
+    op.create_table(
+        "outage_compensations",
+        sa.Column("contract_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("incident_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("period", sa.Date(), nullable=False),
+        sa.Column("line_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("outage_started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("outage_ended_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("lower_rate_days", sa.Integer(), nullable=False),
+        sa.Column("higher_rate_days", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "lower_rate_days BETWEEN 0 AND 2 AND higher_rate_days >= 0", name=op.f("ck_outage_compensations_days_range")
+        ),
+        sa.ForeignKeyConstraint(
+            ["contract_id"],
+            ["contracts.id"],
+            name=op.f("fk_outage_compensations_contract_id_contracts"),
+            ondelete="RESTRICT",
+        ),
+        sa.ForeignKeyConstraint(
+            ["incident_id"],
+            ["incidents.id"],
+            name=op.f("fk_outage_compensations_incident_id_incidents"),
+            ondelete="RESTRICT",
+        ),
+        sa.ForeignKeyConstraint(
+            ["line_id"], ["lines.id"], name=op.f("fk_outage_compensations_line_id_lines"), ondelete="RESTRICT"
+        ),
+        sa.PrimaryKeyConstraint("contract_id", "incident_id", "period", name=op.f("pk_outage_compensations")),
+    )
+    op.create_index(op.f("ix_outage_compensations_line_id"), "outage_compensations", ["line_id"], unique=False)
+    op.create_index("ix_outage_compensations_period", "outage_compensations", ["period"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_outage_compensations_period", table_name="outage_compensations")
+    op.drop_index(op.f("ix_outage_compensations_line_id"), table_name="outage_compensations")
+    op.drop_table("outage_compensations")
     op.drop_index(op.f("ix_line_ports_device_id"), table_name="line_ports")
     op.drop_table("line_ports")
     op.drop_index(op.f("ix_incident_lines_line_id"), table_name="incident_lines")

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.kit.events import LineOutagesEnded, publish
 from app.settings import Settings
 from network.health import history, repository, rules
 from network.health.models import (
@@ -24,6 +25,7 @@ from network.health.models import (
     DeviceInterface,
     DeviceStatus,
     HealthCondition,
+    HealthState,
     Incident,
     IncidentLine,
 )
@@ -212,13 +214,18 @@ async def _conditions(
     close those whose condition cleared. The kinds that hold now, by subject."""
     existing = {(c.if_index, c.kind): c for c in await repository.conditions(session, device.id)}
     found = {(index, f.kind): f for index, listed in findings.items() for f in listed}
+    ended: list[LineOutagesEnded] = []
     for key, condition in existing.items():
         if key[0] in findings and key not in found:
             if condition.incident_id is not None:
                 incident = await session.get(Incident, condition.incident_id)
                 if incident is not None and incident.ended_at is None:
                     incident.ended_at = max(at, incident.started_at)
+                    if incident.severity is HealthState.DOWN:
+                        ended.append(await _outage_ended(session, incident, settings))
             await session.delete(condition)
+    if ended:
+        await publish(session, *ended)
     held: dict[int, list[ConditionKind]] = {}
     lasting = timedelta(seconds=settings.health_incident_after_s)
     for (index, kind), finding in found.items():
@@ -234,6 +241,17 @@ async def _conditions(
         if index not in findings:
             held.setdefault(index, []).append(kind)
     return held
+
+
+async def _outage_ended(session: AsyncSession, incident: Incident, settings: Settings) -> LineOutagesEnded:
+    assert incident.ended_at is not None
+    return LineOutagesEnded(
+        incident_id=incident.id,
+        line_ids=tuple(await repository.incident_lines(session, incident.id)),
+        started_at=incident.started_at,
+        ended_at=incident.ended_at,
+        timezone=settings.timezone,
+    )
 
 
 async def _open_incident(session: AsyncSession, *, device: Device, condition: HealthCondition) -> int:

@@ -150,3 +150,10 @@ async def open_incidents_of_lines(session: AsyncSession, line_ids: Sequence[int]
     for line_id, incident in (await session.execute(query)).all():
         found.setdefault(line_id, []).append(incident)
     return found
+
+
+async def incident_lines(session: AsyncSession, incident_id: int) -> list[int]:
+    query = (
+        sa.select(IncidentLine.line_id).where(IncidentLine.incident_id == incident_id).order_by(IncidentLine.line_id)
+    )
+    return list((await session.scalars(query)).all())

@@ -22,7 +22,10 @@ from network.health import polling, reports, service
 from network.health.models import ConditionKind, HealthState, Incident, IncidentLine
 from network.health.schemas import Credentials, DeviceCreate, LinePortSet
 from network.snmp.samples import DeviceSample, DslLineSample, DslMib, InterfaceSample
+from provisioning import outages
 from provisioning import service as provisioning
+from provisioning.models import Line, OutageCompensation
+from provisioning.outages import MonthDays, compensation_days
 from tests.builders import OPERATOR, make_contract, make_member, make_plan, make_router, make_user, token_for
 from tests.web.test_pages import csrf_of, web_login
 
@@ -259,3 +262,39 @@ async def test_metrics_need_the_token_when_one_is_set(app: Any, settings: Settin
                 "/metrics", headers={"Authorization": f"Bearer {settings_with_token.metrics_token}"}
             )
     assert (refused.status_code, wrong.status_code, allowed.status_code) == (401, 401, 200)
+
+
+def test_outage_days_from_the_third_are_owed_split_by_rate_and_billing_month() -> None:
+    start = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+
+    assert compensation_days(start, start + timedelta(hours=47, minutes=59), zone="Europe/Berlin") == []
+    assert compensation_days(start, start + timedelta(days=2, hours=1), zone="Europe/Berlin") == [
+        MonthDays(date(2026, 11, 1), 1, 0)
+    ]
+    # Days 3 and 4 begin on 30 Nov and 1 Dec, days 5 and 6 on 2 and 3 Dec.
+    assert compensation_days(start, start + timedelta(days=5, hours=12), zone="Europe/Berlin") == [
+        MonthDays(date(2026, 11, 1), 1, 0),
+        MonthDays(date(2026, 12, 1), 1, 2),
+    ]
+
+
+async def test_a_device_down_for_three_days_owes_each_hit_contract_its_compensation_days(
+    db_session: AsyncSession, settings: Settings
+) -> None:
+    device_id, first, second = await _setup(db_session, settings)
+    await _record(db_session, settings, device_id, _sample(T0, reachable=False))
+    await _record(db_session, settings, device_id, _sample(T0 + timedelta(minutes=5), reachable=False))
+    await _record(db_session, settings, device_id, _sample(T0 + timedelta(days=3, hours=1), seconds_up=60))
+
+    contract_of = dict((await db_session.execute(sa.select(Line.id, Line.contract_id))).all())
+    owed = {
+        row.contract_id: row
+        for row in await db_session.scalars(
+            sa.select(OutageCompensation).where(OutageCompensation.line_id.in_([first, second]))
+        )
+    }
+    assert set(owed) == {contract_of[first], contract_of[second]}
+    for row in owed.values():
+        assert (row.period, row.lower_rate_days, row.higher_rate_days) == (date(2026, 11, 1), 2, 0)
+        assert (row.outage_started_at, row.outage_ended_at) == (T0, T0 + timedelta(days=3, hours=1))
+    assert [c.lower_rate_days for c in await outages.compensations(db_session, contract_id=contract_of[first])] == [2]
