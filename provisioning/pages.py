@@ -7,6 +7,7 @@ import ipaddress
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
+from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.deps import SessionDep
@@ -17,6 +18,7 @@ from app.kit.validation import IdPath
 from app.web.shell import MemberPage, StaffPage, Web, redirect
 from network import ipam
 from network import service as network
+from network.health import graph
 from network.health import service as health
 from provisioning import reconcile, repository, service
 from provisioning.models import JobStatus, PortKind
@@ -178,4 +180,27 @@ async def portal_line(web: MemberPage, session: SessionDep) -> Response:
     lines = [(view, await service.line_session(session, username=view.line.username)) for view in views]
     phones = await voip.phone_lines(session, actor=web.user)
     health_of = await health.line_health(session, line_ids=[view.line.id for view in views])
-    return web.render("provisioning/portal_line.html", lines=lines, phones=phones, health_of=health_of)
+    traffic_of = {}
+    for view in views:
+        traffic = await health.line_traffic(session, line_id=view.line.id, zone=web.settings.timezone)
+        if traffic is not None:
+            traffic_of[view.line.id] = (traffic, _traffic_graph(web, traffic))
+    return web.render(
+        "provisioning/portal_line.html", lines=lines, phones=phones, health_of=health_of, traffic_of=traffic_of
+    )
+
+
+def _traffic_graph(web: Web, traffic: health.LineTraffic) -> Markup:
+    words = web.translator.gettext
+    return graph.traffic_svg(
+        traffic.week,
+        start=traffic.week_start,
+        end=traffic.week_end,
+        zone=web.settings.timezone,
+        labels={
+            "title": words("Traffic over the last 7 days"),
+            "to_member": words("to you"),
+            "from_member": words("from you"),
+            "summary": words("Hourly means over the last seven days; the highest was %(peak)s Mbit/s."),
+        },
+    )

@@ -105,3 +105,28 @@ async def prune(session: AsyncSession, *, now: datetime) -> int:
         )
         dropped += int(getattr(result, "rowcount", 0) or 0)
     return dropped
+
+
+async def buckets(
+    session: AsyncSession, *, device_id: int, if_index: int, resolution_s: int, since: datetime
+) -> list[InterfaceHistory]:
+    """An interface's buckets of one resolution from ``since`` on, oldest first."""
+    query = (
+        sa.select(InterfaceHistory)
+        .where(
+            InterfaceHistory.device_id == device_id,
+            InterfaceHistory.if_index == if_index,
+            InterfaceHistory.resolution_s == resolution_s,
+            InterfaceHistory.bucket_start >= since,
+        )
+        .order_by(InterfaceHistory.bucket_start)
+    )
+    return list((await session.scalars(query)).all())
+
+
+def octets(bucket: InterfaceHistory) -> tuple[float, float]:
+    """About how many octets went in and out during the bucket (its mean rate over its length)."""
+    if not bucket.samples:
+        return 0.0, 0.0
+    seconds = bucket.resolution_s / 8 / bucket.samples
+    return bucket.in_bps_sum * seconds, bucket.out_bps_sum * seconds

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,7 +16,7 @@ from app.kit.errors import Conflict, Invalid, NotFound
 from app.kit.sealing import seal, unseal
 from app.kit.time import utcnow
 from app.settings import Settings
-from network.health import repository
+from network.health import graph, history, repository
 from network.health.models import (
     AuthProtocol,
     Device,
@@ -273,3 +274,49 @@ async def line_health(session: AsyncSession, *, line_ids: list[int]) -> dict[int
             ),
         )
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class LineTraffic:
+    """A line's traffic as its port counted it: today so far (local day) and hourly over seven days.
+    'to member' is what the port sent out towards the line, 'from member' what came in from it."""
+
+    today_to_member_bytes: float
+    today_from_member_bytes: float
+    week: list[graph.Point]
+    week_start: datetime
+    week_end: datetime
+
+
+async def line_traffic(
+    session: AsyncSession, *, line_id: int, zone: str, now: datetime | None = None
+) -> LineTraffic | None:
+    """None for a line without a port in the inventory."""
+    port = await repository.line_port(session, line_id)
+    if port is None:
+        return None
+    now = now or utcnow()
+    midnight = now.astimezone(ZoneInfo(zone)).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = await history.buckets(
+        session, device_id=port.device_id, if_index=port.if_index, resolution_s=300, since=midnight
+    )
+    week_start = now - timedelta(days=7)
+    hourly = await history.buckets(
+        session, device_id=port.device_id, if_index=port.if_index, resolution_s=3600, since=week_start
+    )
+    totals = [history.octets(b) for b in today]
+    return LineTraffic(
+        today_to_member_bytes=sum(out for _, out in totals),
+        today_from_member_bytes=sum(in_ for in_, _ in totals),
+        week=[
+            graph.Point(
+                at=b.bucket_start + timedelta(seconds=b.resolution_s / 2),
+                to_member_bps=b.out_bps_sum / b.samples,
+                from_member_bps=b.in_bps_sum / b.samples,
+            )
+            for b in hourly
+            if b.samples
+        ],
+        week_start=week_start,
+        week_end=now,
+    )

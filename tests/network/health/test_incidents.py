@@ -16,7 +16,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.contracts.models import Contract
 from app.kit.actor import Role
+from app.kit.time import utcnow
+from app.members.models import Member
 from app.settings import Settings
 from network.health import polling, reports, service
 from network.health.models import ConditionKind, HealthState, Incident, IncidentLine
@@ -298,3 +301,34 @@ async def test_a_device_down_for_three_days_owes_each_hit_contract_its_compensat
         assert (row.period, row.lower_rate_days, row.higher_rate_days) == (date(2026, 11, 1), 2, 0)
         assert (row.outage_started_at, row.outage_ended_at) == (T0, T0 + timedelta(days=3, hours=1))
     assert [c.lower_rate_days for c in await outages.compensations(db_session, contract_id=contract_of[first])] == [2]
+
+
+async def test_the_member_sees_todays_traffic_and_a_seven_day_graph_of_their_line(
+    client: httpx.AsyncClient, db_session: AsyncSession, settings: Settings
+) -> None:
+    device_id, first, _ = await _setup(db_session, settings)
+    now = utcnow()
+    await _record(db_session, settings, device_id, _sample(now - timedelta(minutes=10)))
+    await _record(db_session, settings, device_id, _sample(now - timedelta(minutes=5), seconds_up=300))
+    member_id = (
+        await db_session.execute(
+            sa.select(Contract.member_id).join(Line, Line.contract_id == Contract.id).where(Line.id == first)
+        )
+    ).scalar_one()
+    user = await make_user(db_session, role=Role.MEMBER, member=await db_session.get(Member, member_id))
+    email = user.email
+
+    await web_login(client, email)
+    page = await client.get("/portal/line")
+
+    assert page.status_code == 200
+    text = re.sub(r"\s+", " ", page.text)
+    assert '<dd class="traffic-today-down">' in text
+    # 1 Mbit/s each way for the five minutes between the polls: 37.5 MB (given a "now" on the same day).
+    traffic = await service.line_traffic(db_session, line_id=first, zone="UTC", now=now - timedelta(minutes=4))
+    assert traffic is not None
+    if (now - timedelta(minutes=5)).date() == (now - timedelta(minutes=4)).date():
+        assert (traffic.today_to_member_bytes, traffic.today_from_member_bytes) == (37_500_000, 37_500_000)
+    svg = text[text.index("<svg") : text.index("</svg>")]
+    assert "<polyline" in svg and "Datenverkehr der letzten 7 Tage" in svg
+    assert "der höchste Wert war 1.0 Mbit/s" in svg
