@@ -98,6 +98,11 @@ async def lines_by_contracts(
     return {line.contract_id: line for line in (await session.scalars(query)).all()}
 
 
+async def live_line_ids(session: AsyncSession) -> list[int]:
+    query = sa.select(Line.id).where(Line.state != LineState.REMOVED).order_by(Line.id)
+    return list((await session.scalars(query)).all())
+
+
 async def pending_job(session: AsyncSession, *, line_id: int, kind: JobKind) -> ProvisioningJob | None:
     """A queued job of this kind for the line that has not started yet (a new one would do the same)."""
     query = sa.select(ProvisioningJob).where(

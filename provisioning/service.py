@@ -324,6 +324,11 @@ def install() -> None:
 # --- reading -------------------------------------------------------------------------------------
 
 
+async def live_line_ids(session: AsyncSession) -> list[int]:
+    """The lines that are not removed, oldest first."""
+    return await repository.live_line_ids(session)
+
+
 async def get_line(session: AsyncSession, *, actor: Actor, line_id: int) -> repository.LineView:
     views = await repository.line_views(session, actor=actor, line_ids=[line_id])
     if not views:

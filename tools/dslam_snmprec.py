@@ -206,13 +206,43 @@ def counter_step32_records() -> list[str]:
     ]
 
 
+LIVE_HEADER = """\
+# openTelecom lab recording: the DSLAM of dslam-vdsl2.snmprec, running (community / context name:
+# dslam-vdsl2-live), for the demo of `make services`. Made up by us (tools/dslam_snmprec.py): the same values,
+# except that sysUpTime counts 100 ticks a second and each synced port's ifHCInOctets/ifHCOutOctets grow at
+# a steady made-up rate (snmpsim's numeric variation module: initial + rate * seconds since snmpsim
+# started), so pollers see traffic. The static recording stays for the tests that compare exact values.
+"""
+
+HC_IN, HC_OUT = (1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 6), (1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 10)
+
+
+def live_records() -> list[str]:
+    """The DSLAM with a running clock and traffic on its synced ports (0.1 to 2.5 MB/s down, a fifth up)."""
+    rng = random.Random(815)  # made-up lab figures, not secrets
+    out = []
+    for oid, tag, value in dslam_records():
+        text = ".".join(map(str, oid))
+        port = oid[-1]
+        if oid == (1, 3, 6, 1, 2, 1, 1, 3, 0):
+            out.append(f"{text}|67:numeric|rate=100,initial={value}")
+        elif oid[:-1] in (HC_IN, HC_OUT) and port <= PORTS and port not in (46, 47, 48):
+            down = rng.randrange(100_000, 2_500_000)
+            rate = down if oid[:-1] == HC_OUT else down // 5
+            out.append(f"{text}|70:numeric|rate={rate},initial={value},wrap=1")
+        else:
+            out.append(f"{text}|{tag}|{value}")
+    return out
+
+
 def main() -> None:
     DATA.mkdir(parents=True, exist_ok=True)
     body = "".join(f"{'.'.join(map(str, oid))}|{tag}|{value}\n" for oid, tag, value in dslam_records())
     (DATA / "dslam-vdsl2.snmprec").write_text(HEADER + body)
+    (DATA / "dslam-vdsl2-live.snmprec").write_text(LIVE_HEADER + HEADER + "".join(f"{r}\n" for r in live_records()))
     (DATA / "counters-step.snmprec").write_text(STEP_HEADER + "".join(f"{r}\n" for r in counter_step_records()))
     (DATA / "counters-step32.snmprec").write_text(STEP32_HEADER + "".join(f"{r}\n" for r in counter_step32_records()))
-    print(f"wrote dslam-vdsl2.snmprec, counters-step.snmprec and counters-step32.snmprec in {DATA}")
+    print(f"wrote dslam-vdsl2(-live).snmprec, counters-step.snmprec and counters-step32.snmprec in {DATA}")
 
 
 if __name__ == "__main__":

@@ -26,8 +26,13 @@ from app.members.models import Member
 from app.members.schemas import MemberApplication
 from app.settings import Settings
 from network import service as network
+from network.health import service as health
+from network.health.models import DeviceKind, SnmpVersion
+from network.health.schemas import Credentials, DeviceCreate, LinePortSet
 from network.models import PoolFamily
 from network.schemas import PoolCreate, RouterCreate
+from network.snmp import Community, Target, poll_device
+from provisioning import service as provisioning
 from voip import rating
 from voip import service as voip
 from voip.schemas import NumberBlockCreate, RateCreate
@@ -203,6 +208,58 @@ async def seed_telephony(session: AsyncSession) -> None:
             ),
         )
     await rating.set_included_minutes(session, plan_code="fiber-1000", minutes=1000)
+
+
+# The running DSLAM of deploy/snmpsim/data/dslam-vdsl2-live.snmprec, which `make services` serves here.
+DEMO_DSLAM_PORT = 1162
+DEMO_DSLAM_COMMUNITY = "dslam-vdsl2-live"
+# Its good ports 1-44 for the oldest lines; the newest two get a noisy port (45) and one without a modem in
+# sync (47), so the demo shows an impaired and a broken line.
+DEMO_DSLAM_GOOD_PORTS = range(1, 45)
+DEMO_DSLAM_BAD_PORTS = (45, 47)
+
+
+async def _simulator_answers(port: int) -> bool:
+    sample = await poll_device(
+        Target(
+            host="127.0.0.1",
+            port=port,
+            credentials=Community(DEMO_DSLAM_COMMUNITY),
+            timeout_s=0.5,
+            retries=0,
+            deadline_s=2,
+        )
+    )
+    return sample.reachable
+
+
+async def seed_health(session: AsyncSession, *, settings: Settings) -> None:
+    """The demo's DSLAM (the simulated one `make services` runs) with the demo's lines on its ports. When
+    no simulator answers (``make run``), it is added switched off, so nobody's line turns "down" for want of
+    a simulator; switch it on with ``PATCH /api/v1/devices/{id}`` once ``make services`` runs."""
+    operator = Actor(user_id=None, label="demo-seed (operator)", role=Role.OPERATOR, channel=Channel.CLI)
+    dslam = await health.create_device(
+        session,
+        actor=operator,
+        settings=settings,
+        data=DeviceCreate(
+            name="dslam-lab-1",
+            kind=DeviceKind.DSLAM,
+            host="127.0.0.1",
+            port=DEMO_DSLAM_PORT,
+            credentials=Credentials(version=SnmpVersion.V2C, community=DEMO_DSLAM_COMMUNITY),
+            poll_interval_s=60,
+        ),
+    )
+    if not await _simulator_answers(DEMO_DSLAM_PORT):
+        dslam.is_active = False
+    lines = await provisioning.live_line_ids(session)
+    good, bad = (lines[:-2], lines[-2:]) if len(lines) > 2 else (lines, [])
+    ports = [*zip(good, DEMO_DSLAM_GOOD_PORTS, strict=False), *zip(bad, DEMO_DSLAM_BAD_PORTS, strict=False)]
+    for line_id, if_index in ports:
+        await health.set_line_port(
+            session, actor=operator, device_id=dslam.id, data=LinePortSet(line_id=line_id, if_index=if_index)
+        )
 
 
 async def is_empty(session: AsyncSession) -> bool:
@@ -466,5 +523,6 @@ async def seed(
         subscribed_on=today - timedelta(days=3),
     )
     await members.apply_departures(session, settings=settings)
+    await seed_health(session, settings=settings)
     await session.flush()
     return SeedReport(members=members_count, users=users, contracts=contracts_made)

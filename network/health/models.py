@@ -9,14 +9,37 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 from app.kit.db import Base, IdMixin, IdType, TimestampMixin, UTCDateTime, enum_column, fk
 
-# SNMP counters are unsigned 64-bit (Counter64); PostgreSQL's bigint is signed.
-Counter = sa.Numeric(20, 0)
+
+class Counter(TypeDecorator[int]):
+    """An unsigned 64-bit counter (Counter64) as an exact integer: numeric(20) on PostgreSQL, whose bigint
+    is signed, and decimal text on SQLite, which keeps larger numbers only as floats (a counter of 2^57
+    would lose its last digits there, and with them every rate)."""
+
+    impl = sa.Numeric(20, 0)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.String(20))
+        return dialect.type_descriptor(sa.Numeric(20, 0))
+
+    def process_bind_param(self, value: int | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return str(int(value)) if dialect.name == "sqlite" else Decimal(int(value))
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> int | None:
+        return None if value is None else int(value)
 
 
 class DeviceKind(enum.StrEnum):
@@ -137,10 +160,10 @@ class DeviceInterface(Base):
     admin_up: Mapped[bool | None] = mapped_column(sa.Boolean)
     oper_up: Mapped[bool | None] = mapped_column(sa.Boolean)
     speed_mbps: Mapped[int | None] = mapped_column(sa.BigInteger)
-    in_octets: Mapped[int | None] = mapped_column(Counter)
-    out_octets: Mapped[int | None] = mapped_column(Counter)
-    in_errors: Mapped[int | None] = mapped_column(Counter)
-    out_errors: Mapped[int | None] = mapped_column(Counter)
+    in_octets: Mapped[int | None] = mapped_column(Counter())
+    out_octets: Mapped[int | None] = mapped_column(Counter())
+    in_errors: Mapped[int | None] = mapped_column(Counter())
+    out_errors: Mapped[int | None] = mapped_column(Counter())
     # 64 (ifHCIn/OutOctets) or 32 (ifIn/OutOctets, on agents without ifXTable counters).
     counter_bits: Mapped[int] = mapped_column(sa.SmallInteger, default=64)
     # Bits per second and errors per second since the previous poll; None across a reboot or a gap.
