@@ -3,6 +3,8 @@ and the board's (availability per month, incidents, time to repair)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
@@ -24,10 +26,17 @@ async def console_health(web: StaffPage, session: SessionDep) -> Response:
     devices.sort(key=lambda pair: (order[pair[1].state], pair[0].name))
     counts = {state.value: sum(1 for _, status in devices if status.state is state) for state in HealthState}
     views = await incidents.list_incidents(session, limit=100)
+    lines = await service.all_line_health(session)
+    line_counts = {state.value: sum(1 for h in lines.values() if h.state is state) for state in HealthState}
     return web.render(
         "health/console_health.html",
         devices=devices,
         counts=counts,
+        line_counts=line_counts,
+        troubled=sorted(
+            (h for h in lines.values() if h.state in (HealthState.DOWN, HealthState.DEGRADED)),
+            key=lambda h: (order[h.state], h.since or h.sampled_at or datetime.min.replace(tzinfo=UTC)),
+        )[:200],
         open=[v for v in views if v.incident.ended_at is None],
         ended=[v for v in views if v.incident.ended_at is not None][:30],
         duration_s=incidents.duration_s,

@@ -157,3 +157,8 @@ async def incident_lines(session: AsyncSession, incident_id: int) -> list[int]:
         sa.select(IncidentLine.line_id).where(IncidentLine.incident_id == incident_id).order_by(IncidentLine.line_id)
     )
     return list((await session.scalars(query)).all())
+
+
+async def watched_line_ids(session: AsyncSession) -> list[int]:
+    """Every line with a port in the inventory."""
+    return list((await session.scalars(sa.select(LinePort.line_id).order_by(LinePort.line_id))).all())

@@ -243,6 +243,11 @@ class LineHealth:
     open_incidents: tuple[OpenIncident, ...]
 
 
+async def all_line_health(session: AsyncSession) -> dict[int, LineHealth]:
+    """The health of every line with a port in the inventory."""
+    return await line_health(session, line_ids=await repository.watched_line_ids(session))
+
+
 async def line_health(session: AsyncSession, *, line_ids: list[int]) -> dict[int, LineHealth]:
     """The health of the lines that have a port in the inventory, by line id (lines without one are left
     out: nothing watches them)."""

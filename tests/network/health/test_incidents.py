@@ -215,6 +215,7 @@ async def test_operators_see_and_work_incidents_on_the_console_and_the_board_see
     assert overview.status_code == 200
     assert f'href="/console/incidents/{incident_id}"' in overview.text and "dslam-sued" in overview.text
     assert 'id="devices-down">1<' in overview.text
+    assert 'id="lines-down">2<' in overview.text and overview.text.count('class="line-fault down"') == 2
     assert page.status_code == 200 and "Übernehmen</button>" in page.text and "no SNMP answer" in page.text
     assert (acked.status_code, noted.status_code) == (303, 303)
     assert operator_email in after.text and "on site" in after.text
