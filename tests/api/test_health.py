@@ -15,7 +15,13 @@ async def test_health_reports_database_and_every_loop(client: httpx.AsyncClient)
     assert response.status_code == 200
     body = response.json()
     assert body["database"] == {"status": "ok", "dialect": "postgresql", "error": None}
-    assert set(body["loops"]) == {"membership-departures", "contract-ends", "session-cleanup", "provisioning-worker"}
+    assert set(body["loops"]) == {
+        "membership-departures",
+        "contract-ends",
+        "session-cleanup",
+        "provisioning-worker",
+        "snmp-poller",
+    }
 
 
 async def test_a_failing_loop_turns_health_to_503(client: httpx.AsyncClient, app: Any) -> None:

@@ -14,11 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import bind_actor
 from app.kit.actor import Role
+from app.kit.time import utcnow
 from app.members import service as members
 from app.settings import Settings
+from network.health import service as health
+from network.health.models import ConditionKind, HealthState, Incident
+from network.health.schemas import Credentials, DeviceCreate
 from provisioning import repository
 from provisioning.models import JobKind
-from tests.builders import BOARD, make_contract, make_member, make_router, make_user, token_for
+from tests.builders import BOARD, OPERATOR, make_contract, make_member, make_router, make_user, token_for
 
 # A valid body per request schema, so that a refusal cannot come from validation instead of authorisation.
 VALID_BODIES: dict[str, dict[str, Any]] = {
@@ -38,6 +42,9 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "ProvisionRequest": {"router_id": 1},
     "PoolCreate": {"family": "ipv4", "cidr": "100.127.0.0/24"},
     "ContractPlanChange": {"plan_id": 1},
+    "DeviceUpdate": {"poll_interval_s": 600},
+    "LinePortSet": {"line_id": 1, "if_index": 1},
+    "IncidentCommentCreate": {"text": "looked at it"},
 }
 # Catalogue data every logged-in user may read.
 PUBLIC_KINDS = {"plan_id"}
@@ -86,6 +93,25 @@ async def two_members(db_session: AsyncSession, settings: Settings) -> dict[str,
     assert annas_job is not None and bens_job is not None
     anna_user = await make_user(db_session, role=Role.MEMBER, member=anna)
     ben_user = await make_user(db_session, role=Role.MEMBER, member=ben)
+    # Network devices and incidents belong to no member: members are refused them all.
+    device = await health.create_device(
+        db_session,
+        actor=OPERATOR,
+        settings=settings,
+        data=DeviceCreate(
+            name="dslam-authz", kind="dslam", host="192.0.2.77", credentials=Credentials(version="v2c", community="c")
+        ),
+    )
+    incident = Incident(
+        kind=ConditionKind.DEVICE_UNREACHABLE,
+        severity=HealthState.DOWN,
+        device_id=device.id,
+        if_index=0,
+        summary="dslam-authz: no SNMP answer",
+        started_at=utcnow(),
+    )
+    db_session.add(incident)
+    await db_session.flush()
     return {
         "anna_user": anna_user,
         "own": {
@@ -98,6 +124,8 @@ async def two_members(db_session: AsyncSession, settings: Settings) -> dict[str,
             "router_id": router.id,
             "line_id": annas_line.id,
             "job_id": annas_job.id,
+            "device_id": device.id,
+            "incident_id": incident.id,
         },
         "foreign": {
             "member_id": ben.id,
@@ -109,6 +137,8 @@ async def two_members(db_session: AsyncSession, settings: Settings) -> dict[str,
             "router_id": router.id,
             "line_id": bens_line.id,
             "job_id": bens_job.id,
+            "device_id": device.id,
+            "incident_id": incident.id,
         },
         "ben_markers": ["Bensheimer", ben.email],
     }
