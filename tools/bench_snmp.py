@@ -42,8 +42,17 @@ def _child(backend: str, targets: list[dict[str, object]]) -> None:
     from network.snmp import poll_many
     from network.snmp.client import shared_client
 
+    # Patient targets: the agents share two busy cores with the poller, and a timeout here would end the
+    # measurement, not measure anything.
     devices = [
-        Target(host=str(t["host"]), port=int(t["port"]), credentials=Community(str(t["community"])))  # type: ignore[call-overload]
+        Target(
+            host=str(t["host"]),
+            port=int(t["port"]),  # type: ignore[call-overload]
+            credentials=Community(str(t["community"])),
+            timeout_s=3.0,
+            retries=2,
+            deadline_s=60.0,
+        )
         for t in targets
     ]
     client = shared_client() if backend == "pysnmp" else None

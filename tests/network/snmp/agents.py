@@ -107,7 +107,7 @@ def _wait_reachable_from_host(agent: NamespaceAgent, *, within_s: float = 30.0) 
     seen = ""
     while time.monotonic() < deadline:
         result = sh(
-            "snmpbulkwalk", "-v2c", "-c", agent.agent.community, "-r0", "-t0.5", *NETSNMP_FORMAT,
+            "snmpbulkwalk", "-v2c", "-c", agent.agent.community, "-r0", "-t2", *NETSNMP_FORMAT,
             f"{agent.address}:161", "1.3.6.1.2.1.2.2.1.8", check=False,
         )  # fmt: skip
         statuses = _parse(result.stdout) if result.returncode == 0 else {}
