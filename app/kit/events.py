@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -66,3 +66,16 @@ class LineOutagesEnded:
     ended_at: datetime
     # The coop's time zone (settings), in which outage days and billing months are counted.
     timezone: str
+
+
+@dataclass(frozen=True, slots=True)
+class SharePaymentRecorded:
+    """Money was paid in on a member's shares (members announce it; the ledger books it: bank to member
+    capital). ``payment_id`` is the capital movement's id."""
+
+    payment_id: int
+    member_id: int
+    amount_cents: int
+    paid_on: date
+    reference: str | None
+    actor: Actor

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.kit.actor import Actor
 from app.members.models import (
     CapitalMovement,
+    CapitalMovementKind,
     Member,
     MemberDetails,
     MemberStatus,
@@ -95,6 +96,23 @@ async def capital_on(session: AsyncSession, member_id: int, on: date) -> int:
         CapitalMovement.member_id == member_id, CapitalMovement.effective_on <= on
     )
     return int((await session.execute(query)).scalar_one())
+
+
+async def share_payments(
+    session: AsyncSession, *, after_id: int, limit: int, payment_ids: list[int] | None
+) -> list[CapitalMovement]:
+    query = sa.select(CapitalMovement).where(CapitalMovement.kind == CapitalMovementKind.PAYMENT)
+    if payment_ids is not None:
+        query = query.where(CapitalMovement.id.in_(payment_ids))
+    query = query.where(CapitalMovement.id > after_id).order_by(CapitalMovement.id).limit(limit)
+    return list((await session.execute(query)).scalars())
+
+
+async def existing_ids(session: AsyncSession, member_ids: set[int]) -> set[int]:
+    if not member_ids:
+        return set()
+    rows = await session.execute(sa.select(Member.id).where(Member.id.in_(member_ids)))
+    return set(rows.scalars())
 
 
 async def pending_share_cancellations(session: AsyncSession, member_id: int, after: date) -> int:

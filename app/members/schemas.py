@@ -204,6 +204,18 @@ class CapitalMovementOut(BaseModel):
     reference: str | None
 
 
+class SharePayment(BaseModel):
+    """Money paid in on a member's shares, as other domains (the ledger) read it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    member_id: int
+    amount_cents: int
+    effective_on: date
+    reference: str | None
+
+
 class Instalment(BaseModel):
     """One payment due on a share subscription."""
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import action
 from app.kit.actor import Actor, Role
 from app.kit.errors import Conflict, Forbidden, Invalid, NotFound
+from app.kit.events import SharePaymentRecorded, publish
 from app.kit.time import add_months, local_today, utcnow
 from app.members import repository
 from app.members.models import (
@@ -37,6 +38,7 @@ from app.members.schemas import (
     Register,
     RegisterEntry,
     ShareMovementOut,
+    SharePayment,
     SharesOverview,
     ShareSubscriptionOut,
 )
@@ -284,7 +286,32 @@ async def record_share_payment(
     with action(session, "capital.payment"):
         session.add(movement)
         await session.flush()
+    # The ledger books it in this transaction (bank to member capital); members never import billing.
+    await publish(
+        session,
+        SharePaymentRecorded(
+            payment_id=movement.id,
+            member_id=member.id,
+            amount_cents=amount_cents,
+            paid_on=day,
+            reference=reference,
+            actor=actor,
+        ),
+    )
     return movement
+
+
+async def share_payments(
+    session: AsyncSession, *, after_id: int = 0, limit: int = 1000, payment_ids: list[int] | None = None
+) -> list[SharePayment]:
+    """Payments on shares in id order, from after ``after_id`` (or exactly ``payment_ids``), for the ledger."""
+    rows = await repository.share_payments(session, after_id=after_id, limit=limit, payment_ids=payment_ids)
+    return [SharePayment.model_validate(row) for row in rows]
+
+
+async def existing_member_ids(session: AsyncSession, member_ids: set[int]) -> set[int]:
+    """Which of ``member_ids`` are in the register (any status): for other domains that refer to members."""
+    return await repository.existing_ids(session, member_ids)
 
 
 async def transfer_shares(
