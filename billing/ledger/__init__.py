@@ -1,0 +1,1 @@
+"""The double-entry ledger: chart of accounts, journal, balances, the accountant's export."""
