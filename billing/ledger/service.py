@@ -1,0 +1,394 @@
+"""Double-entry bookkeeping: posting balanced entries, reversing them, and reading balances.
+
+Every other part of billing books through ``post``: it checks an entry (two or more lines, each a positive
+debit or credit, debits equal to credits, accounts known and open on the entry's date, members where the
+account is kept per member, one currency, EUR) and is idempotent by the entry's source (``invoice 42``
+posted twice is booked once). Posted entries are never changed: ``reverse`` undoes one with an entry of
+swapped sides that names it. Services only flush; the caller's unit of work commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.service import action
+from app.kit.actor import Actor, Role
+from app.kit.errors import Conflict, Invalid, NotFound
+from app.kit.events import SharePaymentRecorded, subscribe
+from app.kit.time import utcnow
+from app.members import service as members
+from billing.ledger import repository
+from billing.ledger.models import (
+    LEDGER_CURRENCY,
+    Account,
+    JournalEntry,
+    JournalLine,
+    SourceKind,
+    SystemAccount,
+)
+from billing.ledger.schemas import (
+    AccountBalance,
+    AccountCreate,
+    EntryDraft,
+    EntryOut,
+    LineDraft,
+    LineOut,
+    MemberBalances,
+    TrialBalance,
+)
+
+LineKey = tuple[int, int | None, int, int]
+
+
+# --- posting ---------------------------------------------------------------------------------------
+
+
+def _check_shape(draft: EntryDraft) -> None:
+    """The rules an entry must meet on its own, before any account is looked at."""
+    if draft.currency != LEDGER_CURRENCY:
+        raise Invalid(
+            f"The ledger keeps {LEDGER_CURRENCY} only, not {draft.currency}.", code="ledger_currency", field="currency"
+        )
+    if len(draft.lines) < 2:
+        raise Invalid("An entry needs at least two lines.", code="ledger_too_few_lines", field="lines")
+    for n, line in enumerate(draft.lines):
+        if line.debit_cents < 0 or line.credit_cents < 0 or (line.debit_cents == 0 and line.credit_cents == 0):
+            raise Invalid(
+                f"Line {n + 1}: amounts must be positive (debit {line.debit_cents}, credit {line.credit_cents}).",
+                code="ledger_amount_not_positive",
+                field=f"lines.{n}",
+            )
+        if line.debit_cents and line.credit_cents:
+            raise Invalid(
+                f"Line {n + 1} is a debit or a credit, not both.", code="ledger_line_both_sides", field=f"lines.{n}"
+            )
+    debits = sum(line.debit_cents for line in draft.lines)
+    credits = sum(line.credit_cents for line in draft.lines)
+    if debits != credits:
+        raise Invalid(
+            f"Debits ({debits} cents) and credits ({credits} cents) must be equal.",
+            code="ledger_unbalanced",
+            field="lines",
+        )
+
+
+async def _check_accounts(session: AsyncSession, draft: EntryDraft, accounts: dict[str, Account]) -> None:
+    member_ids: set[int] = set()
+    for n, line in enumerate(draft.lines):
+        account = accounts.get(line.account)
+        if account is None:
+            raise Invalid(
+                f"Line {n + 1}: there is no account {line.account}.", code="ledger_unknown_account", field=f"lines.{n}"
+            )
+        if account.closed_on is not None and draft.entry_date > account.closed_on:
+            raise Invalid(
+                f"Line {n + 1}: account {account.code} was closed on {account.closed_on.isoformat()}.",
+                code="ledger_account_closed",
+                field=f"lines.{n}",
+            )
+        if account.per_member and line.member_id is None:
+            raise Invalid(
+                f"Line {n + 1}: account {account.code} is kept per member; name the member.",
+                code="ledger_member_required",
+                field=f"lines.{n}.member_id",
+            )
+        if not account.per_member and line.member_id is not None:
+            raise Invalid(
+                f"Line {n + 1}: account {account.code} is not kept per member.",
+                code="ledger_member_not_allowed",
+                field=f"lines.{n}.member_id",
+            )
+        if line.member_id is not None:
+            member_ids.add(line.member_id)
+    missing = member_ids - await members.existing_member_ids(session, member_ids)
+    if missing:
+        raise Invalid(
+            f"No member {', '.join(str(m) for m in sorted(missing))}.", code="ledger_unknown_member", field="lines"
+        )
+
+
+def _draft_keys(draft: EntryDraft, accounts: dict[str, Account]) -> list[LineKey] | None:
+    keys: list[LineKey] = []
+    for line in draft.lines:
+        account = accounts.get(line.account)
+        if account is None:
+            return None
+        keys.append((account.id, line.member_id, line.debit_cents, line.credit_cents))
+    return sorted(keys, key=lambda k: (k[0], k[1] or 0, k[2], k[3]))
+
+
+def _entry_keys(entry: JournalEntry) -> list[LineKey]:
+    keys = [(line.account_id, line.member_id, line.debit_cents, line.credit_cents) for line in entry.lines]
+    return sorted(keys, key=lambda k: (k[0], k[1] or 0, k[2], k[3]))
+
+
+def _replay(existing: JournalEntry, draft: EntryDraft, accounts: dict[str, Account]) -> JournalEntry:
+    """The same source posted again: the entry already booked, if the new one says the same (date and lines)."""
+    if existing.entry_date != draft.entry_date or _entry_keys(existing) != _draft_keys(draft, accounts):
+        raise Conflict(
+            f"{draft.source_kind.value} {draft.source_id} is booked already (entry {existing.id}) with other "
+            "amounts or another date; correct it by a reversal and a new source.",
+            code="ledger_source_conflict",
+            entry_id=existing.id,
+        )
+    return existing
+
+
+async def _post(session: AsyncSession, *, draft: EntryDraft, reverses_id: int | None) -> JournalEntry:
+    _check_shape(draft)
+    accounts = await repository.accounts_by_code(session, {line.account for line in draft.lines})
+    existing = await repository.entry_by_source(session, draft.source_kind, draft.source_id)
+    if existing is not None:
+        return _replay(existing, draft, accounts)
+    await _check_accounts(session, draft, accounts)
+    entry = JournalEntry(
+        entry_date=draft.entry_date,
+        booked_at=utcnow(),
+        text=draft.text,
+        source_kind=draft.source_kind,
+        source_id=draft.source_id,
+        currency=draft.currency,
+        reverses_id=reverses_id,
+        lines=[
+            JournalLine(
+                account_id=accounts[line.account].id,
+                member_id=line.member_id,
+                debit_cents=line.debit_cents,
+                credit_cents=line.credit_cents,
+            )
+            for line in draft.lines
+        ],
+    )
+    try:
+        # A savepoint, so that losing a race for the same source leaves the caller's transaction usable.
+        async with session.begin_nested():
+            session.add(entry)
+            await session.flush()
+    except IntegrityError:
+        concurrent = await repository.entry_by_source(session, draft.source_kind, draft.source_id)
+        if concurrent is None:
+            raise
+        return _replay(concurrent, draft, accounts)
+    return entry
+
+
+async def post(session: AsyncSession, *, actor: Actor, entry: EntryDraft) -> JournalEntry:
+    """Book ``entry`` and return it; if its source is booked already, return that entry instead.
+
+    Refusals (``Invalid``, 422, by code): ``ledger_currency``, ``ledger_too_few_lines``,
+    ``ledger_amount_not_positive``, ``ledger_line_both_sides``, ``ledger_unbalanced``, ``ledger_unknown_account``,
+    ``ledger_account_closed``, ``ledger_member_required``, ``ledger_member_not_allowed``,
+    ``ledger_unknown_member``, ``ledger_source_reserved``; ``Conflict`` (409) ``ledger_source_conflict`` when
+    the source is booked with other lines or another date.
+    """
+    actor.require(Role.OPERATOR, Role.BOARD)
+    if entry.source_kind is SourceKind.REVERSAL:
+        raise Invalid("Reversals are posted by reversing an entry.", code="ledger_source_reserved", field="source_kind")
+    with action(session, "ledger.post"):
+        return await _post(session, draft=entry, reverses_id=None)
+
+
+async def reverse(
+    session: AsyncSession, *, actor: Actor, entry_id: int, reversed_on: date, text: str | None = None
+) -> JournalEntry:
+    """Undo entry ``entry_id`` by an entry on ``reversed_on`` with every line on the other side (Storno).
+
+    An entry is reversed at most once (``ledger_already_reversed``, 409); a reversal cannot be dated before
+    the entry it reverses (``ledger_reversal_before_entry``).
+    """
+    actor.require(Role.OPERATOR, Role.BOARD)
+    original = await repository.entry(session, entry_id)
+    if original is None:
+        raise NotFound(f"Journal entry {entry_id} not found.", code="ledger_entry_not_found")
+    reversed_by = (await repository.reversal_ids(session, [original.id])).get(original.id)
+    if reversed_by is not None:
+        raise Conflict(
+            f"Entry {entry_id} is reversed already by entry {reversed_by}.",
+            code="ledger_already_reversed",
+            entry_id=reversed_by,
+        )
+    if reversed_on < original.entry_date:
+        raise Invalid(
+            f"A reversal cannot precede the entry ({original.entry_date.isoformat()}).",
+            code="ledger_reversal_before_entry",
+            field="reversed_on",
+        )
+    codes = await repository.account_codes(session, {line.account_id for line in original.lines})
+    draft = EntryDraft(
+        entry_date=reversed_on,
+        text=(text or f"Storno {original.document_number}: {original.text}")[:200],
+        source_kind=SourceKind.REVERSAL,
+        source_id=str(original.id),
+        currency=original.currency,
+        lines=[
+            LineDraft(
+                account=codes[line.account_id],
+                debit_cents=line.credit_cents,
+                credit_cents=line.debit_cents,
+                member_id=line.member_id,
+            )
+            for line in original.lines
+        ],
+    )
+    with action(session, "ledger.reverse"):
+        return await _post(session, draft=draft, reverses_id=original.id)
+
+
+# --- the chart of accounts -------------------------------------------------------------------------
+
+
+async def list_accounts(session: AsyncSession, *, actor: Actor) -> list[Account]:
+    actor.require(Role.OPERATOR, Role.BOARD)
+    return await repository.accounts(session)
+
+
+async def system_account_codes(session: AsyncSession) -> dict[SystemAccount, str]:
+    """The codes of the accounts the software posts into, by their key. Every key has an account (seeded by
+    the migration); a missing one is a broken installation."""
+    found = {key: account.code for key, account in (await repository.system_accounts(session)).items()}
+    missing = set(SystemAccount) - set(found)
+    if missing:
+        raise RuntimeError(f"ledger system accounts missing: {', '.join(sorted(missing))}")
+    return found
+
+
+async def create_account(session: AsyncSession, *, actor: Actor, data: AccountCreate) -> Account:
+    """The board adds an account to the chart (for hand postings: bank charges, other expenses)."""
+    actor.require(Role.BOARD)
+    if await repository.account_by_code(session, data.code) is not None:
+        raise Conflict(f"Account {data.code} exists already.", code="ledger_account_exists")
+    account = Account(code=data.code, name=data.name, kind=data.kind, per_member=data.per_member)
+    with action(session, "ledger.account_create"):
+        session.add(account)
+        await session.flush()
+    return account
+
+
+async def close_account(session: AsyncSession, *, actor: Actor, code: str, closed_on: date) -> Account:
+    """No posting dated after ``closed_on`` may use the account. The software's own accounts stay open."""
+    actor.require(Role.BOARD)
+    account = await repository.account_by_code(session, code, lock=True)
+    if account is None:
+        raise NotFound(f"Account {code} not found.", code="ledger_account_not_found")
+    if account.system_key is not None:
+        raise Conflict(
+            f"Account {code} is where the software books {account.system_key.value}.", code="ledger_system_account"
+        )
+    if account.closed_on is not None:
+        raise Conflict(f"Account {code} was closed on {account.closed_on.isoformat()}.", code="ledger_account_closed")
+    with action(session, "ledger.account_close"):
+        account.closed_on = closed_on
+        await session.flush()
+    return account
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+
+def _balance(account: Account, debit: int, credit: int) -> AccountBalance:
+    return AccountBalance(
+        code=account.code,
+        name=account.name,
+        kind=account.kind,
+        debit_cents=debit,
+        credit_cents=credit,
+        balance_cents=debit - credit,
+    )
+
+
+async def trial_balance(session: AsyncSession, *, actor: Actor, on: date | None = None) -> TrialBalance:
+    """Every account's debit and credit totals and balance (debits minus credits) up to and including ``on``
+    (all dates if None). Because every entry balances, the balances sum to zero."""
+    actor.require(Role.BOARD)
+    rows = [_balance(a, d, c) for a, d, c in await repository.totals(session, on=on)]
+    return TrialBalance(
+        on=on,
+        currency=LEDGER_CURRENCY,
+        accounts=rows,
+        debit_cents=sum(r.debit_cents for r in rows),
+        credit_cents=sum(r.credit_cents for r in rows),
+        balance_cents=sum(r.balance_cents for r in rows),
+    )
+
+
+async def member_balances(
+    session: AsyncSession, *, actor: Actor, member_id: int, on: date | None = None
+) -> MemberBalances:
+    """One member's totals on each per-member account (receivables, capital, dividends payable) up to ``on``.
+    Staff may read anyone's; a member only their own."""
+    if actor.is_member and actor.member_id != member_id:
+        raise NotFound(f"Member {member_id} not found.")
+    if not actor.is_member:
+        actor.require(Role.OPERATOR, Role.BOARD)
+    rows = await repository.totals(session, on=on, member_id=member_id, per_member_only=True)
+    return MemberBalances(member_id=member_id, on=on, accounts=[_balance(a, d, c) for a, d, c in rows])
+
+
+async def account_balance(
+    session: AsyncSession, *, actor: Actor, account: SystemAccount | str, on: date | None = None
+) -> AccountBalance:
+    """One account's totals up to ``on``, by system key or code."""
+    actor.require(Role.OPERATOR, Role.BOARD)
+    code = (await system_account_codes(session))[account] if isinstance(account, SystemAccount) else account
+    for row_account, debit, credit in await repository.totals(session, on=on):
+        if row_account.code == code:
+            return _balance(row_account, debit, credit)
+    raise NotFound(f"Account {code} not found.", code="ledger_account_not_found")
+
+
+async def entries_out(session: AsyncSession, entries: Sequence[JournalEntry]) -> list[EntryOut]:
+    """Posted entries as the API shows them, with account codes and the id of any reversal."""
+    codes = await repository.account_codes(session, {line.account_id for e in entries for line in e.lines})
+    reversals = await repository.reversal_ids(session, [e.id for e in entries])
+    return [
+        EntryOut(
+            id=e.id,
+            entry_date=e.entry_date,
+            booked_at=e.booked_at,
+            text=e.text,
+            source_kind=e.source_kind,
+            source_id=e.source_id,
+            document_number=e.document_number,
+            currency=e.currency,
+            reverses_id=e.reverses_id,
+            reversed_by_id=reversals.get(e.id),
+            lines=[
+                LineOut(
+                    account=codes[line.account_id],
+                    debit_cents=line.debit_cents,
+                    credit_cents=line.credit_cents,
+                    member_id=line.member_id,
+                )
+                for line in e.lines
+            ],
+        )
+        for e in entries
+    ]
+
+
+async def search_entries(
+    session: AsyncSession, *, actor: Actor, filters: repository.EntryFilter, limit: int, offset: int
+) -> tuple[list[EntryOut], int]:
+    """The journal in booking order (entry date, then id), filtered; board only."""
+    actor.require(Role.BOARD)
+    entries, total = await repository.search_entries(session, filters=filters, limit=limit, offset=offset)
+    return await entries_out(session, entries), total
+
+
+async def get_entry(session: AsyncSession, *, actor: Actor, entry_id: int) -> EntryOut:
+    actor.require(Role.BOARD)
+    entry = await repository.entry(session, entry_id)
+    if entry is None:
+        raise NotFound(f"Journal entry {entry_id} not found.", code="ledger_entry_not_found")
+    return (await entries_out(session, [entry]))[0]
+
+
+def install() -> None:
+    """Book share payments as members record them (idempotent)."""
+    from billing.ledger import share_payments
+
+    subscribe(SharePaymentRecorded, share_payments.on_share_payments_recorded)
