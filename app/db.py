@@ -64,6 +64,7 @@ async def unit_of_work(session: AsyncSession) -> AsyncIterator[AsyncSession]:
 def load_models() -> None:
     """Register every table, so foreign keys between domains resolve whichever domain is used first,
     and the listeners by which one domain follows another's changes (the composition root)."""
+    from billing.ledger.service import install as install_ledger
     from migrations import target_metadata
     from provisioning.service import install as install_provisioning
     from voip.service import install as install_voip
@@ -71,6 +72,7 @@ def load_models() -> None:
     target_metadata()
     install_provisioning()
     install_voip()
+    install_ledger()
 
 
 class Database:
