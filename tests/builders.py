@@ -18,6 +18,9 @@ from app.members import service as members
 from app.members.models import Member
 from app.members.schemas import MemberApplication
 from app.settings import Settings
+from billing.ledger import service as ledger
+from billing.ledger.models import JournalEntry, SourceKind
+from billing.ledger.schemas import EntryDraft, LineDraft
 from network import service as network
 from network.models import AccessRouter, PoolFamily
 from network.schemas import PoolCreate, RouterCreate
@@ -273,3 +276,45 @@ async def make_number_block(
             quarantine_days=quarantine_days,
         ),
     )
+
+
+def debit(account: str, cents: int, *, member: Member | int | None = None) -> LineDraft:
+    """A debit line on the account with code ``account`` (for ``post_entry``)."""
+    member_id = member.id if isinstance(member, Member) else member
+    return LineDraft(account=account, debit_cents=cents, member_id=member_id)
+
+
+def credit(account: str, cents: int, *, member: Member | int | None = None) -> LineDraft:
+    """A credit line on the account with code ``account`` (for ``post_entry``)."""
+    member_id = member.id if isinstance(member, Member) else member
+    return LineDraft(account=account, credit_cents=cents, member_id=member_id)
+
+
+def entry_draft(
+    *lines: LineDraft,
+    entry_date: date = date(2026, 1, 15),
+    text: str = "Testbuchung",
+    source_kind: SourceKind = SourceKind.MANUAL,
+    source_id: str | None = None,
+) -> EntryDraft:
+    """An entry to post; a fresh manual document number unless ``source_id`` is given."""
+    return EntryDraft(
+        entry_date=entry_date,
+        text=text,
+        source_kind=source_kind,
+        source_id=source_id or f"T{_next()}",
+        lines=list(lines),
+    )
+
+
+async def post_entry(
+    session: AsyncSession,
+    *lines: LineDraft,
+    entry_date: date = date(2026, 1, 15),
+    text: str = "Testbuchung",
+    source_id: str | None = None,
+) -> JournalEntry:
+    """Post a manual entry of ``lines`` through the ledger service, as the board."""
+    bind_actor(session, BOARD)
+    draft = entry_draft(*lines, entry_date=entry_date, text=text, source_id=source_id)
+    return await ledger.post(session, actor=BOARD, entry=draft)

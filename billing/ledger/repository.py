@@ -67,7 +67,7 @@ async def reversal_ids(session: AsyncSession, entry_ids: Sequence[int]) -> dict[
     rows = await session.execute(
         sa.select(JournalEntry.reverses_id, JournalEntry.id).where(JournalEntry.reverses_id.in_(entry_ids))
     )
-    return {int(reversed_id): int(entry_id) for reversed_id, entry_id in rows.tuples() if reversed_id is not None}
+    return {int(reversed_id): int(entry_id) for reversed_id, entry_id in rows.all() if reversed_id is not None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +114,7 @@ async def account_codes(session: AsyncSession, account_ids: set[int]) -> dict[in
     if not account_ids:
         return {}
     rows = await session.execute(sa.select(Account.id, Account.code).where(Account.id.in_(account_ids)))
-    return {int(i): str(c) for i, c in rows.tuples()}
+    return {int(i): str(c) for i, c in rows.all()}
 
 
 async def totals(
@@ -146,4 +146,4 @@ async def totals(
     if per_member_only:
         query = query.where(Account.per_member.is_(True))
     rows = await session.execute(query)
-    return [(account, int(debit), int(credit)) for account, debit, credit in rows.tuples()]
+    return [(account, int(debit), int(credit)) for account, debit, credit in rows.all()]
