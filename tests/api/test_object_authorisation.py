@@ -17,6 +17,8 @@ from app.kit.actor import Role
 from app.kit.time import utcnow
 from app.members import service as members
 from app.settings import Settings
+from billing.ledger import repository as ledger
+from billing.ledger.repository import EntryFilter
 from network.health import service as health
 from network.health.models import ConditionKind, HealthState, Incident
 from network.health.schemas import Credentials, DeviceCreate
@@ -45,6 +47,7 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "DeviceUpdate": {"poll_interval_s": 600},
     "LinePortSet": {"line_id": 1, "if_index": 1},
     "IncidentCommentCreate": {"text": "looked at it"},
+    "ReversalCreate": {"reversed_on": "2026-01-31"},
 }
 # Catalogue data every logged-in user may read.
 PUBLIC_KINDS = {"plan_id"}
@@ -91,6 +94,8 @@ async def two_members(db_session: AsyncSession, settings: Settings) -> dict[str,
     annas_job = await repository.pending_job(db_session, line_id=annas_line.id, kind=JobKind.ROUTER_SYNC)
     bens_job = await repository.pending_job(db_session, line_id=bens_line.id, kind=JobKind.ROUTER_SYNC)
     assert annas_job is not None and bens_job is not None
+    annas_entry = (await ledger.search_entries(db_session, filters=EntryFilter(member_id=anna.id), limit=1))[0][0]
+    bens_entry = (await ledger.search_entries(db_session, filters=EntryFilter(member_id=ben.id), limit=1))[0][0]
     anna_user = await make_user(db_session, role=Role.MEMBER, member=anna)
     ben_user = await make_user(db_session, role=Role.MEMBER, member=ben)
     # Network devices and incidents belong to no member: members are refused them all.
@@ -126,6 +131,7 @@ async def two_members(db_session: AsyncSession, settings: Settings) -> dict[str,
             "job_id": annas_job.id,
             "device_id": device.id,
             "incident_id": incident.id,
+            "entry_id": annas_entry.id,
         },
         "foreign": {
             "member_id": ben.id,
@@ -139,6 +145,7 @@ async def two_members(db_session: AsyncSession, settings: Settings) -> dict[str,
             "job_id": bens_job.id,
             "device_id": device.id,
             "incident_id": incident.id,
+            "entry_id": bens_entry.id,
         },
         "ben_markers": ["Bensheimer", ben.email],
     }
