@@ -79,3 +79,16 @@ class SharePaymentRecorded:
     paid_on: date
     reference: str | None
     actor: Actor
+
+
+@dataclass(frozen=True, slots=True)
+class ShareCapitalTransferred:
+    """Paid-in capital passed from one member to another with a share transfer (the ledger books it from the
+    one member's capital to the other's)."""
+
+    transfer_id: int
+    from_member_id: int
+    to_member_id: int
+    capital_cents: int
+    effective_on: date
+    actor: Actor

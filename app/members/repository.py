@@ -108,6 +108,15 @@ async def share_payments(
     return list((await session.execute(query)).scalars())
 
 
+async def share_transfers(
+    session: AsyncSession, *, after_id: int, limit: int, transfer_ids: list[int] | None
+) -> list[ShareTransfer]:
+    query = sa.select(ShareTransfer).where(ShareTransfer.id > after_id)
+    if transfer_ids is not None:
+        query = query.where(ShareTransfer.id.in_(transfer_ids))
+    return list((await session.execute(query.order_by(ShareTransfer.id).limit(limit))).scalars())
+
+
 async def existing_ids(session: AsyncSession, member_ids: set[int]) -> set[int]:
     if not member_ids:
         return set()

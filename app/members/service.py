@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import action
 from app.kit.actor import Actor, Role
 from app.kit.errors import Conflict, Forbidden, Invalid, NotFound
-from app.kit.events import SharePaymentRecorded, publish
+from app.kit.events import ShareCapitalTransferred, SharePaymentRecorded, publish
 from app.kit.time import add_months, local_today, utcnow
 from app.members import repository
 from app.members.models import (
@@ -41,6 +41,7 @@ from app.members.schemas import (
     SharePayment,
     SharesOverview,
     ShareSubscriptionOut,
+    ShareTransferOut,
 )
 from app.settings import Settings
 
@@ -309,6 +310,14 @@ async def share_payments(
     return [SharePayment.model_validate(row) for row in rows]
 
 
+async def share_transfers(
+    session: AsyncSession, *, after_id: int = 0, limit: int = 1000, transfer_ids: list[int] | None = None
+) -> list[ShareTransferOut]:
+    """Share transfers in id order, from after ``after_id`` (or exactly ``transfer_ids``), for the ledger."""
+    rows = await repository.share_transfers(session, after_id=after_id, limit=limit, transfer_ids=transfer_ids)
+    return [ShareTransferOut.model_validate(row) for row in rows]
+
+
 async def existing_member_ids(session: AsyncSession, member_ids: set[int]) -> set[int]:
     """Which of ``member_ids`` are in the register (any status): for other domains that refer to members."""
     return await repository.existing_ids(session, member_ids)
@@ -409,6 +418,18 @@ async def transfer_shares(
             giver.leaving_reason = LeavingReason.TRANSFER
             giver.notice_given_on = giver.notice_given_on or agreed
         await session.flush()
+    if moved_capital:
+        await publish(
+            session,
+            ShareCapitalTransferred(
+                transfer_id=transfer.id,
+                from_member_id=giver.id,
+                to_member_id=receiver.id,
+                capital_cents=moved_capital,
+                effective_on=day,
+                actor=actor,
+            ),
+        )
     return transfer
 
 

@@ -82,10 +82,11 @@ def export_command(
 
 @ledger_cli.command("book-share-payments")
 def book_share_payments_command(as_json: JsonOption = False) -> None:
-    """Book every share payment that has no entry yet (safe to run again)."""
+    """Book every share payment and capital transfer that has no entry yet (safe to run again)."""
 
     async def work(session: AsyncSession, settings: Settings) -> BaseModel:
-        report: ShareBookingReport = await share_payments.book_unbooked_share_payments(session, actor=cli_actor())
-        return report
+        paid = await share_payments.book_unbooked_share_payments(session, actor=cli_actor())
+        moved = await share_payments.book_unbooked_share_transfers(session, actor=cli_actor())
+        return ShareBookingReport(payments=paid.payments, transfers=moved.transfers, booked=paid.booked + moved.booked)
 
     emit(run(work), as_json=as_json)

@@ -79,13 +79,14 @@ class SourceKind(enum.StrEnum):
     returned_debit, dividend, refund, payout), each with a migration that widens the CHECK constraint."""
 
     SHARE_PAYMENT = "share_payment"
+    SHARE_TRANSFER = "share_transfer"
     MANUAL = "manual"
     REVERSAL = "reversal"
 
     @property
     def document_prefix(self) -> str:
         """The short prefix of the document number (Belegfeld 1) in the accountant's export."""
-        return {"share_payment": "GA", "manual": "MAN", "reversal": "ST"}[self.value]
+        return {"share_payment": "GA", "share_transfer": "UE", "manual": "MAN", "reversal": "ST"}[self.value]
 
 
 class JournalEntry(IdMixin, Base):

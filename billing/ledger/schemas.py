@@ -139,7 +139,8 @@ class MemberBalances(BaseModel):
 
 
 class ShareBookingReport(BaseModel):
-    """The outcome of booking the share payments that had no entry yet."""
+    """The outcome of booking the share payments (or transfers) that had no entry yet."""
 
-    payments: int
+    payments: int = 0
+    transfers: int = 0
     booked: int

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import action
 from app.kit.actor import Actor, Role
 from app.kit.errors import Conflict, Invalid, NotFound
-from app.kit.events import SharePaymentRecorded, subscribe
+from app.kit.events import ShareCapitalTransferred, SharePaymentRecorded, subscribe
 from app.kit.time import utcnow
 from app.members import service as members
 from billing.ledger import repository
@@ -393,7 +393,8 @@ async def get_entry(session: AsyncSession, *, actor: Actor, entry_id: int) -> En
 
 
 def install() -> None:
-    """Book share payments as members record them (idempotent)."""
+    """Book share payments and transfers of capital as members record them (idempotent)."""
     from billing.ledger import share_payments
 
     subscribe(SharePaymentRecorded, share_payments.on_share_payments_recorded)
+    subscribe(ShareCapitalTransferred, share_payments.on_share_capital_transferred)

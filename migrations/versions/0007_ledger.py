@@ -29,7 +29,7 @@ def upgrade() -> None:
     sa.Column('entry_date', sa.Date(), nullable=False),
     sa.Column('booked_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('text', sa.String(length=200), nullable=False),
-    sa.Column('source_kind', sa.Enum('share_payment', 'manual', 'reversal', name='ledger_source_kind', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('source_kind', sa.Enum('share_payment', 'share_transfer', 'manual', 'reversal', name='ledger_source_kind', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('source_id', sa.String(length=32), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('reverses_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),

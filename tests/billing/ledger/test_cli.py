@@ -60,7 +60,10 @@ def test_the_export_lists_each_share_payment_and_the_backfill_finds_nothing_left
     rows = target.read_bytes().decode("utf-8-sig").splitlines()
     assert written.returncode == 0, written.stderr
     assert rows[0] == "Umsatz;Soll/Haben-Kennzeichen;Konto;Gegenkonto;Belegdatum;Belegfeld 1;Buchungstext"
-    assert len(rows) - 1 == backfill["payments"] > 0
-    assert all(";S;1200;0800;" in row for row in rows[1:])
+    payments = [row for row in rows[1:] if ";S;1200;0800;" in row]
+    transfers = [row for row in rows[1:] if ";S;0800;0800;" in row]
+    assert len(payments) == backfill["payments"] > 0
+    assert 0 < len(transfers) <= backfill["transfers"]
+    assert len(rows) == 1 + len(payments) + len(transfers)
     assert backfill["booked"] == 0
     assert bad.returncode != 0 and "YYYY-MM-DD" in bad.stderr

@@ -13,7 +13,7 @@ from app.kit.errors import NotFound
 from app.kit.time import utcnow
 from app.members import repository as members_repository
 from app.members import service as members
-from app.members.models import CapitalMovement, CapitalMovementKind, Member
+from app.members.models import CapitalMovement, CapitalMovementKind, Member, ShareTransfer
 from app.settings import Settings
 from billing.ledger import repository, service, share_payments
 from billing.ledger.models import JournalEntry, SourceKind
@@ -22,11 +22,14 @@ from tests.builders import BOARD, make_member
 BANK, CAPITAL = "1200", "0800"
 
 
-async def share_entries(session: AsyncSession) -> list[JournalEntry]:
-    entries, _ = await repository.search_entries(
-        session, filters=repository.EntryFilter(source_kind=SourceKind.SHARE_PAYMENT), limit=None
-    )
+async def share_entries(session: AsyncSession, kind: SourceKind = SourceKind.SHARE_PAYMENT) -> list[JournalEntry]:
+    entries, _ = await repository.search_entries(session, filters=repository.EntryFilter(source_kind=kind), limit=None)
     return entries
+
+
+async def capital_in_books(session: AsyncSession, member: Member) -> int:
+    balances = await service.member_balances(session, actor=BOARD, member_id=member.id)
+    return -next(a for a in balances.accounts if a.code == CAPITAL).balance_cents
 
 
 async def record_before_the_ledger(session: AsyncSession, member: Member, amount_cents: int, on: date) -> int:
@@ -116,6 +119,70 @@ async def test_the_backfill_books_only_unbooked_payments_and_a_second_run_books_
         (BANK, 0, 5_000),
     ]
     for member in (anna, ben):
-        in_books = await service.member_balances(db_session, actor=BOARD, member_id=member.id)
-        capital = next(a for a in in_books.accounts if a.code == CAPITAL)
-        assert -capital.balance_cents == await members_repository.capital_on(db_session, member.id, date.max)
+        assert await capital_in_books(db_session, member) == await members_repository.capital_on(
+            db_session, member.id, date.max
+        )
+
+
+async def test_capital_passed_on_with_shares_moves_between_the_members_capital_in_the_books(
+    db_session: AsyncSession, settings: Settings
+) -> None:
+    giver = await make_member(db_session, settings, shares=3)
+    receiver = await make_member(db_session, settings, shares=1)
+
+    transfer = await members.transfer_shares(
+        db_session,
+        actor=BOARD,
+        settings=settings,
+        from_member_id=giver.id,
+        to_member_id=receiver.id,
+        shares=2,
+        effective_on=date(2025, 7, 1),
+    )
+    backfill = await share_payments.book_unbooked_share_transfers(db_session, actor=BOARD)
+
+    [entry] = await share_entries(db_session, SourceKind.SHARE_TRANSFER)
+    [shown] = await service.entries_out(db_session, [entry])
+    assert (entry.source_id, entry.entry_date, entry.document_number) == (
+        str(transfer.id),
+        date(2025, 7, 1),
+        f"UE-{transfer.id}",
+    )
+    assert [(line.account, line.debit_cents, line.credit_cents, line.member_id) for line in shown.lines] == [
+        (CAPITAL, 20_000, 0, giver.id),
+        (CAPITAL, 0, 20_000, receiver.id),
+    ]
+    assert (backfill.transfers, backfill.booked) == (1, 0)
+    assert await capital_in_books(db_session, giver) == 10_000
+    assert await capital_in_books(db_session, receiver) == 30_000
+
+
+async def test_the_backfill_books_a_transfer_recorded_before_the_ledger(
+    db_session: AsyncSession, settings: Settings
+) -> None:
+    giver = await make_member(db_session, settings, shares=2)
+    receiver = await make_member(db_session, settings, shares=1)
+    now = utcnow()
+    old_id = (
+        await db_session.execute(
+            sa.insert(ShareTransfer)
+            .values(
+                from_member_id=giver.id,
+                to_member_id=receiver.id,
+                shares=1,
+                capital_cents=10_000,
+                agreed_on=date(2025, 3, 1),
+                effective_on=date(2025, 3, 1),
+                created_at=now,
+                updated_at=now,
+            )
+            .returning(ShareTransfer.id)
+        )
+    ).scalar_one()
+
+    first = await share_payments.book_unbooked_share_transfers(db_session, actor=BOARD)
+    second = await share_payments.book_unbooked_share_transfers(db_session, actor=BOARD)
+
+    assert [e.source_id for e in await share_entries(db_session, SourceKind.SHARE_TRANSFER)] == [str(old_id)]
+    assert (first.booked, second.booked) == (1, 0)
+    assert await capital_in_books(db_session, receiver) == 20_000
