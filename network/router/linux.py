@@ -18,10 +18,11 @@ from dataclasses import replace
 from ipaddress import IPv4Address
 from types import TracebackType
 
-from network.router import netlink
+from network.router import netlink, shapers, tc
 from network.router.changes import STEPS, Changes, build, remove_line
 from network.router.channel import Channel
 from network.router.reader import Snapshot, observe
+from network.router.shapers import Upstream
 from network.router.state import LINE_PREFIX, LineSpec, RouterReport, differences, shaper_name
 
 log = logging.getLogger(__name__)
@@ -80,16 +81,21 @@ class LinuxRouter:
         chunks = [jobs[start : start + CHUNK_LINES] for start in range(0, len(jobs), CHUNK_LINES)]
         failed: dict[str, list[str]] = {}
         peer_fds: dict[str, int] = {}
-        changes = Changes(self.portal, snapshot.max_index, peer_fds, snapshot.free_group())
+        upstream = Upstream(snapshot.shards, snapshot.load())
+        changes = Changes(self.portal, snapshot.max_index, peer_fds, snapshot.free_group(), upstream)
+        if created or updated or (prune and (snapshot.orphan_classes or snapshot.orphan_classifiers)):
+            await self._prepare(changes, wanted, snapshot, prune=prune)
+            failed.update(changes.failed)
         building: asyncio.Future[Changes] | None = None
         try:
             for position, chunk in enumerate(chunks):
                 if building is None:
-                    building = asyncio.ensure_future(asyncio.to_thread(build, chunk, wanted, snapshot, changes))
+                    following = Changes(self.portal, changes.next_index, peer_fds, changes.group, upstream)
+                    building = asyncio.ensure_future(asyncio.to_thread(build, chunk, wanted, snapshot, following))
                 changes = await building
                 building = None
                 if position + 1 < len(chunks):  # Python builds the next chunk while the kernel works
-                    following = Changes(self.portal, changes.next_index, peer_fds, changes.group)
+                    following = Changes(self.portal, changes.next_index, peer_fds, changes.group, upstream)
                     args = (chunks[position + 1], wanted, snapshot, following)
                     building = asyncio.ensure_future(asyncio.to_thread(build, *args))
                 await self._run(changes)
@@ -109,6 +115,42 @@ class LinuxRouter:
             failed=failed,
         )
 
+    async def _prepare(self, changes: Changes, wanted: dict[str, LineSpec], snapshot: Snapshot, *, prune: bool) -> None:
+        """Make the shared shapers complete (see ``shapers.py``) before any line refers to them; with
+        ``prune``, take away the classes and classifiers no line uses. A shaper the kernel refuses is
+        reported under its own name in ``failed``; its lines then fail on their own requests."""
+        lengths = {spec.ipv6_prefix.prefixlen for spec in wanted.values() if spec.ipv6_prefix is not None}
+        made: dict[int, int] = {}
+        tabled: list[shapers.Shard] = []  # existing shards that get tables anew
+        for number, shard in sorted(snapshot.shards.items()):
+            if not shard.missing(lengths):
+                continue
+            fresh = shard.index is None
+            index = changes.index() if fresh else shard.index
+            assert index is not None
+            requests = shapers.prepare(shard, index, lengths, fresh=fresh)
+            changes.add(shapers.shaper_name(number), *requests)
+            made[number] = index
+            if not fresh and shard.root and any(request.what.startswith("add u32 table") for request in requests):
+                tabled.append(shard)
+        if prune:
+            for number, network, classifier in snapshot.orphan_classifiers:
+                index = snapshot.shards[number].index
+                assert index is not None
+                changes.clear(shapers.shaper_name(number), shapers.delete_classifier(index, classifier, network))
+            for number, minor in snapshot.orphan_classes:
+                index = snapshot.shards[number].index
+                assert index is not None
+                changes.clear(shapers.shaper_name(number), tc.del_class(index, minor))
+        await self._run(changes)
+        for number, index in made.items():
+            if shapers.shaper_name(number) not in changes.failed:
+                changes.upstream.indexes[number] = index
+            else:
+                changes.upstream.indexes.pop(number, None)
+        for shard in tabled:
+            changes.upstream.refresh(await shapers.reread(self.channel, shard))
+
     async def remove(self, ifnames: Iterable[str]) -> RouterReport:
         """Remove these lines completely: interface (a veth's far end goes with it), shaper, addresses,
         routes and tc. Names that are not there are left out of the report."""
@@ -117,7 +159,8 @@ class LinuxRouter:
             if not name.startswith(LINE_PREFIX):
                 raise ValueError(f"{name!r} is not a line interface ({LINE_PREFIX}*)")
         snapshot = await observe(self.channel)
-        changes = Changes(self.portal, snapshot.max_index, {}, snapshot.free_group())
+        upstream = Upstream(snapshot.shards, snapshot.load())
+        changes = Changes(self.portal, snapshot.max_index, {}, snapshot.free_group(), upstream)
         present = [name for name in names if name in snapshot.lines or shaper_name(name) in snapshot.orphan_shapers]
         for name in present:
             remove_line(changes, name, snapshot)
@@ -172,6 +215,8 @@ class LinuxRouter:
                 gone = failure.request.type in netlink.DELETES and failure.errno in netlink.GONE
                 if gone or (failure.errno == errno.ENODEV and failure.request.what.startswith("mark ")):
                     continue  # already gone: what a removal wants
+                if failure.errno == errno.EEXIST and failure.request.exists_ok:
+                    continue
                 line = owner[id(failure.request)]
                 for failed in [line] if line else sorted({line for line, _, _ in changes.doomed}):
                     changes.fail(failed, str(failure))
@@ -184,7 +229,7 @@ class LinuxRouter:
         undo = [
             request
             for name in sorted(changes.fresh & set(changes.failed))
-            for request in (netlink.del_link_named(name), netlink.del_link_named(shaper_name(name)))
+            for request in (*changes.undo.get(name, []), netlink.del_link_named(name))
         ]
         if undo:
             await self.channel.run(undo)  # refusals mean the piece was never made

@@ -89,6 +89,7 @@ class Request:
     flags: int
     body: bytes
     what: str = ""
+    exists_ok: bool = False  # EEXIST means it is there already, which is what the request wants
 
     def encode(self, seq: int) -> bytes:
         return _HEADER.pack(_HEADER.size + len(self.body), self.type, self.flags, seq, 0) + self.body
@@ -211,14 +212,16 @@ def new_vlan(name: str, *, index: int, parent: int, vlan_id: int) -> Request:
 
 # IPv6 wants an MTU of at least 1280; below that the kernel gives a device no IPv6 at all. An IFB only
 # shapes packets redirected to it (no MTU check on that path) and never needs IPv6, and without it bringing
-# the device up skips an IPv6 route-table walk and a link-local route, which for 10,000 lines cost seconds.
+# the device up skips an IPv6 route-table walk and a link-local route.
 SHAPER_MTU = 1279
+IFLA_TXQLEN = 13
 
 
-def new_ifb(name: str, *, index: int) -> Request:
-    """An IFB device: the upstream shaper of one line (its ingress traffic is redirected through it)."""
-    body = _new_link(name, index, "ifb", b"", u32(IFLA_MTU, SHAPER_MTU))
-    return Request(RTM_NEWLINK, CREATE, body, f"create ifb {name}")
+def new_ifb(name: str, *, index: int, queue: int | None = None) -> Request:
+    """An IFB device: an upstream shaper (ingress traffic of lines is redirected through it). ``queue``:
+    its transmit queue length, which is also the length of the FIFO under each HTB class on it."""
+    extra = u32(IFLA_MTU, SHAPER_MTU) + (u32(IFLA_TXQLEN, queue) if queue is not None else b"")
+    return Request(RTM_NEWLINK, CREATE, _new_link(name, index, "ifb", b"", extra), f"create ifb {name}")
 
 
 def set_up(index: int, name: str) -> Request:

@@ -1,10 +1,12 @@
-"""Traffic-control messages for the access router: TBF down shaping (HTB on a walled line), the upstream
-redirect to a line's IFB and the TBF there, and the walled garden's classic-BPF filter. Built and read
-like ``netlink.py``."""
+"""Traffic-control messages for the access router: TBF down shaping (HTB on a walled line), the ingress
+qdiscs and redirects that send a line's upstream traffic to its shaper, the HTB classes and u32
+classifiers there (see ``shapers.py``), and the walled garden's classic-BPF filter. Built and read like
+``netlink.py``."""
 
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 from typing import Literal
@@ -17,6 +19,8 @@ from network.router.netlink import (
     F_REPLACE,
     F_REQUEST,
     GET,
+    RTM_DELQDISC,
+    RTM_DELTCLASS,
     RTM_DELTFILTER,
     RTM_GETQDISC,
     RTM_GETTCLASS,
@@ -28,16 +32,17 @@ from network.router.netlink import (
     Request,
     as_text,
     as_u16,
+    as_u32,
     attr,
     attrs,
     text,
     u32,
 )
 
-TCA_KIND, TCA_OPTIONS = 1, 2
+TCA_KIND, TCA_OPTIONS, TCA_INGRESS_BLOCK = 1, 2, 13
 TCA_HTB_PARMS, TCA_HTB_INIT, TCA_HTB_RATE64, TCA_HTB_CEIL64 = 1, 2, 6, 7
 TCA_TBF_PARMS, TCA_TBF_RATE64, TCA_TBF_BURST = 1, 4, 6
-TCA_U32_SEL, TCA_U32_ACT = 5, 7
+TCA_U32_CLASSID, TCA_U32_HASH, TCA_U32_LINK, TCA_U32_DIVISOR, TCA_U32_SEL, TCA_U32_ACT = 1, 2, 3, 4, 5, 7
 TCA_BPF_OPS_LEN, TCA_BPF_OPS, TCA_BPF_FLAGS = 4, 5, 8
 TCA_BPF_FLAG_ACT_DIRECT = 1
 TCA_ACT_KIND, TCA_ACT_OPTIONS = 1, 2
@@ -47,8 +52,9 @@ TC_ACT_UNSPEC, TC_ACT_SHOT, TC_ACT_STOLEN = -1, 2, 4
 TC_U32_TERMINAL = 1
 TC_LINKLAYER_ETHERNET = 1
 TC_H_ROOT, TC_H_INGRESS = 0xFFFFFFFF, 0xFFFFFFF1
+TCM_IFINDEX_MAGIC_BLOCK = -1  # tcm_ifindex of a request about a shared block; tcm_parent is the block index
 INGRESS_HANDLE = 0xFFFF0000
-ETH_P_ALL, ETH_P_IP, ETH_P_ARP = 0x0003, 0x0800, 0x0806
+ETH_P_ALL, ETH_P_IP, ETH_P_ARP, ETH_P_IPV6 = 0x0003, 0x0800, 0x0806, 0x86DD
 REDIRECT_PRIO = 10
 WALLED_PRIO = 1
 U32_HANDLE = 0x80000001  # 800::1, the first node of u32's default table
@@ -57,8 +63,8 @@ _TCMSG = struct.Struct("=BxxxiIII")
 _HTB_GLOB = struct.Struct("=IIIII")
 _HTB_OPT = struct.Struct("=BBHhHIBBHhHIIIIII")
 _TBF_OPT = struct.Struct("=BBHhHIBBHhHIIII")
-_U32_SEL = struct.Struct("=BBBxHHhhI")
-_U32_KEY = struct.Struct("=IIii")
+_U32_SEL = struct.Struct("=BBBxHHhhI")  # hmask (the last field) is in network byte order
+_U32_KEY = struct.Struct("=IIii")  # mask and value are in network byte order
 _MIRRED = struct.Struct("=IIiiiiI")
 _SOCK_FILTER = struct.Struct("=HBBI")
 
@@ -72,10 +78,10 @@ def _tcmsg(index: int, handle_: int, parent: int, info: int = 0) -> bytes:
     return _TCMSG.pack(AF_UNSPEC, index, handle_, parent, info)
 
 
-def htb_root(index: int, *, replace: bool) -> Request:
-    """HTB root ``1:`` whose unclassified traffic goes to class ``1:1`` (``replace``: whatever root is
-    there)."""
-    options = attr(TCA_HTB_INIT, _HTB_GLOB.pack(3, 10, 1, 0, 0))
+def htb_root(index: int, *, replace: bool, default: int = 1) -> Request:
+    """HTB root ``1:`` whose unclassified traffic goes to class ``1:<default>`` (``replace``: whatever root
+    is there)."""
+    options = attr(TCA_HTB_INIT, _HTB_GLOB.pack(3, 10, default, 0, 0))
     body = _tcmsg(index, handle(1, 0), TC_H_ROOT) + text(TCA_KIND, "htb") + attr(TCA_OPTIONS, options)
     return Request(RTM_NEWQDISC, F_REQUEST | F_CREATE | F_REPLACE if replace else CREATE, body, "add HTB root")
 
@@ -88,8 +94,9 @@ def burst_bytes(kbps: int) -> int:
     return max(kbps * 125 // 50, 32 * 1024)
 
 
-def htb_class(index: int, kbps: int, *, replace: bool) -> Request:
-    """Class ``1:1`` at ``kbps`` (ceil = rate): the whole line, in the direction of the device's egress."""
+def htb_class(index: int, kbps: int, *, replace: bool, minor: int = 1) -> Request:
+    """Class ``1:<minor>`` at ``kbps`` (ceil = rate): on a walled line (``1:1``) the whole line downstream,
+    on a shaper one line upstream."""
     rate = kbps * 125  # bytes per second
     # The bucket is given in scheduler ticks of 64 ns (PSCHED_SHIFT = 6).
     ticks = burst_bytes(kbps) * 1_000_000_000 // rate // 64
@@ -98,9 +105,14 @@ def htb_class(index: int, kbps: int, *, replace: bool) -> Request:
     options = attr(TCA_HTB_PARMS, _HTB_OPT.pack(*spec, *spec, ticks, ticks, 60_000, 0, 0))
     if rate > 0xFFFFFFFF:
         options += attr(TCA_HTB_RATE64, struct.pack("=Q", rate)) + attr(TCA_HTB_CEIL64, struct.pack("=Q", rate))
-    body = _tcmsg(index, handle(1, 1), handle(1, 0)) + text(TCA_KIND, "htb") + attr(TCA_OPTIONS, options)
+    body = _tcmsg(index, handle(1, minor), handle(1, 0)) + text(TCA_KIND, "htb") + attr(TCA_OPTIONS, options)
     flags = F_REQUEST | F_CREATE | F_REPLACE if replace else CREATE
-    return Request(RTM_NEWTCLASS, flags, body, f"{'set' if replace else 'add'} HTB class at {kbps} kbit")
+    return Request(RTM_NEWTCLASS, flags, body, f"{'set' if replace else 'add'} HTB class 1:{minor:x} at {kbps} kbit")
+
+
+def del_class(index: int, minor: int) -> Request:
+    body = _tcmsg(index, handle(1, minor), handle(1, 0))
+    return Request(RTM_DELTCLASS, F_REQUEST, body, f"remove HTB class 1:{minor:x}")
 
 
 def tbf(index: int, kbps: int, *, replace: bool, what: Literal["down", "up"]) -> Request:
@@ -134,9 +146,17 @@ def tbf_kbps(tc: Tc) -> int | None:
     return int(_TBF_OPT.unpack_from(tc.options[TCA_TBF_PARMS])[5]) // 125
 
 
-def ingress(index: int) -> Request:
+def ingress(index: int, *, block: int | None = None) -> Request:
+    """The ingress qdisc, with filters of its own or (``block``) those of a shared block."""
     body = _tcmsg(index, INGRESS_HANDLE, TC_H_INGRESS) + text(TCA_KIND, "ingress") + attr(TCA_OPTIONS, b"")
-    return Request(RTM_NEWQDISC, CREATE, body, "add ingress qdisc")
+    if block is not None:
+        body += u32(TCA_INGRESS_BLOCK, block)
+    return Request(RTM_NEWQDISC, CREATE, body, "add ingress qdisc" + (f" on block {block}" if block else ""))
+
+
+def del_ingress(index: int) -> Request:
+    body = _tcmsg(index, INGRESS_HANDLE, TC_H_INGRESS)
+    return Request(RTM_DELQDISC, F_REQUEST, body, "remove ingress qdisc")
 
 
 def _filter_info(prio: int, protocol: int) -> int:
@@ -144,15 +164,128 @@ def _filter_info(prio: int, protocol: int) -> int:
     return (prio << 16) | as_u16(struct.pack("!H", protocol))
 
 
-def redirect(index: int, target: int) -> Request:
-    """Ingress filter: every packet of the line goes through ``target`` (its IFB, where it is shaped)."""
+def redirect(index: int, target: int, *, block: int | None = None) -> Request:
+    """Ingress filter: every packet goes through ``target`` (a shaper, where it is shaped). On a line's own
+    ingress qdisc, or (``block``) in a shared block, where it replaces whatever filter is there."""
     selector = _U32_SEL.pack(TC_U32_TERMINAL, 0, 1, 0, 0, 0, 0, 0) + _U32_KEY.pack(0, 0, 0, 0)
     mirred = _MIRRED.pack(0, 0, TC_ACT_STOLEN, 0, 0, TCA_EGRESS_REDIR, target)
     action = text(TCA_ACT_KIND, "mirred") + attr(TCA_ACT_OPTIONS, attr(TCA_MIRRED_PARMS, mirred))
     options = attr(TCA_U32_SEL, selector) + attr(TCA_U32_ACT, attr(1, action))
     info = _filter_info(REDIRECT_PRIO, ETH_P_ALL)
-    body = _tcmsg(index, U32_HANDLE, INGRESS_HANDLE, info) + text(TCA_KIND, "u32") + attr(TCA_OPTIONS, options)
-    return Request(RTM_NEWTFILTER, CREATE, body, "add upstream redirect")
+    where = _tcmsg(index, U32_HANDLE, INGRESS_HANDLE, info) if block is None else _block_tcmsg(block, U32_HANDLE, info)
+    body = where + text(TCA_KIND, "u32") + attr(TCA_OPTIONS, options)
+    if block is None:
+        return Request(RTM_NEWTFILTER, CREATE, body, "add upstream redirect")
+    return Request(RTM_NEWTFILTER, F_REQUEST | F_CREATE | F_REPLACE, body, f"set upstream redirect of block {block}")
+
+
+def _block_tcmsg(block: int, handle_: int, info: int) -> bytes:
+    return _tcmsg(TCM_IFINDEX_MAGIC_BLOCK, handle_, block, info)
+
+
+def get_block_redirect(block: int) -> Request:
+    return Request(RTM_GETTFILTER, GET, _block_tcmsg(block, U32_HANDLE, _filter_info(REDIRECT_PRIO, ETH_P_ALL)))
+
+
+# ---------------------------------------------------------------- u32 hash tables and classifiers
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """One u32 match: the 32-bit word at ``offset`` (from the network header), masked, equals ``value``."""
+
+    mask: int
+    value: int
+    offset: int
+
+
+def _selector(keys: Sequence[Key], *, terminal: bool, hash_offset: int = 0, hash_mask: int = 0) -> bytes:
+    head = struct.pack("=BBBxHHhh", TC_U32_TERMINAL if terminal else 0, 0, len(keys), 0, 0, 0, hash_offset)
+    body = b"".join(struct.pack("!II", key.mask, key.value) + struct.pack("=ii", key.offset, 0) for key in keys)
+    return head + struct.pack("!I", hash_mask) + body
+
+
+def u32_table(index: int, htid: int, *, prio: int, protocol: int) -> Request:
+    """A u32 hash table ``htid:`` of 256 buckets on the device's root qdisc ``1:``.
+
+    The tables of a qdisc belong to all its u32 filters together: deleting the filters of one priority
+    leaves their tables behind, unseen until filters of that priority are made again, and taken up again
+    by them. So "it exists" is success here."""
+    body = _tcmsg(index, htid << 20, handle(1, 0), _filter_info(prio, protocol)) + text(TCA_KIND, "u32")
+    body += attr(TCA_OPTIONS, u32(TCA_U32_DIVISOR, 256))
+    return Request(RTM_NEWTFILTER, CREATE, body, f"add u32 table {htid:x}:", exists_ok=True)
+
+
+def u32_link(index: int, htid: int, *, prio: int, protocol: int, hash_offset: int, hash_mask: int) -> Request:
+    """A filter in the root table that sends every packet of ``protocol`` to table ``htid:``, to the bucket
+    picked by the bits ``hash_mask`` of the word at ``hash_offset``."""
+    selector = _selector([Key(0, 0, 0)], terminal=False, hash_offset=hash_offset, hash_mask=hash_mask)
+    options = attr(TCA_U32_SEL, selector) + u32(TCA_U32_LINK, htid << 20)
+    body = _tcmsg(index, 0, handle(1, 0), _filter_info(prio, protocol)) + text(TCA_KIND, "u32")
+    return Request(RTM_NEWTFILTER, CREATE, body + attr(TCA_OPTIONS, options), f"add u32 link to {htid:x}:")
+
+
+def u32_classifier(index: int, handle_: int, *, prio: int, protocol: int, keys: Sequence[Key], minor: int) -> Request:
+    """A u32 filter ``handle_`` (table, bucket and node) that sends packets matching ``keys`` to class
+    ``1:<minor>``."""
+    options = (
+        u32(TCA_U32_HASH, handle_ & 0xFFFFF000)
+        + attr(TCA_U32_SEL, _selector(keys, terminal=True))
+        + u32(TCA_U32_CLASSID, handle(1, minor))
+    )
+    body = _tcmsg(index, handle_, handle(1, 0), _filter_info(prio, protocol)) + text(TCA_KIND, "u32")
+    return Request(RTM_NEWTFILTER, CREATE, body + attr(TCA_OPTIONS, options), f"add classifier to 1:{minor:x}")
+
+
+def del_u32(index: int, handle_: int, *, prio: int, protocol: int) -> Request:
+    body = _tcmsg(index, handle_, handle(1, 0), _filter_info(prio, protocol)) + text(TCA_KIND, "u32")
+    return Request(RTM_DELTFILTER, F_REQUEST, body, f"remove u32 filter {handle_:x}")
+
+
+@dataclass(frozen=True, slots=True)
+class U32:
+    """A u32 filter as dumped: a hash table (``divisor``), a link to one, or a classifier (``classid``)."""
+
+    handle: int
+    prio: int
+    protocol: int
+    divisor: int | None
+    link: int | None  # the htid linked to
+    classid: int | None
+    keys: tuple[Key, ...]
+    hash_offset: int
+    hash_mask: int
+
+
+def parse_u32(item: Tc) -> U32 | None:
+    if item.kind != "u32":
+        return None
+    divisor = as_u32(item.options[TCA_U32_DIVISOR]) if TCA_U32_DIVISOR in item.options else None
+    link = as_u32(item.options[TCA_U32_LINK]) >> 20 if TCA_U32_LINK in item.options else None
+    classid = as_u32(item.options[TCA_U32_CLASSID]) if TCA_U32_CLASSID in item.options else None
+    keys: list[Key] = []
+    hash_offset = hash_mask = 0
+    selector = item.options.get(TCA_U32_SEL)
+    if selector is not None and len(selector) >= _U32_SEL.size:
+        count, hash_offset = selector[2], struct.unpack_from("=h", selector, 10)[0]
+        hash_mask = struct.unpack_from("!I", selector, 12)[0]
+        for n in range(count):
+            start = _U32_SEL.size + n * _U32_KEY.size
+            if start + _U32_KEY.size > len(selector):
+                break
+            mask, value = struct.unpack_from("!II", selector, start)
+            keys.append(Key(mask, value, struct.unpack_from("=i", selector, start + 8)[0]))
+    protocol = struct.unpack("!H", struct.pack("=H", item.info & 0xFFFF))[0]
+    return U32(item.handle, item.prio, protocol, divisor, link, classid, tuple(keys), hash_offset, hash_mask)
+
+
+def dump_filters(index: int, parent: int) -> Request:
+    """Every filter of one device under ``parent`` (``index`` -1: of the shared block ``parent``)."""
+    return Request(RTM_GETTFILTER, F_REQUEST | F_DUMP, _tcmsg(index, 0, parent))
+
+
+def dump_classes(index: int) -> Request:
+    return Request(RTM_GETTCLASS, F_REQUEST | F_DUMP, _tcmsg(index, 0, 0))
 
 
 # Classic BPF (no bpf() syscall, no loader): the kernel here has no gact or police actions, but cls_bpf in
@@ -238,6 +371,7 @@ class Tc:
     info: int
     kind: str
     options: dict[int, bytes]
+    block: int | None = None  # an ingress qdisc's shared block
 
     @property
     def prio(self) -> int:
@@ -249,7 +383,8 @@ def parse_tc(message: Message) -> Tc:
     _, index, handle_, parent, info = _TCMSG.unpack_from(message.body)
     found = attrs(message.body, _TCMSG.size)
     options = attrs(found[TCA_OPTIONS]) if TCA_OPTIONS in found else {}
-    return Tc(index, handle_, parent, info, as_text(found.get(TCA_KIND, b"")), options)
+    block = as_u32(found[TCA_INGRESS_BLOCK]) if TCA_INGRESS_BLOCK in found else None
+    return Tc(index, handle_, parent, info, as_text(found.get(TCA_KIND, b"")), options, block or None)
 
 
 def htb_kbps(tc: Tc) -> int | None:

@@ -22,6 +22,7 @@ ELSEWHERE = "192.0.2.1"  # also on the router's loopback: stands for the interne
 GATEWAY = IPv4Address("100.64.0.1")
 SUBSCRIBER = IPv4Address("100.64.0.10")
 PREFIX = IPv6Network("2001:db8:100::/56")
+SHAPER = "ot-up0"  # the shared upstream shaper a router's first line is given
 
 
 def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -142,7 +143,8 @@ async def test_rate_change_is_applied_in_place(site: Site) -> None:
     assert report.drift == {"otl7": ["down rate 20000 kbit, want 50000", "up rate 5000 kbit, want 10000"]}
     assert site.link_index("otl7") == before, "the line interface must not be made again"
     assert "rate 50Mbit" in sh("tc", "-n", site.router, "qdisc", "show", "dev", "otl7").stdout
-    assert "rate 10Mbit" in sh("tc", "-n", site.router, "qdisc", "show", "dev", "otu7").stdout
+    # Upstream, the line's class on the shared shaper it was given (the least loaded: the first).
+    assert "rate 10Mbit" in sh("tc", "-n", site.router, "class", "show", "dev", SHAPER).stdout
     assert (seen.down_kbps, seen.up_kbps) == (50_000, 10_000)
 
 
@@ -171,6 +173,10 @@ async def test_removal_leaves_nothing_of_the_line(site: Site) -> None:
     assert "otl7" not in sh("ip", "-n", site.router, "-6", "route").stdout
     assert "otl7" not in sh("tc", "-n", site.router, "qdisc").stdout
     assert "100.64.0.1/32" not in sh("ip", "-n", site.router, "addr").stdout
+    # Of the shared shaper only what belongs to no line is left: the class of unclassified traffic.
+    classes = sh("tc", "-n", site.router, "class", "show", "dev", SHAPER).stdout.splitlines()
+    assert [row.split()[2] for row in classes] == ["1:ffff"]
+    assert "flowid" not in sh("tc", "-n", site.router, "filter", "show", "dev", SHAPER).stdout
     assert "eth0" not in sh("ip", "-n", site.cpe, "link").stdout, "the customer side loses its link"
 
 
@@ -218,10 +224,26 @@ async def test_shaping_changed_or_deleted_by_hand_is_reported_and_repaired(site:
         assert "rate 20Mbit" in sh("tc", "-n", site.router, "qdisc", "show", "dev", "otl7").stdout
 
         sh("tc", "-n", site.router, "qdisc", "del", "dev", "otl7", "root")
-        sh("tc", "-n", site.router, "qdisc", "del", "dev", "otu7", "root")
-        sh("tc", "-n", site.router, "filter", "del", "dev", "otl7", "ingress")
+        sh("tc", "-n", site.router, "qdisc", "del", "dev", "otl7", "ingress")
+        # The IPv4 filters of the shaper (its table, the link to it, the line's classifier) deleted:
+        sh("tc", "-n", site.router, "filter", "del", "dev", SHAPER, "parent", "1:", "protocol", "ip", "prio", "10")
         drift = await router.plan([site.spec()], prune=True)
-        assert drift.drift == {"otl7": ["down shaping missing", "up shaping missing", "upstream redirect missing"]}
+        assert drift.drift == {
+            "otl7": [
+                "down shaping missing",
+                "upstream shaper incomplete",
+                "upstream classifier for 100.64.0.10/32 missing",
+                "upstream redirect missing",
+            ]
+        }
+        repaired = await router.apply([site.spec()], prune=True)
+        assert repaired.updated == ["otl7"] and repaired.ok, repaired.failed
+        assert not (await router.plan([site.spec()], prune=True)).changed
+
+        # The whole shaper gone: the line finds none of its own, and the shaper is made again.
+        sh("ip", "-n", site.router, "link", "del", SHAPER)
+        drift = await router.plan([site.spec()], prune=True)
+        assert drift.drift == {"otl7": ["upstream shaper missing", "upstream redirect missing"]}
         repaired = await router.apply([site.spec()], prune=True)
         assert repaired.updated == ["otl7"] and repaired.ok, repaired.failed
         assert not (await router.plan([site.spec()], prune=True)).changed
