@@ -4,10 +4,15 @@ phases. Building them is pure Python (apart from opening a peer namespace); ``li
 Per line ``otlX``: the interface; a TBF root at the down rate; upstream, a class at the up rate on one of
 the router's shared shapers (``shapers.py``) with classifiers for the line's address and delegated prefix,
 and an ingress qdisc bound to that shaper's shared block, whose filter redirects every packet there; the
-gateway /32 on the interface; the host route and the delegated prefix through it. A walled line has an
-ingress qdisc of its own instead, with a classic-BPF filter first and then the redirect to its shaper, and
-an HTB root with class 1:1 at the down rate instead of the TBF, with the same kind of filter on it (TBF
-takes no filters).
+host route (from the gateway, which is on the router's loopback: the line has no address of its own) and
+the delegated prefix through it. A walled line has an ingress qdisc of its own instead, with a classic-BPF
+filter first and then the redirect to its shaper, and an HTB root with class 1:1 at the down rate instead
+of the TBF, with the same kind of filter on it (TBF takes no filters).
+
+Why unnumbered lines: with the same gateway /32 on every line, the kernel keeps one local route with an
+entry per line and walks that list for each new one (10,000 lines: about a second). The subscriber still
+gets its ARP answer for the gateway, as Linux answers ARP for any of its addresses on any interface
+(``arp_ignore`` 0, the default), and packets from the router to the subscriber leave from the gateway.
 
 Why TBF and not HTB for an open line, and why no filters of its own on its ingress: the kernel keeps every
 filter block (each HTB qdisc, each HTB class, each ingress qdisc with filters of its own has one) in one
@@ -153,9 +158,10 @@ def create_line(changes: Changes, spec: LineSpec, snapshot: Snapshot) -> None:
     changes.add(name, *_line_tc(index, spec, changes.portal, replace=False))
     _upstream(changes, spec, shard, None)
     _ingress(changes, spec, index, shard, None)
-    changes.add(name, netlink.address(index, spec.gateway, add=True))
     changes.add(name, netlink.set_up(index, name))
-    changes.add(name, *(netlink.route(index, destination, add=True) for destination in _destinations(spec)))
+    changes.add(name, netlink.route(index, IPv4Network(spec.ipv4), add=True, source=spec.gateway))
+    if spec.ipv6_prefix is not None:
+        changes.add(name, netlink.route(index, spec.ipv6_prefix, add=True))
 
 
 def _link(changes: Changes, spec: LineSpec, snapshot: Snapshot) -> tuple[int, Request] | None:
@@ -222,19 +228,21 @@ def repair_line(changes: Changes, spec: LineSpec, found: Found, snapshot: Snapsh
         found = dataclasses.replace(found, minor=None)
     _upstream(changes, spec, shard, found)
     _ingress(changes, spec, index, shard, found)
-    # The new gateway before the old one goes: a device losing its last IPv4 address loses its routes.
-    if spec.gateway not in seen.gateways:
-        changes.add(name, netlink.address(index, spec.gateway, add=True))
-    for gateway in sorted(seen.gateways - {spec.gateway}):
-        changes.add(name, netlink.address(index, gateway, add=False))
+    # The line is unnumbered: the gateway is the source of its host route. Addresses on the line itself
+    # (from before) go; as the line's last IPv4 address goes, so do its IPv4 routes: the host route is set
+    # again after.
+    for address in sorted(seen.addresses):
+        changes.add(name, netlink.address(index, address, add=False))
     wanted = _destinations(spec)
     present: list[IPv4Network | IPv6Network] = [*sorted(seen.hosts), *sorted(seen.prefixes)]
     for destination in present:
         if destination not in wanted:
             changes.add(name, netlink.route(index, destination, add=False))
-    for destination in wanted:
-        if destination not in seen.hosts and destination not in seen.prefixes:
-            changes.add(name, netlink.route(index, destination, add=True))
+    host = IPv4Network(spec.ipv4)
+    if seen.addresses or host not in seen.hosts or found.sources.get(host) != spec.gateway:
+        changes.add(name, netlink.route(index, host, add=True, source=spec.gateway, replace=True))
+    if spec.ipv6_prefix is not None and spec.ipv6_prefix not in seen.prefixes:
+        changes.add(name, netlink.route(index, spec.ipv6_prefix, add=True))
 
 
 def _fix_walled(changes: Changes, spec: LineSpec, index: int, seen: IPv4Address | None, *, upstream: bool) -> None:

@@ -106,6 +106,8 @@ class LinuxRouter:
                 await asyncio.wait([building])
             for fd in peer_fds.values():
                 os.close(fd)
+        kept = [name for name in snapshot.lines if name not in wanted and (name not in removed or name in failed)]
+        failed.update(await self._tidy(snapshot, {spec.gateway for spec in wanted.values()}, kept, changes))
         return RouterReport(
             created=[name for name in created if name not in failed],
             updated=[name for name in updated if name not in failed],
@@ -116,9 +118,12 @@ class LinuxRouter:
         )
 
     async def _prepare(self, changes: Changes, wanted: dict[str, LineSpec], snapshot: Snapshot, *, prune: bool) -> None:
-        """Make the shared shapers complete (see ``shapers.py``) before any line refers to them; with
-        ``prune``, take away the classes and classifiers no line uses. A shaper the kernel refuses is
-        reported under its own name in ``failed``; its lines then fail on their own requests."""
+        """Put the lines' gateways on the loopback and make the shared shapers complete (see ``shapers.py``)
+        before any line refers to them; with ``prune``, take away the classes and classifiers no line uses.
+        A shaper the kernel refuses is reported under its own name in ``failed`` (a gateway under "lo");
+        its lines then fail on their own requests."""
+        for gateway in sorted({spec.gateway for spec in wanted.values()} - snapshot.local_addresses):
+            changes.add("lo", netlink.address(netlink.LOOPBACK, gateway, add=True, label=netlink.GATEWAY_LABEL))
         lengths = {spec.ipv6_prefix.prefixlen for spec in wanted.values() if spec.ipv6_prefix is not None}
         made: dict[int, int] = {}
         tabled: list[shapers.Shard] = []  # existing shards that get tables anew
@@ -144,10 +149,7 @@ class LinuxRouter:
                 changes.clear(shapers.shaper_name(number), tc.del_class(index, minor))
         await self._run(changes)
         for number, index in made.items():
-            if shapers.shaper_name(number) not in changes.failed:
-                changes.upstream.indexes[number] = index
-            else:
-                changes.upstream.indexes.pop(number, None)
+            changes.upstream.made(number, None if shapers.shaper_name(number) in changes.failed else index)
         for shard in tabled:
             changes.upstream.refresh(await shapers.reread(self.channel, shard))
 
@@ -165,7 +167,24 @@ class LinuxRouter:
         for name in present:
             remove_line(changes, name, snapshot)
         await self._run(changes)
-        return RouterReport(removed=[name for name in present if name not in changes.failed], failed=changes.failed)
+        kept = [name for name in snapshot.lines if name not in present or name in changes.failed]
+        failed = {**changes.failed, **await self._tidy(snapshot, set(), kept, changes)}
+        return RouterReport(removed=[name for name in present if name not in changes.failed], failed=failed)
+
+    async def _tidy(
+        self, snapshot: Snapshot, gateways: set[IPv4Address], kept: Iterable[str], last: Changes
+    ) -> dict[str, list[str]]:
+        """Take our gateways off the loopback once no line uses them: the desired ``gateways`` and those of
+        the lines ``kept`` as they were. What the kernel refused, by "lo"."""
+        used = set(gateways).union(*(snapshot.lines[name].observation.gateways for name in kept))
+        unused = sorted(snapshot.our_gateways - used)
+        if not unused:
+            return {}
+        changes = Changes(self.portal, last.next_index, {}, last.group, last.upstream)
+        for gateway in unused:
+            changes.add("lo", netlink.address(netlink.LOOPBACK, gateway, add=False, label=netlink.GATEWAY_LABEL))
+        await self._run(changes)
+        return changes.failed
 
     def _wanted(self, desired: Sequence[LineSpec]) -> dict[str, LineSpec]:
         wanted: dict[str, LineSpec] = {}

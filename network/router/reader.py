@@ -30,13 +30,14 @@ class Found:
     ingress_block: int | None  # the shared block the line's ingress qdisc is bound to
     redirect_filter: bool  # some filter at the redirect priority on the line's own ingress, right or wrong
     legacy_shaper: int | None  # an IFB otuX of the line, from the design before shared shapers
+    sources: dict[IPv4Network, IPv4Address | None] = field(default_factory=dict)  # each host route's source
 
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """The router namespace as read: every link by name, our lines, the shared shapers, and what is left
-    over: IFBs of lines that are gone (``orphan_shapers``, from the design with an IFB per line), classes
-    and classifiers on the shapers that no line uses."""
+    """The router namespace as read: every link by name, our lines, the shared shapers, the router's own
+    addresses, and what is left over: IFBs of lines that are gone (``orphan_shapers``, from the design with
+    an IFB per line), classes and classifiers on the shapers that no line uses."""
 
     links: dict[str, Link]
     lines: dict[str, Found]
@@ -44,6 +45,8 @@ class Snapshot:
     shards: dict[int, Shard] = field(default_factory=dict)
     orphan_classes: list[tuple[int, int]] = field(default_factory=list)  # (shard, minor)
     orphan_classifiers: list[tuple[int, Network, Classifier]] = field(default_factory=list)
+    local_addresses: frozenset[IPv4Address] = frozenset()  # the router's own, on anything but a line
+    our_gateways: frozenset[IPv4Address] = frozenset()  # the gateways we put on the loopback
 
     @property
     def max_index(self) -> int:
@@ -86,20 +89,31 @@ async def observe(channel: Channel) -> Snapshot:
     legacy = {name: link for name, link in links.items() if name.startswith(SHAPER_PREFIX) and link.kind == "ifb"}
     ours = {link.index for link in lines.values()}
 
-    gateways: dict[int, set[IPv4Address]] = defaultdict(set)
+    addresses: dict[int, set[IPv4Address]] = defaultdict(set)  # on the lines themselves
+    local: set[IPv4Address] = set()  # the router's own addresses, on anything but a line
+    gateways: set[IPv4Address] = set()  # ours, on the loopback
     for message in await channel.dump(netlink.dump_addresses()):
-        index, address, prefixlen = netlink.parse_address(message)
-        if index in ours and prefixlen == 32:
-            gateways[index].add(address)
+        address = netlink.parse_address(message)
+        if address.index in ours:
+            if address.prefixlen == 32:
+                addresses[address.index].add(address.ip)
+            continue
+        local.add(address.ip)
+        if address.index == netlink.LOOPBACK and address.label == netlink.GATEWAY_LABEL:
+            gateways.add(address.ip)
     hosts: dict[int, set[IPv4Network]] = defaultdict(set)
     prefixes: dict[int, set[IPv6Network]] = defaultdict(set)
+    sources: dict[int, dict[IPv4Network, IPv4Address | None]] = defaultdict(dict)
     for family in (netlink.AF_INET, netlink.AF_INET6):
         for message in await channel.dump(netlink.dump_routes(family)):
-            oif, destination = netlink.parse_route(message)
-            if oif in ours and isinstance(destination, IPv4Network):
-                hosts[oif].add(destination)
-            elif oif in ours and isinstance(destination, IPv6Network):
-                prefixes[oif].add(destination)
+            route = netlink.parse_route(message)
+            if route is None or route.oif not in ours:
+                continue
+            if isinstance(route.destination, IPv4Network):
+                hosts[route.oif].add(route.destination)
+                sources[route.oif][route.destination] = route.source
+            else:
+                prefixes[route.oif].add(route.destination)
 
     qdiscs = list(map(tc.parse_tc, await channel.dump(tc.dump_qdiscs())))
     traffic = await _read_tc(channel, qdiscs, [link.index for link in lines.values()])
@@ -129,7 +143,8 @@ async def observe(channel: Channel) -> Snapshot:
         observation = replace(
             observation,
             port=ports.get(name),
-            gateways=frozenset(gateways[link.index]),
+            gateways=frozenset(source for source in sources[link.index].values() if source in local),
+            addresses=frozenset(addresses[link.index]),
             hosts=frozenset(hosts[link.index]),
             prefixes=frozenset(prefixes[link.index]),
         )
@@ -144,11 +159,19 @@ async def observe(channel: Channel) -> Snapshot:
             ingress_block=line_tc.block,
             redirect_filter=line_tc.redirect_filter,
             legacy_shaper=old.index if old else None,
+            sources=sources[link.index],
         )
     orphans = {
         name: link.index for name, link in legacy.items() if LINE_PREFIX + name[len(SHAPER_PREFIX) :] not in lines
     }
-    snapshot = Snapshot(links=links, lines=found, orphan_shapers=orphans, shards=shards)
+    snapshot = Snapshot(
+        links=links,
+        lines=found,
+        orphan_shapers=orphans,
+        shards=shards,
+        local_addresses=frozenset(local),
+        our_gateways=frozenset(gateways),
+    )
     _leftovers(snapshot)
     return snapshot
 

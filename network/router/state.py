@@ -94,8 +94,9 @@ def shaper_name(ifname: str) -> str:
 class LineSpec:
     """One subscriber line on the router: its interface, addresses, rates and state.
 
-    ``gateway`` is the router's address on the line (added as /32), ``ipv4`` the subscriber's address
-    (a /32 host route through the line), ``ipv6_prefix`` the delegated prefix (routed through the line).
+    ``gateway`` is the router's address as the subscriber sees it (on the router's loopback, and the
+    source of the host route; the line itself is unnumbered), ``ipv4`` the subscriber's address (a /32
+    host route through the line), ``ipv6_prefix`` the delegated prefix (routed through the line).
     Rates are in kbit/s: ``down_kbps`` toward the subscriber, ``up_kbps`` from them."""
 
     ifname: str
@@ -131,7 +132,7 @@ class LineObservation:
     ifname: str
     port: LinePort | None  # None: an otl* interface of a kind we never create
     up: bool
-    gateways: frozenset[IPv4Address]
+    gateways: frozenset[IPv4Address]  # sources of the line's host routes that are the router's addresses
     hosts: frozenset[IPv4Network]
     prefixes: frozenset[IPv6Network]
     down_kbps: int | None
@@ -143,6 +144,7 @@ class LineObservation:
     walled_down: IPv4Address | None
     up_unclassified: frozenset[IPv4Network | IPv6Network] = frozenset()
     shaper_complete: bool = True  # the shaper's own qdiscs, tables and block are all there
+    addresses: frozenset[IPv4Address] = frozenset()  # IPv4 /32s on the line itself (it should have none)
 
     def spec(self) -> LineSpec:
         """The line as found, as a spec (missing addresses read as 0.0.0.0, missing rates as 0)."""
@@ -188,8 +190,9 @@ def differences(want: LineSpec, have: LineObservation, *, portal: IPv4Address) -
     if not have.up:
         found.append("interface down")
     if want.gateway not in have.gateways:
-        found.append(f"gateway {want.gateway}/32 missing")
-    found += [f"unexpected address {ip}/32" for ip in sorted(have.gateways - {want.gateway})]
+        found.append(f"gateway {want.gateway} missing")
+    found += [f"unexpected gateway {ip}" for ip in sorted(have.gateways - {want.gateway})]
+    found += [f"unexpected address {ip}/32 on the line" for ip in sorted(have.addresses)]
     host = IPv4Network(want.ipv4)
     if host not in have.hosts:
         found.append(f"route to {host} missing")
