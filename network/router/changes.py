@@ -23,8 +23,9 @@ the blocks on the machine. An open line has no block of its own; its class on th
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from ipaddress import IPv4Address, IPv4Network, IPv6Network
 
 from network.router import netlink, tc
@@ -32,16 +33,38 @@ from network.router.channel import namespace_fd
 from network.router.netlink import Request
 from network.router.reader import Found, Snapshot
 from network.router.shapers import Network, Upstream, block_of, delete_classifier, place
-from network.router.state import LineSpec, peer_name, port_differences, shaper_name
+from network.router.state import LineSpec, host_network, peer_name, port_differences, shaper_name
 
 # The order in which one convergence's requests reach the kernel. Every line's requests depend only on
 # earlier phases, and grouping by kind is faster too: the first filter on a just-made ingress qdisc makes
 # the kernel wait for an RCU grace period, which has long passed once all the qdiscs are made first.
-PHASES = ("clear", "remove", "links", "qdiscs", "classes", "filters", "addresses", "up", "routes")
+PHASES = (
+    "clear",
+    "remove",
+    "links",
+    "qdiscs",
+    "classes",
+    "filters",
+    "addresses",
+    "up",
+    "routes",
+    "shapers",
+    "prefixes",
+)
 # Phases sent together without waiting in between (the socket keeps their order). Before anything refers
 # to a new interface by its index, the kernel must have said yes to "links": had the index been taken
 # meanwhile by a device not ours, the rest of the line would land on that device.
-STEPS = (("clear",), ("remove",), ("links",), PHASES[3:])
+EARLY = (("clear",), ("remove",), ("links",), PHASES[3:9])
+# Sent once every chunk of an apply has had its EARLY steps: the lines' classes and classifiers on the
+# shared shapers, and their IPv6 prefix routes. Both are cheaper then. Every new filter block (each HTB
+# class has one) goes to the head of a global list the kernel searches linearly, also when an ingress
+# qdisc is bound to a shared block: made after all the bindings, the classes leave the shapers' blocks at
+# the head, where the bindings find them at once. And each interface coming up makes the kernel walk the
+# namespace's whole IPv6 routing table (``rt6_sync_down_dev``, from linkwatch, up to a second later):
+# while the lines come up that table is still nearly empty. Until then a new line's upstream packets go
+# through its shaper's class for unclassified traffic.
+LATE = (("shapers", "prefixes"),)
+STEPS = EARLY + LATE
 _PHASE_OF = {
     netlink.RTM_DELLINK: "remove",
     netlink.RTM_NEWQDISC: "qdiscs",
@@ -77,11 +100,18 @@ class Changes:
     failed: dict[str, list[str]] = field(default_factory=dict)
     fresh: set[str] = field(default_factory=set)  # lines being created: undone if any request fails
     doomed: list[tuple[str, int, str]] = field(default_factory=list)  # (line, index, device) to delete
-    undo: dict[str, list[Request]] = field(default_factory=dict)  # what takes a fresh line's tc pieces away
+    undo: dict[str, list[Callable[[], Request]]] = field(default_factory=dict)  # takes a fresh line's tc away
 
-    def add(self, line: str, *requests: Request) -> None:
+    def add(self, line: str, *requests: Request, phase: str | None = None) -> None:
+        """Requests of ``line``, in their phase (or in ``phase``)."""
         for request in requests:
-            self.phases[phase_of(request)].append((line, request))
+            self.phases[phase or phase_of(request)].append((line, request))
+
+    def forget(self, steps: Sequence[Sequence[str]]) -> None:
+        """Drop the requests of ``steps``, once sent."""
+        for step in steps:
+            for phase in step:
+                self.phases[phase] = []
 
     def clear(self, line: str, request: Request) -> None:
         """A request that eases the removal of a doomed line (see ``remove_line``)."""
@@ -159,9 +189,9 @@ def create_line(changes: Changes, spec: LineSpec, snapshot: Snapshot) -> None:
     _upstream(changes, spec, shard, None)
     _ingress(changes, spec, index, shard, None)
     changes.add(name, netlink.set_up(index, name))
-    changes.add(name, netlink.route(index, IPv4Network(spec.ipv4), add=True, source=spec.gateway))
+    changes.add(name, netlink.route(index, host_network(spec), add=True, source=spec.gateway))
     if spec.ipv6_prefix is not None:
-        changes.add(name, netlink.route(index, spec.ipv6_prefix, add=True))
+        changes.add(name, netlink.route(index, spec.ipv6_prefix, add=True), phase="prefixes")
 
 
 def _link(changes: Changes, spec: LineSpec, snapshot: Snapshot) -> tuple[int, Request] | None:
@@ -238,11 +268,11 @@ def repair_line(changes: Changes, spec: LineSpec, found: Found, snapshot: Snapsh
     for destination in present:
         if destination not in wanted:
             changes.add(name, netlink.route(index, destination, add=False))
-    host = IPv4Network(spec.ipv4)
+    host = host_network(spec)
     if seen.addresses or host not in seen.hosts or found.sources.get(host) != spec.gateway:
         changes.add(name, netlink.route(index, host, add=True, source=spec.gateway, replace=True))
     if spec.ipv6_prefix is not None and spec.ipv6_prefix not in seen.prefixes:
-        changes.add(name, netlink.route(index, spec.ipv6_prefix, add=True))
+        changes.add(name, netlink.route(index, spec.ipv6_prefix, add=True), phase="prefixes")
 
 
 def _fix_walled(changes: Changes, spec: LineSpec, index: int, seen: IPv4Address | None, *, upstream: bool) -> None:
@@ -275,11 +305,11 @@ def _upstream(changes: Changes, spec: LineSpec, shard: int, found: Found | None)
     else:
         minor = upstream.minor(shard)
     if minor not in classes:
-        changes.add(name, tc.htb_class(index, spec.up_kbps, replace=False, minor=minor))
+        changes.add(name, tc.htb_class(index, spec.up_kbps, replace=False, minor=minor), phase="shapers")
         if name in changes.undo:
-            changes.undo[name].append(tc.del_class(index, minor))
+            changes.undo[name].append(partial(tc.del_class, index, minor))
     elif classes[minor] != spec.up_kbps:
-        changes.add(name, tc.htb_class(index, spec.up_kbps, replace=True, minor=minor))
+        changes.add(name, tc.htb_class(index, spec.up_kbps, replace=True, minor=minor), phase="shapers")
     wanted = _destinations(spec)
     routed: list[Network] = [*sorted(found.observation.hosts), *sorted(found.observation.prefixes)] if found else []
     for network in [*wanted, *(net for net in routed if net not in wanted)]:
@@ -288,16 +318,17 @@ def _upstream(changes: Changes, spec: LineSpec, shard: int, found: Found | None)
             if (number, classifier.minor) == (shard, minor) and network in wanted:
                 present = True
             elif number in upstream.indexes and (network in wanted or (number, classifier.minor) == (shard, minor)):
-                changes.add(name, delete_classifier(upstream.indexes[number], classifier, network))
+                changes.add(name, delete_classifier(upstream.indexes[number], classifier, network), phase="shapers")
         if network in wanted and not present:
             where = place(network)
             handle = upstream.handle(shard, where)
             classify = tc.u32_classifier(
                 index, handle, prio=where.prio, protocol=where.protocol, keys=where.keys, minor=minor
             )
-            changes.add(name, classify)
+            changes.add(name, classify, phase="shapers")
             if name in changes.undo:
-                changes.undo[name].insert(0, tc.del_u32(index, handle, prio=where.prio, protocol=where.protocol))
+                undo = partial(tc.del_u32, index, handle, prio=where.prio, protocol=where.protocol)
+                changes.undo[name].insert(0, undo)
 
 
 def _ingress(changes: Changes, spec: LineSpec, index: int, shard: int, found: Found | None) -> None:
@@ -324,4 +355,4 @@ def _ingress(changes: Changes, spec: LineSpec, index: int, shard: int, found: Fo
 
 
 def _destinations(spec: LineSpec) -> list[Network]:
-    return [IPv4Network(spec.ipv4), *([spec.ipv6_prefix] if spec.ipv6_prefix else [])]
+    return [host_network(spec), *([spec.ipv6_prefix] if spec.ipv6_prefix else [])]

@@ -19,7 +19,7 @@ from ipaddress import IPv4Address
 from types import TracebackType
 
 from network.router import netlink, shapers, tc
-from network.router.changes import STEPS, Changes, build, remove_line
+from network.router.changes import EARLY, LATE, STEPS, Changes, build, remove_line
 from network.router.channel import Channel
 from network.router.reader import Snapshot, observe
 from network.router.shapers import Upstream
@@ -87,6 +87,7 @@ class LinuxRouter:
             await self._prepare(changes, wanted, snapshot, prune=prune)
             failed.update(changes.failed)
         building: asyncio.Future[Changes] | None = None
+        sent: list[Changes] = []  # chunks whose LATE steps are still to go
         try:
             for position, chunk in enumerate(chunks):
                 if building is None:
@@ -98,7 +99,11 @@ class LinuxRouter:
                     following = Changes(self.portal, changes.next_index, peer_fds, changes.group, upstream)
                     args = (chunks[position + 1], wanted, snapshot, following)
                     building = asyncio.ensure_future(asyncio.to_thread(build, *args))
-                await self._run(changes)
+                await self._run(changes, EARLY)
+                changes.forget(EARLY)
+                sent.append(changes)
+            for changes in sent:
+                await self._run(changes, LATE)
                 await self._undo(changes)
                 failed.update(changes.failed)
         finally:
@@ -220,12 +225,12 @@ class LinuxRouter:
             drift[name] = ["not desired"]
         return created, updated, removed, len(wanted) - len(created) - len(updated), drift
 
-    async def _run(self, changes: Changes) -> None:
-        if changes.doomed:  # delete in one go (see netlink.del_group)
+    async def _run(self, changes: Changes, steps: Sequence[Sequence[str]] = STEPS) -> None:
+        if changes.doomed and "remove" in (phase for step in steps for phase in step):  # one go: netlink.del_group
             group = changes.group
             marks = [(line, netlink.set_group(index, device, group)) for line, index, device in changes.doomed]
             changes.phases["remove"] = [*marks, ("", netlink.del_group(group))]
-        for step in STEPS:
+        for step in steps:
             requests = [pair for phase in step for pair in changes.phases[phase] if pair[0] not in changes.failed]
             if not requests:
                 continue
@@ -248,7 +253,7 @@ class LinuxRouter:
         undo = [
             request
             for name in sorted(changes.fresh & set(changes.failed))
-            for request in (*changes.undo.get(name, []), netlink.del_link_named(name))
+            for request in (*(undo() for undo in changes.undo.get(name, [])), netlink.del_link_named(name))
         ]
         if undo:
             await self.channel.run(undo)  # refusals mean the piece was never made

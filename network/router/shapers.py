@@ -339,11 +339,12 @@ class Upstream:
         return minor
 
     def handle(self, shard: int, where: Place) -> int:
+        """A free handle for a classifier at ``where``."""
         used = self._nodes[shard].setdefault((where.htid, where.bucket), set())
-        node = next((node for node in range(len(used) + 1, NODES + 1) if node not in used), None)
-        if node is None:
-            node = next((node for node in range(1, NODES + 1) if node not in used), None)
-        if node is None:
+        node = len(used) + 1  # nodes are handed out from 1 up, so this one is free unless some were deleted
+        if node in used or node > NODES:
+            node = next((node for node in range(1, NODES + 1) if node not in used), 0)
+        if not node:
             raise ValueError(f"bucket {where.bucket:x} of table {where.htid:x}: on {shaper_name(shard)} is full")
         used.add(node)
         return (where.htid << 20) | (where.bucket << 12) | node
