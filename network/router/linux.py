@@ -28,6 +28,16 @@ from network.router.state import LINE_PREFIX, LineSpec, RouterReport, difference
 log = logging.getLogger(__name__)
 
 CHUNK_LINES = 2_000
+FIRST_CHUNKS = (250, 1_000)  # small first chunks: the kernel starts early while Python builds the next
+
+
+def _chunks(jobs: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
+    chunks, start = [], 0
+    for size in FIRST_CHUNKS:
+        if start < len(jobs):
+            chunks.append(jobs[start : start + size])
+            start += size
+    return chunks + [jobs[begin : begin + CHUNK_LINES] for begin in range(start, len(jobs), CHUNK_LINES)]
 
 
 class LinuxRouter:
@@ -78,7 +88,7 @@ class LinuxRouter:
         jobs = [("remove", name) for name in removed]
         jobs += [("orphan", name) for name in snapshot.orphan_shapers] if prune else []
         jobs += [("create", name) for name in created] + [("repair", name) for name in updated]
-        chunks = [jobs[start : start + CHUNK_LINES] for start in range(0, len(jobs), CHUNK_LINES)]
+        chunks = _chunks(jobs)
         failed: dict[str, list[str]] = {}
         peer_fds: dict[str, int] = {}
         upstream = Upstream(snapshot.shards, snapshot.load())
