@@ -171,7 +171,7 @@ def create_line(changes: Changes, spec: LineSpec, snapshot: Snapshot) -> None:
     """Everything of a new line. Interfaces are made down and brought up last: adding a qdisc to a
     running device makes the kernel wait for an RCU grace period."""
     name = spec.ifname
-    shard = changes.upstream.pick()
+    shard = changes.upstream.pick(spec.ipv4)
     if shard is None:
         changes.fail(name, "no upstream shaper could be made")
         return
@@ -250,7 +250,7 @@ def repair_line(changes: Changes, spec: LineSpec, found: Found, snapshot: Snapsh
     # Upstream: the line's class and classifiers on its shaper, and the way there from its ingress.
     if found.legacy_shaper is not None:
         changes.doom(name, found.legacy_shaper, shaper_name(name))
-    shard = found.shard if found.shard is not None else changes.upstream.pick()
+    shard = found.shard if found.shard is not None else changes.upstream.pick(spec.ipv4)
     if shard is None or shard not in changes.upstream.indexes:
         changes.fail(name, "no upstream shaper could be made")
         return

@@ -4,7 +4,7 @@ and the requests that make or complete them.
 A line's upstream traffic arrives on its ingress, where there is no queue to shape it in; it is redirected
 to an IFB device and shaped on that device's egress. Instead of an IFB per line (10,000 lines: 10,000 more
 net devices, the most expensive kernel object here) the router has ``SHARDS`` of them, ``ot-up0`` ...
-``ot-up63``, and every line belongs to one (the least loaded when it is made). On shard ``i``:
+``ot-up63``, and every line belongs to one (picked by a hash of its address when it is made). On shard ``i``:
 
 - an HTB root ``1:``; per line a class ``1:<minor>`` at its up rate; unclassified traffic (ARP, neighbour
   discovery and other link-local packets, sources that are no line's) goes to class ``1:ffff`` at
@@ -28,11 +28,10 @@ over more CPUs.
 
 from __future__ import annotations
 
-import heapq
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from ipaddress import IPv4Network, IPv6Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Network
 
 from network.router import netlink, tc
 from network.router.channel import Channel
@@ -55,6 +54,14 @@ Network = IPv4Network | IPv6Network
 
 def shaper_name(shard: int) -> str:
     return f"{SHAPER_PREFIX}{shard}"
+
+
+def shard_for(address: IPv4Address) -> int:
+    """The shard of a line with this address: a multiplicative hash, so that the addresses of one shard
+    spread over all buckets of its tables. (Handed out in turn, lines made one after the other with
+    consecutive addresses would put only 256 / SHARDS different last octets on each shard, and so
+    SHARDS lines in each bucket a packet is looked up in.)"""
+    return ((int(address) * 0x9E3779B1) & 0xFFFFFFFF) * SHARDS >> 32
 
 
 def block_of(shard: int) -> int:
@@ -288,7 +295,6 @@ class Upstream:
         self._next_minor: dict[int, int] = {}
         self._nodes: dict[int, dict[tuple[int, int], set[int]]] = {}
         self._where: dict[Network, list[tuple[int, Classifier]]] = defaultdict(list)
-        self._queue: list[tuple[int, int]] | None = None  # (load, shard), for pick()
         for shard in shards.values():
             self.refresh(shard)
 
@@ -304,16 +310,15 @@ class Upstream:
         for network, classifier in shard.classifiers.items():
             self._where[network].append((number, classifier))
 
-    def pick(self) -> int | None:
-        """The least loaded shard (of those there), for a line that has none yet."""
-        if self._queue is None:
-            self._queue = [(self.load.get(number, 0), number) for number in self.indexes]
-            heapq.heapify(self._queue)
-        if not self._queue:
-            return None
-        load, number = heapq.heappop(self._queue)
-        self.load[number] = load + 1
-        heapq.heappush(self._queue, (load + 1, number))
+    def pick(self, address: IPv4Address) -> int | None:
+        """The shard for a line that has none yet: the one its address hashes to (the least loaded if that
+        one could not be made)."""
+        number = shard_for(address)
+        if number not in self.indexes:
+            if not self.indexes:
+                return None
+            number = min(self.indexes, key=lambda n: (self.load.get(n, 0), n))
+        self.load[number] = self.load.get(number, 0) + 1
         return number
 
     def made(self, shard: int, index: int | None) -> None:
@@ -322,7 +327,6 @@ class Upstream:
             self.indexes.pop(shard, None)
         else:
             self.indexes[shard] = index
-        self._queue = None
 
     def claim(self, shard: int, minor: int) -> None:
         self._minors[shard].add(minor)

@@ -4,6 +4,7 @@ the wire format), and the walled-garden program. Pure: no kernel involved."""
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from ipaddress import IPv4Address, IPv4Network, IPv6Network
 from typing import Any
 
@@ -164,3 +165,13 @@ def test_link_filter_hashes_on_the_bits_of_the_table() -> None:
         )
     )
     assert found is not None and (found.link, found.hash_offset, found.hash_mask) == (0x238, 12, 0xFF00)
+
+
+def test_consecutive_addresses_spread_over_shapers_and_their_buckets() -> None:
+    """Lines made in address order must not pile up in a few buckets of each shaper: a packet is looked up
+    in its bucket one classifier after the other."""
+    hosts = [IPv4Network(int(IPv4Address("100.64.0.0")) + n) for n in range(10_000)]
+    loads = Counter(shapers.shard_for(host.network_address) for host in hosts)
+    buckets = Counter((shapers.shard_for(host.network_address), shapers.place(host).bucket) for host in hosts)
+    assert len(loads) == shapers.SHARDS and max(loads.values()) - min(loads.values()) <= 10
+    assert max(buckets.values()) <= 2
