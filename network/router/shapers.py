@@ -163,7 +163,8 @@ class Shard:
     classes: dict[int, int | None] = field(default_factory=dict)  # minor -> kbit/s
     classifiers: dict[Network, Classifier] = field(default_factory=dict)
     by_minor: dict[int, list[tuple[Network, Classifier]]] = field(default_factory=lambda: defaultdict(list))
-    nodes: dict[tuple[int, int], set[int]] = field(default_factory=lambda: defaultdict(set))  # (htid, bucket)
+    nodes: dict[tuple[int, int], int] = field(default_factory=dict)  # (htid, bucket): the highest node
+    handles: list[int] = field(default_factory=list)  # of every filter in our tables
     stray: list[tc.U32] = field(default_factory=list)  # filters in our tables that are no classifier of ours
 
     def missing(self, lengths: Collection[int] = ()) -> list[str]:
@@ -237,7 +238,8 @@ def _note(shard: Shard, item: tc.U32) -> None:
     elif item.link is not None:
         shard.links.add(item.link)
     elif node:
-        shard.nodes[(htid, bucket)].add(node)
+        shard.nodes[(htid, bucket)] = max(node, shard.nodes.get((htid, bucket), 0))
+        shard.handles.append(item.handle)
         network = network_of(item)
         if network is None or item.classid is None or item.classid >> 16 != 1:
             if htid == V4_TABLE or htid & 0xF00 == 0x200:
@@ -293,7 +295,9 @@ class Upstream:
         self.load = dict(load)
         self._minors: dict[int, set[int]] = {}
         self._next_minor: dict[int, int] = {}
-        self._nodes: dict[int, dict[tuple[int, int], set[int]]] = {}
+        self._read_nodes: dict[int, dict[tuple[int, int], int]] = {}  # highest node as read, per shard
+        self._next: dict[tuple[int, int, int], int] = {}  # (shard, htid, bucket): the next node to hand out
+        self._given: dict[tuple[int, int, int], set[int]] = {}  # nodes handed out below the highest
         self._where: dict[Network, list[tuple[int, Classifier]]] = defaultdict(list)
         for shard in shards.values():
             self.refresh(shard)
@@ -304,7 +308,9 @@ class Upstream:
         self.shards[number] = shard
         self._minors[number] = set(shard.classes) | set(shard.by_minor)
         self._next_minor[number] = 1
-        self._nodes[number] = {key: set(used) for key, used in shard.nodes.items()}
+        self._read_nodes[number] = shard.nodes
+        for key in [key for key in self._next if key[0] == number]:
+            del self._next[key]
         for network in list(self._where):
             self._where[network] = [(n, c) for n, c in self._where[network] if n != number]
         for network, classifier in shard.classifiers.items():
@@ -343,14 +349,22 @@ class Upstream:
         return minor
 
     def handle(self, shard: int, where: Place) -> int:
-        """A free handle for a classifier at ``where``."""
-        used = self._nodes[shard].setdefault((where.htid, where.bucket), set())
-        node = len(used) + 1  # nodes are handed out from 1 up, so this one is free unless some were deleted
-        if node in used or node > NODES:
+        """A free handle for a classifier at ``where``: the node after the highest in its bucket, or (once
+        those are used up) the lowest free one."""
+        key = (shard, where.htid, where.bucket)
+        node = self._next.get(key)
+        if node is None:
+            node = self._read_nodes[shard].get((where.htid, where.bucket), 0) + 1
+        if node > NODES:
+            prefix = (where.htid << 20) | (where.bucket << 12)
+            used = {h & 0xFFF for h in self.shards[shard].handles if h & 0xFFFFF000 == prefix}
+            used |= self._given.get(key, set())
             node = next((node for node in range(1, NODES + 1) if node not in used), 0)
-        if not node:
-            raise ValueError(f"bucket {where.bucket:x} of table {where.htid:x}: on {shaper_name(shard)} is full")
-        used.add(node)
+            if not node:
+                raise ValueError(f"bucket {where.bucket:x} of table {where.htid:x}: on {shaper_name(shard)} is full")
+            self._given.setdefault(key, set()).add(node)
+        else:
+            self._next[key] = node + 1
         return (where.htid << 20) | (where.bucket << 12) | node
 
     def classifiers(self, network: Network) -> list[tuple[int, Classifier]]:
