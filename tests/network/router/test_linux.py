@@ -4,6 +4,7 @@ prune and removal leave nothing of ours behind and never touch anything else."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import subprocess
 from collections.abc import Iterator
@@ -109,6 +110,38 @@ async def test_active_line_carries_traffic_both_ways_at_the_plan_rates(
 
     assert 16_000 <= down <= 24_000, f"down {down:.0f} kbit/s on a 20,000 kbit/s line"
     assert 4_000 <= up <= 6_000, f"up {up:.0f} kbit/s on a 5,000 kbit/s line"
+
+
+def class_bytes(site: Site, classid: str) -> int:
+    """Bytes sent so far by class ``classid`` of the line's shaper."""
+    shown = sh("tc", "-n", site.router, "-s", "class", "show", "dev", SHAPER, "classid", classid).stdout
+    return int(shown.split(" Sent ")[1].split()[0])
+
+
+async def test_upstream_from_the_delegated_prefix_is_shaped_in_the_lines_class(site: Site) -> None:
+    async with site.driver() as router:
+        await router.apply([site.spec()], prune=True)
+    classes = sh("tc", "-n", site.router, "class", "show", "dev", SHAPER).stdout
+    line_class = next(row.split()[2] for row in classes.splitlines() if "rate 5Mbit" in row)
+    site.configure_cpe()
+    # The customer's router numbers a host from its prefix and sends IPv6 to the router (an address on the
+    # router's loopback stands in for the internet), through the line.
+    host, beyond = "2001:db8:100::1", "2001:db8:ffff::1"
+    sh("ip", "-n", site.router, "addr", "add", f"{beyond}/128", "dev", "lo")
+    sh("ip", "-n", site.cpe, "addr", "add", f"{host}/128", "dev", "eth0", "nodad")
+    # Its default route is the router's link-local address on the line (as a router advertisement would
+    # say), usable once the router's duplicate address detection is done: waited for a few seconds.
+    for _ in range(40):
+        local = sh("ip", "-n", site.router, "-6", "-o", "addr", "show", "dev", "otl7", "scope", "link").stdout
+        if local and "tentative" not in local:
+            break
+        await asyncio.sleep(0.1)
+    router_ll = local.split()[3].split("/")[0]
+    sh("ip", "-n", site.cpe, "-6", "route", "add", "default", "via", router_ll, "dev", "eth0")
+    before = class_bytes(site, line_class)
+    ping = ("ip", "netns", "exec", site.cpe, "ping", "-6", "-c", "3", "-i", "0.2", "-W", "1", "-s", "1000")
+    assert any(sh(*ping, "-I", host, beyond, check=False).returncode == 0 for _ in range(5)), "IPv6 through the line"
+    assert class_bytes(site, line_class) - before >= 3 * 1000, "the prefix's packets go through the line's class"
 
 
 async def test_walled_line_reaches_only_the_portal_until_it_is_active_again(site: Site) -> None:
