@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from ipaddress import IPv4Address, IPv4Network, IPv6Network
 
-from network.router import netlink, tc
+from network.router import classify, netlink, tc
 from network.router.channel import namespace_fd
 from network.router.netlink import Request
 from network.router.reader import Found, Snapshot
@@ -322,12 +322,12 @@ def _upstream(changes: Changes, spec: LineSpec, shard: int, found: Found | None)
         if network in wanted and not present:
             where = place(network)
             handle = upstream.handle(shard, where)
-            classify = tc.u32_classifier(
+            request = classify.u32_classifier(
                 index, handle, prio=where.prio, protocol=where.protocol, keys=where.keys, minor=minor
             )
-            changes.add(name, classify, phase="shapers")
+            changes.add(name, request, phase="shapers")
             if name in changes.undo:
-                undo = partial(tc.del_u32, index, handle, prio=where.prio, protocol=where.protocol)
+                undo = partial(classify.del_u32, index, handle, prio=where.prio, protocol=where.protocol)
                 changes.undo[name].insert(0, undo)
 
 

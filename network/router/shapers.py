@@ -33,10 +33,11 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network, IPv6Network
 
-from network.router import netlink, tc
+from network.router import classify, netlink, tc
 from network.router.channel import Channel
+from network.router.classify import Key
 from network.router.netlink import Link, Request
-from network.router.tc import Key, Tc
+from network.router.tc import Tc
 
 SHARDS = 64
 SHAPER_PREFIX = "ot-up"
@@ -117,7 +118,7 @@ def place(network: Network) -> Place:
     return Place(v6_table(length), bucket, V6_PRIO, tc.ETH_P_IPV6, tuple(keys))
 
 
-def network_of(item: tc.U32) -> Network | None:
+def network_of(item: classify.U32) -> Network | None:
     """The source network a classifier of ours matches; None for any other filter."""
     if item.classid is None or not item.keys:
         return None
@@ -165,7 +166,7 @@ class Shard:
     by_minor: dict[int, list[tuple[Network, Classifier]]] = field(default_factory=lambda: defaultdict(list))
     nodes: dict[tuple[int, int], int] = field(default_factory=dict)  # (htid, bucket): the highest node
     handles: list[int] = field(default_factory=list)  # of every filter in our tables
-    stray: list[tc.U32] = field(default_factory=list)  # filters in our tables that are no classifier of ours
+    stray: list[classify.U32] = field(default_factory=list)  # filters in our tables that are no classifier of ours
 
     def missing(self, lengths: Collection[int] = ()) -> list[str]:
         """What is missing of the shard's fixed parts, for IPv6 prefixes of ``lengths``."""
@@ -213,7 +214,7 @@ async def _read_one(channel: Channel, shard: Shard, index: int) -> None:
             if item.kind == "htb" and item.handle >> 16 == 1 and item.handle & 0xFFFF:
                 shard.classes[item.handle & 0xFFFF] = tc.htb_kbps(item)
         for item in map(tc.parse_tc, await channel.dump(tc.dump_filters(index, tc.handle(1, 0)))):
-            found = tc.parse_u32(item)
+            found = classify.parse_u32(item)
             if found is not None and item.handle:
                 _note(shard, found)
     block = tc.dump_filters(tc.TCM_IFINDEX_MAGIC_BLOCK, block_of(shard.number))
@@ -224,14 +225,14 @@ async def _read_one(channel: Channel, shard: Shard, index: int) -> None:
 
 async def reread(channel: Channel, shard: Shard) -> Shard:
     """The classes and filters of an existing shard again (after tables were made anew: they may have
-    brought back classifiers, see ``tc.u32_table``)."""
+    brought back classifiers, see ``classify.u32_table``)."""
     assert shard.index is not None
     again = Shard(shard.number, shard.index, up=True, root=True, anchored=True)
     await _read_one(channel, again, shard.index)
     return again
 
 
-def _note(shard: Shard, item: tc.U32) -> None:
+def _note(shard: Shard, item: classify.U32) -> None:
     htid, bucket, node = item.handle >> 20, (item.handle >> 12) & 0xFF, item.handle & 0xFFF
     if item.divisor is not None and not node:
         shard.tables.add(htid)
@@ -252,7 +253,7 @@ def _note(shard: Shard, item: tc.U32) -> None:
 
 def delete_classifier(index: int, classifier: Classifier, network: Network) -> Request:
     where = place(network)
-    return tc.del_u32(index, classifier.handle, prio=where.prio, protocol=where.protocol)
+    return classify.del_u32(index, classifier.handle, prio=where.prio, protocol=where.protocol)
 
 
 def prepare(shard: Shard, index: int, lengths: set[int], *, fresh: bool) -> list[Request]:
@@ -275,9 +276,11 @@ def prepare(shard: Shard, index: int, lengths: set[int], *, fresh: bool) -> list
     wanted += [(v6_table(length), V6_PRIO, tc.ETH_P_IPV6, *_v6_hash(length)) for length in sorted(lengths)]
     for htid, prio, protocol, offset, mask in wanted:
         if htid not in tables:
-            requests.append(tc.u32_table(index, htid, prio=prio, protocol=protocol))
+            requests.append(classify.u32_table(index, htid, prio=prio, protocol=protocol))
         if htid not in linked:
-            requests.append(tc.u32_link(index, htid, prio=prio, protocol=protocol, hash_offset=offset, hash_mask=mask))
+            requests.append(
+                classify.u32_link(index, htid, prio=prio, protocol=protocol, hash_offset=offset, hash_mask=mask)
+            )
     if fresh or not shard.anchored or shard.redirect_to != index:
         requests.append(tc.redirect(tc.TCM_IFINDEX_MAGIC_BLOCK, index, block=block_of(number)))
     if fresh or not shard.up:

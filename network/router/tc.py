@@ -1,12 +1,12 @@
 """Traffic-control messages for the access router: TBF down shaping (HTB on a walled line), the ingress
-qdiscs and redirects that send a line's upstream traffic to its shaper, the HTB classes and u32
-classifiers there (see ``shapers.py``), and the walled garden's classic-BPF filter. Built and read like
+qdiscs and redirects that send a line's upstream traffic to its shaper, the HTB classes there (the u32
+classifiers are in ``classify.py``, the shapers in ``shapers.py``), and the walled garden's classic-BPF
+filter. Built and read like
 ``netlink.py``."""
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 from typing import Literal
@@ -74,7 +74,8 @@ def handle(major: int, minor: int) -> int:
     return (major << 16) | minor
 
 
-def _tcmsg(index: int, handle_: int, parent: int, info: int = 0) -> bytes:
+def tcmsg(index: int, handle_: int, parent: int, info: int = 0) -> bytes:
+    """The tcmsg header of a qdisc, class or filter request."""
     return _TCMSG.pack(AF_UNSPEC, index, handle_, parent, info)
 
 
@@ -82,7 +83,7 @@ def htb_root(index: int, *, replace: bool, default: int = 1) -> Request:
     """HTB root ``1:`` whose unclassified traffic goes to class ``1:<default>`` (``replace``: whatever root
     is there)."""
     options = attr(TCA_HTB_INIT, _HTB_GLOB.pack(3, 10, default, 0, 0))
-    body = _tcmsg(index, handle(1, 0), TC_H_ROOT) + text(TCA_KIND, "htb") + attr(TCA_OPTIONS, options)
+    body = tcmsg(index, handle(1, 0), TC_H_ROOT) + text(TCA_KIND, "htb") + attr(TCA_OPTIONS, options)
     return Request(RTM_NEWQDISC, F_REQUEST | F_CREATE | F_REPLACE if replace else CREATE, body, "add HTB root")
 
 
@@ -105,13 +106,13 @@ def htb_class(index: int, kbps: int, *, replace: bool, minor: int = 1) -> Reques
     options = attr(TCA_HTB_PARMS, _HTB_OPT.pack(*spec, *spec, ticks, ticks, 60_000, 0, 0))
     if rate > 0xFFFFFFFF:
         options += attr(TCA_HTB_RATE64, struct.pack("=Q", rate)) + attr(TCA_HTB_CEIL64, struct.pack("=Q", rate))
-    body = _tcmsg(index, handle(1, minor), handle(1, 0)) + text(TCA_KIND, "htb") + attr(TCA_OPTIONS, options)
+    body = tcmsg(index, handle(1, minor), handle(1, 0)) + text(TCA_KIND, "htb") + attr(TCA_OPTIONS, options)
     flags = F_REQUEST | F_CREATE | F_REPLACE if replace else CREATE
     return Request(RTM_NEWTCLASS, flags, body, f"{'set' if replace else 'add'} HTB class 1:{minor:x} at {kbps} kbit")
 
 
 def del_class(index: int, minor: int) -> Request:
-    body = _tcmsg(index, handle(1, minor), handle(1, 0))
+    body = tcmsg(index, handle(1, minor), handle(1, 0))
     return Request(RTM_DELTCLASS, F_REQUEST, body, f"remove HTB class 1:{minor:x}")
 
 
@@ -132,7 +133,7 @@ def tbf(index: int, kbps: int, *, replace: bool, what: Literal["down", "up"]) ->
     if rate > 0xFFFFFFFF:
         options += attr(TCA_TBF_RATE64, struct.pack("=Q", rate))
     major = 2 if what == "down" else 1
-    body = _tcmsg(index, handle(major, 0), TC_H_ROOT) + text(TCA_KIND, "tbf") + attr(TCA_OPTIONS, options)
+    body = tcmsg(index, handle(major, 0), TC_H_ROOT) + text(TCA_KIND, "tbf") + attr(TCA_OPTIONS, options)
     flags = F_REQUEST | F_CREATE | F_REPLACE if replace else CREATE
     return Request(RTM_NEWQDISC, flags, body, f"{'set' if replace else 'add'} {what}stream TBF at {kbps} kbit")
 
@@ -148,18 +149,19 @@ def tbf_kbps(tc: Tc) -> int | None:
 
 def ingress(index: int, *, block: int | None = None) -> Request:
     """The ingress qdisc, with filters of its own or (``block``) those of a shared block."""
-    body = _tcmsg(index, INGRESS_HANDLE, TC_H_INGRESS) + text(TCA_KIND, "ingress") + attr(TCA_OPTIONS, b"")
+    body = tcmsg(index, INGRESS_HANDLE, TC_H_INGRESS) + text(TCA_KIND, "ingress") + attr(TCA_OPTIONS, b"")
     if block is not None:
         body += u32(TCA_INGRESS_BLOCK, block)
     return Request(RTM_NEWQDISC, CREATE, body, "add ingress qdisc" + (f" on block {block}" if block else ""))
 
 
 def del_ingress(index: int) -> Request:
-    body = _tcmsg(index, INGRESS_HANDLE, TC_H_INGRESS)
+    body = tcmsg(index, INGRESS_HANDLE, TC_H_INGRESS)
     return Request(RTM_DELQDISC, F_REQUEST, body, "remove ingress qdisc")
 
 
-def _filter_info(prio: int, protocol: int) -> int:
+def filter_info(prio: int, protocol: int) -> int:
+    """tcm_info of a filter."""
     # tcm_info: the priority in the upper half, the protocol in network byte order in the lower.
     return (prio << 16) | as_u16(struct.pack("!H", protocol))
 
@@ -171,121 +173,25 @@ def redirect(index: int, target: int, *, block: int | None = None) -> Request:
     mirred = _MIRRED.pack(0, 0, TC_ACT_STOLEN, 0, 0, TCA_EGRESS_REDIR, target)
     action = text(TCA_ACT_KIND, "mirred") + attr(TCA_ACT_OPTIONS, attr(TCA_MIRRED_PARMS, mirred))
     options = attr(TCA_U32_SEL, selector) + attr(TCA_U32_ACT, attr(1, action))
-    info = _filter_info(REDIRECT_PRIO, ETH_P_ALL)
-    where = _tcmsg(index, U32_HANDLE, INGRESS_HANDLE, info) if block is None else _block_tcmsg(block, U32_HANDLE, info)
+    info = filter_info(REDIRECT_PRIO, ETH_P_ALL)
+    where = tcmsg(index, U32_HANDLE, INGRESS_HANDLE, info) if block is None else _blocktcmsg(block, U32_HANDLE, info)
     body = where + text(TCA_KIND, "u32") + attr(TCA_OPTIONS, options)
     if block is None:
         return Request(RTM_NEWTFILTER, CREATE, body, "add upstream redirect")
     return Request(RTM_NEWTFILTER, F_REQUEST | F_CREATE | F_REPLACE, body, f"set upstream redirect of block {block}")
 
 
-def _block_tcmsg(block: int, handle_: int, info: int) -> bytes:
-    return _tcmsg(TCM_IFINDEX_MAGIC_BLOCK, handle_, block, info)
-
-
-def get_block_redirect(block: int) -> Request:
-    return Request(RTM_GETTFILTER, GET, _block_tcmsg(block, U32_HANDLE, _filter_info(REDIRECT_PRIO, ETH_P_ALL)))
-
-
-# ---------------------------------------------------------------- u32 hash tables and classifiers
-
-
-@dataclass(frozen=True, slots=True)
-class Key:
-    """One u32 match: the 32-bit word at ``offset`` (from the network header), masked, equals ``value``."""
-
-    mask: int
-    value: int
-    offset: int
-
-
-def _selector(keys: Sequence[Key], *, terminal: bool, hash_offset: int = 0, hash_mask: int = 0) -> bytes:
-    head = struct.pack("=BBBxHHhh", TC_U32_TERMINAL if terminal else 0, 0, len(keys), 0, 0, 0, hash_offset)
-    body = b"".join(struct.pack("!II", key.mask, key.value) + struct.pack("=ii", key.offset, 0) for key in keys)
-    return head + struct.pack("!I", hash_mask) + body
-
-
-def u32_table(index: int, htid: int, *, prio: int, protocol: int) -> Request:
-    """A u32 hash table ``htid:`` of 256 buckets on the device's root qdisc ``1:``.
-
-    The tables of a qdisc belong to all its u32 filters together: deleting the filters of one priority
-    leaves their tables behind, unseen until filters of that priority are made again, and taken up again
-    by them. So "it exists" is success here."""
-    body = _tcmsg(index, htid << 20, handle(1, 0), _filter_info(prio, protocol)) + text(TCA_KIND, "u32")
-    body += attr(TCA_OPTIONS, u32(TCA_U32_DIVISOR, 256))
-    return Request(RTM_NEWTFILTER, CREATE, body, f"add u32 table {htid:x}:", exists_ok=True)
-
-
-def u32_link(index: int, htid: int, *, prio: int, protocol: int, hash_offset: int, hash_mask: int) -> Request:
-    """A filter in the root table that sends every packet of ``protocol`` to table ``htid:``, to the bucket
-    picked by the bits ``hash_mask`` of the word at ``hash_offset``."""
-    selector = _selector([Key(0, 0, 0)], terminal=False, hash_offset=hash_offset, hash_mask=hash_mask)
-    options = attr(TCA_U32_SEL, selector) + u32(TCA_U32_LINK, htid << 20)
-    body = _tcmsg(index, 0, handle(1, 0), _filter_info(prio, protocol)) + text(TCA_KIND, "u32")
-    return Request(RTM_NEWTFILTER, CREATE, body + attr(TCA_OPTIONS, options), f"add u32 link to {htid:x}:")
-
-
-def u32_classifier(index: int, handle_: int, *, prio: int, protocol: int, keys: Sequence[Key], minor: int) -> Request:
-    """A u32 filter ``handle_`` (table, bucket and node) that sends packets matching ``keys`` to class
-    ``1:<minor>``."""
-    options = (
-        u32(TCA_U32_HASH, handle_ & 0xFFFFF000)
-        + attr(TCA_U32_SEL, _selector(keys, terminal=True))
-        + u32(TCA_U32_CLASSID, handle(1, minor))
-    )
-    body = _tcmsg(index, handle_, handle(1, 0), _filter_info(prio, protocol)) + text(TCA_KIND, "u32")
-    return Request(RTM_NEWTFILTER, CREATE, body + attr(TCA_OPTIONS, options), f"add classifier to 1:{minor:x}")
-
-
-def del_u32(index: int, handle_: int, *, prio: int, protocol: int) -> Request:
-    body = _tcmsg(index, handle_, handle(1, 0), _filter_info(prio, protocol)) + text(TCA_KIND, "u32")
-    return Request(RTM_DELTFILTER, F_REQUEST, body, f"remove u32 filter {handle_:x}")
-
-
-@dataclass(frozen=True, slots=True)
-class U32:
-    """A u32 filter as dumped: a hash table (``divisor``), a link to one, or a classifier (``classid``)."""
-
-    handle: int
-    prio: int
-    protocol: int
-    divisor: int | None
-    link: int | None  # the htid linked to
-    classid: int | None
-    keys: tuple[Key, ...]
-    hash_offset: int
-    hash_mask: int
-
-
-def parse_u32(item: Tc) -> U32 | None:
-    if item.kind != "u32":
-        return None
-    divisor = as_u32(item.options[TCA_U32_DIVISOR]) if TCA_U32_DIVISOR in item.options else None
-    link = as_u32(item.options[TCA_U32_LINK]) >> 20 if TCA_U32_LINK in item.options else None
-    classid = as_u32(item.options[TCA_U32_CLASSID]) if TCA_U32_CLASSID in item.options else None
-    keys: list[Key] = []
-    hash_offset = hash_mask = 0
-    selector = item.options.get(TCA_U32_SEL)
-    if selector is not None and len(selector) >= _U32_SEL.size:
-        count, hash_offset = selector[2], struct.unpack_from("=h", selector, 10)[0]
-        hash_mask = struct.unpack_from("!I", selector, 12)[0]
-        for n in range(count):
-            start = _U32_SEL.size + n * _U32_KEY.size
-            if start + _U32_KEY.size > len(selector):
-                break
-            mask, value = struct.unpack_from("!II", selector, start)
-            keys.append(Key(mask, value, struct.unpack_from("=i", selector, start + 8)[0]))
-    protocol = struct.unpack("!H", struct.pack("=H", item.info & 0xFFFF))[0]
-    return U32(item.handle, item.prio, protocol, divisor, link, classid, tuple(keys), hash_offset, hash_mask)
+def _blocktcmsg(block: int, handle_: int, info: int) -> bytes:
+    return tcmsg(TCM_IFINDEX_MAGIC_BLOCK, handle_, block, info)
 
 
 def dump_filters(index: int, parent: int) -> Request:
     """Every filter of one device under ``parent`` (``index`` -1: of the shared block ``parent``)."""
-    return Request(RTM_GETTFILTER, F_REQUEST | F_DUMP, _tcmsg(index, 0, parent))
+    return Request(RTM_GETTFILTER, F_REQUEST | F_DUMP, tcmsg(index, 0, parent))
 
 
 def dump_classes(index: int) -> Request:
-    return Request(RTM_GETTCLASS, F_REQUEST | F_DUMP, _tcmsg(index, 0, 0))
+    return Request(RTM_GETTCLASS, F_REQUEST | F_DUMP, tcmsg(index, 0, 0))
 
 
 # Classic BPF (no bpf() syscall, no loader): the kernel here has no gact or police actions, but cls_bpf in
@@ -321,24 +227,24 @@ def walled_filter(index: int, portal: IPv4Address, *, upstream: bool) -> Request
         + u32(TCA_BPF_FLAGS, TCA_BPF_FLAG_ACT_DIRECT)
     )
     parent = INGRESS_HANDLE if upstream else handle(1, 0)
-    info = _filter_info(WALLED_PRIO, ETH_P_ALL)
-    body = _tcmsg(index, 1, parent, info) + text(TCA_KIND, "bpf") + attr(TCA_OPTIONS, options)
+    info = filter_info(WALLED_PRIO, ETH_P_ALL)
+    body = tcmsg(index, 1, parent, info) + text(TCA_KIND, "bpf") + attr(TCA_OPTIONS, options)
     return Request(RTM_NEWTFILTER, CREATE, body, f"add walled filter ({'up' if upstream else 'down'})")
 
 
 def del_walled_filter(index: int, *, upstream: bool) -> Request:
     parent = INGRESS_HANDLE if upstream else handle(1, 0)
-    body = _tcmsg(index, 0, parent, _filter_info(WALLED_PRIO, ETH_P_ALL))
+    body = tcmsg(index, 0, parent, filter_info(WALLED_PRIO, ETH_P_ALL))
     return Request(RTM_DELTFILTER, F_REQUEST, body, f"remove walled filter ({'up' if upstream else 'down'})")
 
 
 def del_redirect(index: int) -> Request:
-    body = _tcmsg(index, 0, INGRESS_HANDLE, _filter_info(REDIRECT_PRIO, ETH_P_ALL))
+    body = tcmsg(index, 0, INGRESS_HANDLE, filter_info(REDIRECT_PRIO, ETH_P_ALL))
     return Request(RTM_DELTFILTER, F_REQUEST, body, "remove upstream redirect")
 
 
 def dump_qdiscs() -> Request:
-    return Request(RTM_GETQDISC, F_REQUEST | F_DUMP, _tcmsg(0, 0, 0))
+    return Request(RTM_GETQDISC, F_REQUEST | F_DUMP, tcmsg(0, 0, 0))
 
 
 # Classes and filters cannot be dumped for all devices at once, and the kernel finishes a dump only as its
@@ -348,16 +254,16 @@ def dump_qdiscs() -> Request:
 
 def get_class(index: int) -> Request:
     """HTB class 1:1 of a device."""
-    return Request(RTM_GETTCLASS, GET, _tcmsg(index, handle(1, 1), handle(1, 0)))
+    return Request(RTM_GETTCLASS, GET, tcmsg(index, handle(1, 1), handle(1, 0)))
 
 
 def get_walled_filter(index: int, *, upstream: bool) -> Request:
     parent = INGRESS_HANDLE if upstream else handle(1, 0)
-    return Request(RTM_GETTFILTER, GET, _tcmsg(index, 1, parent, _filter_info(WALLED_PRIO, ETH_P_ALL)))
+    return Request(RTM_GETTFILTER, GET, tcmsg(index, 1, parent, filter_info(WALLED_PRIO, ETH_P_ALL)))
 
 
 def get_redirect(index: int) -> Request:
-    body = _tcmsg(index, U32_HANDLE, INGRESS_HANDLE, _filter_info(REDIRECT_PRIO, ETH_P_ALL))
+    body = tcmsg(index, U32_HANDLE, INGRESS_HANDLE, filter_info(REDIRECT_PRIO, ETH_P_ALL))
     return Request(RTM_GETTFILTER, GET, body)
 
 

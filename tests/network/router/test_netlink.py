@@ -14,7 +14,7 @@ from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
 from pyroute2.netlink.rtnl.rtmsg import rtmsg
 from pyroute2.netlink.rtnl.tcmsg import tcmsg
 
-from network.router import netlink, shapers, tc
+from network.router import classify, netlink, shapers, tc
 
 PORTAL = IPv4Address("198.51.100.80")
 
@@ -140,27 +140,27 @@ def test_classifier_is_placed_by_the_last_bits_of_its_network_and_read_back(
     where = shapers.place(network)
     assert where.bucket == bucket
     handle = (where.htid << 20) | (where.bucket << 12) | 5
-    request = tc.u32_classifier(9, handle, prio=where.prio, protocol=where.protocol, keys=where.keys, minor=0x2A)
+    request = classify.u32_classifier(9, handle, prio=where.prio, protocol=where.protocol, keys=where.keys, minor=0x2A)
     message = decode(tcmsg, request)
     assert message["handle"] == handle and message["parent"] == tc.handle(1, 0)
     options = message.get_attr("TCA_OPTIONS")
     assert options.get_attr("TCA_U32_CLASSID") == tc.handle(1, 0x2A)
     assert options.get_attr("TCA_U32_HASH") == handle & 0xFFFFF000
     # (This pyroute2 reads u32 keys 4 bytes off; the kernel tests show that the keys match what they should.)
-    found = tc.parse_u32(tc.parse_tc(netlink.Message(netlink.RTM_NEWTFILTER, 0, 1, request.body)))
+    found = classify.parse_u32(tc.parse_tc(netlink.Message(netlink.RTM_NEWTFILTER, 0, 1, request.body)))
     assert found is not None and shapers.network_of(found) == network and found.classid == tc.handle(1, 0x2A)
 
 
 def test_link_filter_hashes_on_the_bits_of_the_table() -> None:
     offset, mask = shapers._v6_hash(56)
     assert (offset, mask) == (12, 0x0000FF00)
-    found = tc.parse_u32(
+    found = classify.parse_u32(
         tc.parse_tc(
             netlink.Message(
                 netlink.RTM_NEWTFILTER,
                 0,
                 1,
-                tc.u32_link(9, 0x238, prio=20, protocol=tc.ETH_P_IPV6, hash_offset=offset, hash_mask=mask).body,
+                classify.u32_link(9, 0x238, prio=20, protocol=tc.ETH_P_IPV6, hash_offset=offset, hash_mask=mask).body,
             )
         )
     )
