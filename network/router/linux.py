@@ -93,11 +93,11 @@ class LinuxRouter:
         peer_fds: dict[str, int] = {}
         upstream = Upstream(snapshot.shards, snapshot.load())
         changes = Changes(self.portal, snapshot.max_index, peer_fds, snapshot.free_group(), upstream)
+        sent: list[Changes] = []  # what has had its EARLY steps and waits for the LATE ones
         if created or updated or (prune and (snapshot.orphan_classes or snapshot.orphan_classifiers)):
             await self._prepare(changes, wanted, snapshot, prune=prune)
-            failed.update(changes.failed)
+            sent.append(changes)
         building: asyncio.Future[Changes] | None = None
-        sent: list[Changes] = []  # chunks whose LATE steps are still to go
         try:
             for position, chunk in enumerate(chunks):
                 if building is None:
@@ -134,9 +134,10 @@ class LinuxRouter:
 
     async def _prepare(self, changes: Changes, wanted: dict[str, LineSpec], snapshot: Snapshot, *, prune: bool) -> None:
         """Put the lines' gateways on the loopback and make the shared shapers complete (see ``shapers.py``)
-        before any line refers to them; with ``prune``, take away the classes and classifiers no line uses.
-        A shaper the kernel refuses is reported under its own name in ``failed`` (a gateway under "lo");
-        its lines then fail on their own requests."""
+        before any line refers to them (a block's missing redirect filter only after them, see
+        ``shapers.prepare``: this sends the EARLY steps, the caller the LATE ones); with ``prune``, take
+        away the classes and classifiers no line uses. A shaper the kernel refuses is reported under its own
+        name in ``failed`` (a gateway under "lo"); its lines then fail on their own requests."""
         for gateway in sorted({spec.gateway for spec in wanted.values()} - snapshot.local_addresses):
             changes.add("lo", netlink.address(netlink.LOOPBACK, gateway, add=True, label=netlink.GATEWAY_LABEL))
         lengths = {spec.ipv6_prefix.prefixlen for spec in wanted.values() if spec.ipv6_prefix is not None}
@@ -148,8 +149,9 @@ class LinuxRouter:
             fresh = shard.index is None
             index = changes.index() if fresh else shard.index
             assert index is not None
-            requests = shapers.prepare(shard, index, lengths, fresh=fresh)
+            requests, late = shapers.prepare(shard, index, lengths, fresh=fresh)
             changes.add(shapers.shaper_name(number), *requests)
+            changes.add(shapers.shaper_name(number), *late, phase="shapers")
             made[number] = index
             if not fresh and shard.root and any(request.what.startswith("add u32 table") for request in requests):
                 tabled.append(shard)
@@ -162,7 +164,8 @@ class LinuxRouter:
                 index = snapshot.shards[number].index
                 assert index is not None
                 changes.clear(shapers.shaper_name(number), tc.del_class(index, minor))
-        await self._run(changes)
+        await self._run(changes, EARLY)
+        changes.forget(EARLY)
         for number, index in made.items():
             changes.upstream.made(number, None if shapers.shaper_name(number) in changes.failed else index)
         for shard in tabled:

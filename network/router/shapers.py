@@ -256,8 +256,15 @@ def delete_classifier(index: int, classifier: Classifier, network: Network) -> R
     return classify.del_u32(index, classifier.handle, prio=where.prio, protocol=where.protocol)
 
 
-def prepare(shard: Shard, index: int, lengths: set[int], *, fresh: bool) -> list[Request]:
-    """What makes a shard complete (``fresh``: its device is being made, at ``index``)."""
+def prepare(shard: Shard, index: int, lengths: set[int], *, fresh: bool) -> tuple[list[Request], list[Request]]:
+    """What makes a shard complete (``fresh``: its device is being made, at ``index``): what must be there
+    before its lines are, and what should come after them.
+
+    The block's redirect filter, when it has none, comes after: binding a new ingress qdisc to a block that
+    has filters makes the kernel wait for an RCU grace period (``mini_qdisc_pair_swap``), 50 µs a line
+    here, while a filter added to a block once its qdiscs are a few seconds old waits for none. So a router
+    provisioned from scratch binds its lines to empty blocks, and their upstream is redirected at the end
+    of the apply. (A block that has a filter keeps it: a live router's lines are never cut off.)"""
     name, number = shaper_name(shard.number), shard.number
     requests: list[Request] = []
     if fresh:
@@ -281,11 +288,13 @@ def prepare(shard: Shard, index: int, lengths: set[int], *, fresh: bool) -> list
             requests.append(
                 classify.u32_link(index, htid, prio=prio, protocol=protocol, hash_offset=offset, hash_mask=mask)
             )
+    late: list[Request] = []
     if fresh or not shard.anchored or shard.redirect_to != index:
-        requests.append(tc.redirect(tc.TCM_IFINDEX_MAGIC_BLOCK, index, block=block_of(number)))
+        redirect = tc.redirect(tc.TCM_IFINDEX_MAGIC_BLOCK, index, block=block_of(number))
+        (late if fresh or not shard.anchored or shard.redirect_to is None else requests).append(redirect)
     if fresh or not shard.up:
         requests.append(netlink.set_up(index, name))
-    return requests
+    return requests, late
 
 
 class Upstream:
