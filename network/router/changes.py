@@ -62,7 +62,8 @@ EARLY = (("clear",), ("remove",), ("links",), PHASES[3:9])
 # the head, where the bindings find them at once. And each interface coming up makes the kernel walk the
 # namespace's whole IPv6 routing table (``rt6_sync_down_dev``, from linkwatch, up to a second later):
 # while the lines come up that table is still nearly empty. Until then a new line's upstream packets go
-# through its shaper's class for unclassified traffic.
+# through its shaper's class for unclassified traffic (on a router provisioned from scratch they are not
+# redirected to the shaper yet at all, see ``shapers.prepare``).
 LATE = (("shapers", "prefixes"),)
 STEPS = EARLY + LATE
 _PHASE_OF = {
