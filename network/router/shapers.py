@@ -166,7 +166,6 @@ class Shard:
     by_minor: dict[int, list[tuple[Network, Classifier]]] = field(default_factory=lambda: defaultdict(list))
     nodes: dict[tuple[int, int], int] = field(default_factory=dict)  # (htid, bucket): the highest node
     handles: list[int] = field(default_factory=list)  # of every filter in our tables
-    stray: list[classify.U32] = field(default_factory=list)  # filters in our tables that are no classifier of ours
 
     def missing(self, lengths: Collection[int] = ()) -> list[str]:
         """What is missing of the shard's fixed parts, for IPv6 prefixes of ``lengths``."""
@@ -243,9 +242,7 @@ def _note(shard: Shard, item: classify.U32) -> None:
         shard.handles.append(item.handle)
         network = network_of(item)
         if network is None or item.classid is None or item.classid >> 16 != 1:
-            if htid == V4_TABLE or htid & 0xF00 == 0x200:
-                shard.stray.append(item)
-            return
+            return  # not a classifier of ours: left alone
         classifier = Classifier(item.handle, item.classid & 0xFFFF)
         shard.classifiers.setdefault(network, classifier)
         shard.by_minor[classifier.minor].append((network, classifier))
