@@ -1,12 +1,13 @@
 """Benchmark: provision 10,000 subscriber lines on one access router (a scratch network namespace) in one
 ``apply`` of ``network.router.LinuxRouter``, read them back, and take them away again.
 
-Each line has its gateway /32, host route, delegated /56, TBF down shaping, an IFB upstream shaper and,
-for every 50th line, the walled garden. By default each line is a veth pair whose far end goes into one
-bulk namespace standing in for all the customer premises, as in the tests (``router_provision_10k_s``).
-``vxlan`` lines (one VXLAN interface each over one underlay) can be measured too; on this kernel they
-are much slower to make and remove than veth pairs (146 s and 266 s for 10,000, measured once), because
-the kernel's VXLAN driver does per-device work that grows with the number of VXLAN devices.
+Each line has its gateway (the source of its host route), host route, delegated /56, TBF down shaping, a
+class on one of the router's shared upstream shapers and, for every 50th line, the walled garden. By
+default each line is a veth pair whose far end goes into one bulk namespace standing in for all the
+customer premises, as in the tests (``router_provision_10k_s``). ``vxlan`` lines (one VXLAN interface each
+over one underlay) can be measured too; on this kernel they are much slower to make and remove than veth
+pairs, because the kernel does per-device work that grows with the number of VXLAN devices (see
+network/README.md).
 
 Each run happens in a child process, so its peak RSS is the adapter's own and a run that hangs can be
 stopped; the namespaces are deleted whatever happens.

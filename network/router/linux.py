@@ -18,15 +18,26 @@ from dataclasses import replace
 from ipaddress import IPv4Address
 from types import TracebackType
 
-from network.router import netlink
-from network.router.changes import STEPS, Changes, build, remove_line
+from network.router import netlink, shapers, tc
+from network.router.changes import EARLY, LATE, STEPS, Changes, build, remove_line
 from network.router.channel import Channel
 from network.router.reader import Snapshot, observe
+from network.router.shapers import Upstream
 from network.router.state import LINE_PREFIX, LineSpec, RouterReport, differences, shaper_name
 
 log = logging.getLogger(__name__)
 
 CHUNK_LINES = 2_000
+FIRST_CHUNKS = (250, 1_000)  # small first chunks: the kernel starts early while Python builds the next
+
+
+def _chunks(jobs: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
+    chunks, start = [], 0
+    for size in FIRST_CHUNKS:
+        if start < len(jobs):
+            chunks.append(jobs[start : start + size])
+            start += size
+    return chunks + [jobs[begin : begin + CHUNK_LINES] for begin in range(start, len(jobs), CHUNK_LINES)]
 
 
 class LinuxRouter:
@@ -77,22 +88,32 @@ class LinuxRouter:
         jobs = [("remove", name) for name in removed]
         jobs += [("orphan", name) for name in snapshot.orphan_shapers] if prune else []
         jobs += [("create", name) for name in created] + [("repair", name) for name in updated]
-        chunks = [jobs[start : start + CHUNK_LINES] for start in range(0, len(jobs), CHUNK_LINES)]
+        chunks = _chunks(jobs)
         failed: dict[str, list[str]] = {}
         peer_fds: dict[str, int] = {}
-        changes = Changes(self.portal, snapshot.max_index, peer_fds, snapshot.free_group())
+        upstream = Upstream(snapshot.shards, snapshot.load())
+        changes = Changes(self.portal, snapshot.max_index, peer_fds, snapshot.free_group(), upstream)
+        sent: list[Changes] = []  # what has had its EARLY steps and waits for the LATE ones
+        if created or updated or (prune and (snapshot.orphan_classes or snapshot.orphan_classifiers)):
+            await self._prepare(changes, wanted, snapshot, prune=prune)
+            sent.append(changes)
         building: asyncio.Future[Changes] | None = None
         try:
             for position, chunk in enumerate(chunks):
                 if building is None:
-                    building = asyncio.ensure_future(asyncio.to_thread(build, chunk, wanted, snapshot, changes))
+                    following = Changes(self.portal, changes.next_index, peer_fds, changes.group, upstream)
+                    building = asyncio.ensure_future(asyncio.to_thread(build, chunk, wanted, snapshot, following))
                 changes = await building
                 building = None
                 if position + 1 < len(chunks):  # Python builds the next chunk while the kernel works
-                    following = Changes(self.portal, changes.next_index, peer_fds, changes.group)
+                    following = Changes(self.portal, changes.next_index, peer_fds, changes.group, upstream)
                     args = (chunks[position + 1], wanted, snapshot, following)
                     building = asyncio.ensure_future(asyncio.to_thread(build, *args))
-                await self._run(changes)
+                await self._run(changes, EARLY)
+                changes.forget(EARLY)
+                sent.append(changes)
+            for changes in sent:
+                await self._run(changes, LATE)
                 await self._undo(changes)
                 failed.update(changes.failed)
         finally:
@@ -100,6 +121,8 @@ class LinuxRouter:
                 await asyncio.wait([building])
             for fd in peer_fds.values():
                 os.close(fd)
+        kept = [name for name in snapshot.lines if name not in wanted and (name not in removed or name in failed)]
+        failed.update(await self._tidy(snapshot, {spec.gateway for spec in wanted.values()}, kept, changes))
         return RouterReport(
             created=[name for name in created if name not in failed],
             updated=[name for name in updated if name not in failed],
@@ -109,6 +132,45 @@ class LinuxRouter:
             failed=failed,
         )
 
+    async def _prepare(self, changes: Changes, wanted: dict[str, LineSpec], snapshot: Snapshot, *, prune: bool) -> None:
+        """Put the lines' gateways on the loopback and make the shared shapers complete (see ``shapers.py``)
+        before any line refers to them (a block's missing redirect filter only after them, see
+        ``shapers.prepare``: this sends the EARLY steps, the caller the LATE ones); with ``prune``, take
+        away the classes and classifiers no line uses. A shaper the kernel refuses is reported under its own
+        name in ``failed`` (a gateway under "lo"); its lines then fail on their own requests."""
+        for gateway in sorted({spec.gateway for spec in wanted.values()} - snapshot.local_addresses):
+            changes.add("lo", netlink.address(netlink.LOOPBACK, gateway, add=True, label=netlink.GATEWAY_LABEL))
+        lengths = {spec.ipv6_prefix.prefixlen for spec in wanted.values() if spec.ipv6_prefix is not None}
+        made: dict[int, int] = {}
+        tabled: list[shapers.Shard] = []  # existing shards that get tables anew
+        for number, shard in sorted(snapshot.shards.items()):
+            if not shard.missing(lengths):
+                continue
+            fresh = shard.index is None
+            index = changes.index() if fresh else shard.index
+            assert index is not None
+            requests, late = shapers.prepare(shard, index, lengths, fresh=fresh)
+            changes.add(shapers.shaper_name(number), *requests)
+            changes.add(shapers.shaper_name(number), *late, phase="shapers")
+            made[number] = index
+            if not fresh and shard.root and any(request.what.startswith("add u32 table") for request in requests):
+                tabled.append(shard)
+        if prune:
+            for number, network, classifier in snapshot.orphan_classifiers:
+                index = snapshot.shards[number].index
+                assert index is not None
+                changes.clear(shapers.shaper_name(number), shapers.delete_classifier(index, classifier, network))
+            for number, minor in snapshot.orphan_classes:
+                index = snapshot.shards[number].index
+                assert index is not None
+                changes.clear(shapers.shaper_name(number), tc.del_class(index, minor))
+        await self._run(changes, EARLY)
+        changes.forget(EARLY)
+        for number, index in made.items():
+            changes.upstream.made(number, None if shapers.shaper_name(number) in changes.failed else index)
+        for shard in tabled:
+            changes.upstream.refresh(await shapers.reread(self.channel, shard))
+
     async def remove(self, ifnames: Iterable[str]) -> RouterReport:
         """Remove these lines completely: interface (a veth's far end goes with it), shaper, addresses,
         routes and tc. Names that are not there are left out of the report."""
@@ -117,12 +179,30 @@ class LinuxRouter:
             if not name.startswith(LINE_PREFIX):
                 raise ValueError(f"{name!r} is not a line interface ({LINE_PREFIX}*)")
         snapshot = await observe(self.channel)
-        changes = Changes(self.portal, snapshot.max_index, {}, snapshot.free_group())
+        upstream = Upstream(snapshot.shards, snapshot.load())
+        changes = Changes(self.portal, snapshot.max_index, {}, snapshot.free_group(), upstream)
         present = [name for name in names if name in snapshot.lines or shaper_name(name) in snapshot.orphan_shapers]
         for name in present:
             remove_line(changes, name, snapshot)
         await self._run(changes)
-        return RouterReport(removed=[name for name in present if name not in changes.failed], failed=changes.failed)
+        kept = [name for name in snapshot.lines if name not in present or name in changes.failed]
+        failed = {**changes.failed, **await self._tidy(snapshot, set(), kept, changes)}
+        return RouterReport(removed=[name for name in present if name not in changes.failed], failed=failed)
+
+    async def _tidy(
+        self, snapshot: Snapshot, gateways: set[IPv4Address], kept: Iterable[str], last: Changes
+    ) -> dict[str, list[str]]:
+        """Take our gateways off the loopback once no line uses them: the desired ``gateways`` and those of
+        the lines ``kept`` as they were. What the kernel refused, by "lo"."""
+        used = set(gateways).union(*(snapshot.lines[name].observation.gateways for name in kept))
+        unused = sorted(snapshot.our_gateways - used)
+        if not unused:
+            return {}
+        changes = Changes(self.portal, last.next_index, {}, last.group, last.upstream)
+        for gateway in unused:
+            changes.add("lo", netlink.address(netlink.LOOPBACK, gateway, add=False, label=netlink.GATEWAY_LABEL))
+        await self._run(changes)
+        return changes.failed
 
     def _wanted(self, desired: Sequence[LineSpec]) -> dict[str, LineSpec]:
         wanted: dict[str, LineSpec] = {}
@@ -158,12 +238,12 @@ class LinuxRouter:
             drift[name] = ["not desired"]
         return created, updated, removed, len(wanted) - len(created) - len(updated), drift
 
-    async def _run(self, changes: Changes) -> None:
-        if changes.doomed:  # delete in one go (see netlink.del_group)
+    async def _run(self, changes: Changes, steps: Sequence[Sequence[str]] = STEPS) -> None:
+        if changes.doomed and "remove" in (phase for step in steps for phase in step):  # one go: netlink.del_group
             group = changes.group
             marks = [(line, netlink.set_group(index, device, group)) for line, index, device in changes.doomed]
             changes.phases["remove"] = [*marks, ("", netlink.del_group(group))]
-        for step in STEPS:
+        for step in steps:
             requests = [pair for phase in step for pair in changes.phases[phase] if pair[0] not in changes.failed]
             if not requests:
                 continue
@@ -172,6 +252,8 @@ class LinuxRouter:
                 gone = failure.request.type in netlink.DELETES and failure.errno in netlink.GONE
                 if gone or (failure.errno == errno.ENODEV and failure.request.what.startswith("mark ")):
                     continue  # already gone: what a removal wants
+                if failure.errno == errno.EEXIST and failure.request.exists_ok:
+                    continue
                 line = owner[id(failure.request)]
                 for failed in [line] if line else sorted({line for line, _, _ in changes.doomed}):
                     changes.fail(failed, str(failure))
@@ -184,7 +266,7 @@ class LinuxRouter:
         undo = [
             request
             for name in sorted(changes.fresh & set(changes.failed))
-            for request in (netlink.del_link_named(name), netlink.del_link_named(shaper_name(name)))
+            for request in (*(undo() for undo in changes.undo.get(name, [])), netlink.del_link_named(name))
         ]
         if undo:
             await self.channel.run(undo)  # refusals mean the piece was never made

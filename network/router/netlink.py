@@ -50,8 +50,8 @@ VETH_INFO_PEER = 1
 IFLA_VXLAN_ID, IFLA_VXLAN_GROUP, IFLA_VXLAN_LINK, IFLA_VXLAN_LOCAL, IFLA_VXLAN_PORT = 1, 2, 3, 4, 15
 IFLA_VLAN_ID = 1
 RTEXT_FILTER_SKIP_STATS = 1 << 3
-IFA_ADDRESS, IFA_LOCAL = 1, 2
-RTA_DST, RTA_OIF, RTA_TABLE = 1, 4, 15
+IFA_ADDRESS, IFA_LOCAL, IFA_LABEL = 1, 2, 3
+RTA_DST, RTA_OIF, RTA_PREFSRC, RTA_TABLE = 1, 4, 7, 15
 VXLAN_PORT = 4789
 
 DELETES = frozenset({RTM_DELLINK, RTM_DELADDR, RTM_DELROUTE, RTM_DELQDISC, RTM_DELTCLASS, RTM_DELTFILTER})
@@ -89,6 +89,7 @@ class Request:
     flags: int
     body: bytes
     what: str = ""
+    exists_ok: bool = False  # EEXIST means it is there already, which is what the request wants
 
     def encode(self, seq: int) -> bytes:
         return _HEADER.pack(_HEADER.size + len(self.body), self.type, self.flags, seq, 0) + self.body
@@ -211,14 +212,16 @@ def new_vlan(name: str, *, index: int, parent: int, vlan_id: int) -> Request:
 
 # IPv6 wants an MTU of at least 1280; below that the kernel gives a device no IPv6 at all. An IFB only
 # shapes packets redirected to it (no MTU check on that path) and never needs IPv6, and without it bringing
-# the device up skips an IPv6 route-table walk and a link-local route, which for 10,000 lines cost seconds.
+# the device up skips an IPv6 route-table walk and a link-local route.
 SHAPER_MTU = 1279
+IFLA_TXQLEN = 13
 
 
-def new_ifb(name: str, *, index: int) -> Request:
-    """An IFB device: the upstream shaper of one line (its ingress traffic is redirected through it)."""
-    body = _new_link(name, index, "ifb", b"", u32(IFLA_MTU, SHAPER_MTU))
-    return Request(RTM_NEWLINK, CREATE, body, f"create ifb {name}")
+def new_ifb(name: str, *, index: int, queue: int | None = None) -> Request:
+    """An IFB device: an upstream shaper (ingress traffic of lines is redirected through it). ``queue``:
+    its transmit queue length, which is also the length of the FIFO under each HTB class on it."""
+    extra = u32(IFLA_MTU, SHAPER_MTU) + (u32(IFLA_TXQLEN, queue) if queue is not None else b"")
+    return Request(RTM_NEWLINK, CREATE, _new_link(name, index, "ifb", b"", extra), f"create ifb {name}")
 
 
 def set_up(index: int, name: str) -> Request:
@@ -296,10 +299,14 @@ def parse_link(message: Message) -> Link:
 # ---------------------------------------------------------------- addresses and routes
 
 
-def address(index: int, ip: IPv4Address, *, add: bool) -> Request:
-    """``ip``/32 on the interface (the line's gateway, as seen from the subscriber)."""
+LOOPBACK = 1  # the loopback's interface index, in every namespace
+GATEWAY_LABEL = "lo:otgw"  # our gateway addresses on the loopback carry this label
+
+
+def address(index: int, ip: IPv4Address, *, add: bool, label: str | None = None) -> Request:
+    """``ip``/32 on an interface: a gateway on the loopback (``label``: ours), or left over on a line."""
     body = _IFADDR.pack(AF_INET, 32, 0, RT_SCOPE_UNIVERSE, index) + attr(IFA_LOCAL, ip.packed)
-    body += attr(IFA_ADDRESS, ip.packed)
+    body += attr(IFA_ADDRESS, ip.packed) + (text(IFA_LABEL, label) if label else b"")
     if add:
         return Request(RTM_NEWADDR, CREATE, body, f"add address {ip}/32")
     return Request(RTM_DELADDR, F_REQUEST, body, f"remove address {ip}/32")
@@ -309,37 +316,71 @@ def dump_addresses() -> Request:
     return Request(RTM_GETADDR, F_REQUEST | F_DUMP, _IFADDR.pack(AF_INET, 0, 0, 0, 0))
 
 
-def parse_address(message: Message) -> tuple[int, IPv4Address, int]:
-    """(interface index, address, prefix length) of an IPv4 address message."""
+@dataclass(frozen=True, slots=True)
+class Address:
+    """What an address dump says about one IPv4 address."""
+
+    index: int
+    ip: IPv4Address
+    prefixlen: int
+    label: str
+
+
+def parse_address(message: Message) -> Address:
     _, prefixlen, _, _, index = _IFADDR.unpack_from(message.body)
     found = attrs(message.body, _IFADDR.size)
-    return index, IPv4Address(found.get(IFA_LOCAL) or found[IFA_ADDRESS]), prefixlen
+    ip = IPv4Address(found.get(IFA_LOCAL) or found[IFA_ADDRESS])
+    return Address(index, ip, prefixlen, as_text(found.get(IFA_LABEL, b"")))
 
 
-def route(index: int, destination: IPv4Network | IPv6Network, *, add: bool) -> Request:
-    """A device route in the main table: the subscriber's /32 or delegated prefix through the line."""
+def route(
+    index: int,
+    destination: IPv4Network | IPv6Network,
+    *,
+    add: bool,
+    source: IPv4Address | None = None,
+    replace: bool = False,
+) -> Request:
+    """A device route in the main table: the subscriber's /32 (from ``source``, the line's gateway: the
+    router's address the subscriber sees) or delegated prefix through the line. ``replace``: whatever
+    route to ``destination`` is there."""
     family = AF_INET if destination.version == 4 else AF_INET6
     scope = RT_SCOPE_LINK if family == AF_INET else RT_SCOPE_UNIVERSE
     body = _RTMSG.pack(family, destination.prefixlen, 0, 0, RT_TABLE_MAIN, RTPROT_STATIC, scope, RTN_UNICAST, 0)
     body += attr(RTA_DST, destination.network_address.packed) + u32(RTA_OIF, index)
-    if add:
-        return Request(RTM_NEWROUTE, CREATE, body, f"add route {destination}")
-    return Request(RTM_DELROUTE, F_REQUEST, body, f"remove route {destination}")
+    if source is not None:
+        body += attr(RTA_PREFSRC, source.packed)
+    if not add:
+        return Request(RTM_DELROUTE, F_REQUEST, body, f"remove route {destination}")
+    via = f" from {source}" if source is not None else ""
+    if replace:
+        return Request(RTM_NEWROUTE, F_REQUEST | F_CREATE | F_REPLACE, body, f"set route {destination}{via}")
+    return Request(RTM_NEWROUTE, CREATE, body, f"add route {destination}{via}")
 
 
 def dump_routes(family: int) -> Request:
     return Request(RTM_GETROUTE, F_REQUEST | F_DUMP, _RTMSG.pack(family, 0, 0, 0, 0, 0, 0, 0, 0))
 
 
-def parse_route(message: Message) -> tuple[int | None, IPv4Network | IPv6Network | None]:
-    """(output interface, destination) of a main-table unicast route; (None, None) for any other."""
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A main-table unicast route through an interface."""
+
+    oif: int
+    destination: IPv4Network | IPv6Network
+    source: IPv4Address | None  # RTA_PREFSRC
+
+
+def parse_route(message: Message) -> Route | None:
+    """A main-table unicast route through an interface; None for any other."""
     family, dst_len, _, _, table, protocol, _, kind, _ = _RTMSG.unpack_from(message.body)
     found = attrs(message.body, _RTMSG.size)
     if RTA_TABLE in found:
         table = as_u32(found[RTA_TABLE])
     if table != RT_TABLE_MAIN or kind != RTN_UNICAST or protocol == RTPROT_KERNEL:
-        return None, None  # the kernel's own routes (IPv6 link-local on every interface) are not lines'
+        return None  # the kernel's own routes (IPv6 link-local on every interface) are not lines'
     if RTA_DST not in found or RTA_OIF not in found:
-        return None, None
+        return None
     network = IPv4Network((found[RTA_DST], dst_len)) if family == AF_INET else IPv6Network((found[RTA_DST], dst_len))
-    return as_u32(found[RTA_OIF]), network
+    source = IPv4Address(found[RTA_PREFSRC]) if RTA_PREFSRC in found and family == AF_INET else None
+    return Route(as_u32(found[RTA_OIF]), network, source)

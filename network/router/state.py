@@ -4,12 +4,13 @@ of a convergence. Pure data and comparison; nothing here talks to the kernel."""
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network, IPv6Network
 from typing import Literal
 
 LINE_PREFIX = "otl"  # only interfaces named otl* are lines of ours
-SHAPER_PREFIX = "otu"  # the upstream shaper (an IFB device) of line otlX is otuX
+SHAPER_PREFIX = "otu"  # before shared shapers, line otlX had its own upstream shaper, an IFB device otuX
 IFNAME_MAX = 15
 UNSPECIFIED = IPv4Address(0)  # in a line read back: the address is missing
 
@@ -85,7 +86,7 @@ def peer_name(ifname: str, port: LinePort) -> str:
 
 
 def shaper_name(ifname: str) -> str:
-    """The IFB device that shapes a line's upstream traffic."""
+    """The IFB device that shaped a line's upstream traffic before shared shapers (removed when found)."""
     return SHAPER_PREFIX + ifname[len(LINE_PREFIX) :]
 
 
@@ -93,8 +94,9 @@ def shaper_name(ifname: str) -> str:
 class LineSpec:
     """One subscriber line on the router: its interface, addresses, rates and state.
 
-    ``gateway`` is the router's address on the line (added as /32), ``ipv4`` the subscriber's address
-    (a /32 host route through the line), ``ipv6_prefix`` the delegated prefix (routed through the line).
+    ``gateway`` is the router's address as the subscriber sees it (on the router's loopback, and the
+    source of the host route; the line itself is unnumbered), ``ipv4`` the subscriber's address (a /32
+    host route through the line), ``ipv6_prefix`` the delegated prefix (routed through the line).
     Rates are in kbit/s: ``down_kbps`` toward the subscriber, ``up_kbps`` from them."""
 
     ifname: str
@@ -121,23 +123,28 @@ class LineSpec:
 class LineObservation:
     """What the kernel holds for one line interface, read from links, addresses, routes and tc.
 
-    ``down_kbps``/``up_kbps`` are None when the HTB class (or the shaper device) is missing; a
-    ``walled_*`` field is the address the walled-garden filter lets through, None when there is no such
-    filter (an unrecognised filter in its place reads as 0.0.0.0)."""
+    ``down_kbps``/``up_kbps`` are None when the shaping is missing (the line's class on its shared
+    upstream shaper, for ``up_kbps``); a ``walled_*`` field is the address the walled-garden filter lets
+    through, None when there is no such filter (an unrecognised filter in its place reads as 0.0.0.0).
+    ``up_unclassified``: the line's routed addresses whose upstream packets its shaper does not classify
+    into the line's class."""
 
     ifname: str
     port: LinePort | None  # None: an otl* interface of a kind we never create
     up: bool
-    gateways: frozenset[IPv4Address]
+    gateways: frozenset[IPv4Address]  # sources of the line's host routes that are the router's addresses
     hosts: frozenset[IPv4Network]
     prefixes: frozenset[IPv6Network]
     down_kbps: int | None
     up_kbps: int | None
-    shaper: bool  # the IFB device exists
+    shaper: bool  # the line's shared shaper (an IFB device) exists
     shaper_up: bool
     redirect: bool  # the ingress qdisc sends everything through the shaper
     walled_up: IPv4Address | None
     walled_down: IPv4Address | None
+    up_unclassified: frozenset[IPv4Network | IPv6Network] = frozenset()
+    shaper_complete: bool = True  # the shaper's own qdiscs, tables and block are all there
+    addresses: frozenset[IPv4Address] = frozenset()  # IPv4 /32s on the line itself (it should have none)
 
     def spec(self) -> LineSpec:
         """The line as found, as a spec (missing addresses read as 0.0.0.0, missing rates as 0)."""
@@ -183,9 +190,10 @@ def differences(want: LineSpec, have: LineObservation, *, portal: IPv4Address) -
     if not have.up:
         found.append("interface down")
     if want.gateway not in have.gateways:
-        found.append(f"gateway {want.gateway}/32 missing")
-    found += [f"unexpected address {ip}/32" for ip in sorted(have.gateways - {want.gateway})]
-    host = IPv4Network(want.ipv4)
+        found.append(f"gateway {want.gateway} missing")
+    found += [f"unexpected gateway {ip}" for ip in sorted(have.gateways - {want.gateway})]
+    found += [f"unexpected address {ip}/32 on the line" for ip in sorted(have.addresses)]
+    host = host_network(want)
     if host not in have.hosts:
         found.append(f"route to {host} missing")
     found += [f"unexpected route to {net}" for net in sorted(have.hosts - {host})]
@@ -198,7 +206,12 @@ def differences(want: LineSpec, have: LineObservation, *, portal: IPv4Address) -
     else:
         if not have.shaper_up:
             found.append("upstream shaper down")
+        if not have.shaper_complete:
+            found.append("upstream shaper incomplete")
         found += _rate("up", want.up_kbps, have.up_kbps)
+        if have.up_kbps is not None:
+            routed = (have.hosts | have.prefixes) & {host, *prefixes} & have.up_unclassified
+            found += [f"upstream classifier for {net} missing" for net in sorted_networks(routed)]
     if not have.redirect:
         found.append("upstream redirect missing")
     for direction, seen in (("up", have.walled_up), ("down", have.walled_down)):
@@ -209,6 +222,16 @@ def differences(want: LineSpec, have: LineObservation, *, portal: IPv4Address) -
         elif not want.walled and seen is not None:
             found.append(f"walled filter present ({direction}) on an active line")
     return found
+
+
+def host_network(spec: LineSpec) -> IPv4Network:
+    """The subscriber's address as the /32 routed through the line."""
+    return IPv4Network(int(spec.ipv4))  # from the integer: four times faster than from the address
+
+
+def sorted_networks(networks: Iterable[IPv4Network | IPv6Network]) -> list[IPv4Network | IPv6Network]:
+    """IPv4 first, then IPv6, each in address order."""
+    return sorted(networks, key=lambda net: (net.version, net))
 
 
 def _rate(direction: str, want: int, have: int | None) -> list[str]:

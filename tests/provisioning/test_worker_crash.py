@@ -161,11 +161,16 @@ async def test_a_worker_killed_mid_batch_leaves_nothing_done_twice(
     async with LinuxRouter(lab.router, portal=PORTAL) as router:
         on_router = await router.read()
     assert set(on_router) == ifnames, "exactly the 200 lines, none missing, none twice"
-    # A line is two devices, otlX and its upstream shaper otuX (read() shows lines only): a crash
-    # half-way through a batch must not leave a shaper without its line either.
+    # A line is its device otlX and a class with classifiers on one of the shared upstream shapers ot-upN
+    # (read() shows lines only): a crash half-way through a batch must not leave a class without its line.
     devices = {row.split(": ")[1].split("@")[0] for row in sh("ip", "-n", lab.router, "-o", "link").stdout.splitlines()}
-    shapers = {"otu" + name.removeprefix("otl") for name in ifnames}
-    assert {name for name in devices if name.startswith(("otl", "otu"))} == ifnames | shapers
+    assert {name for name in devices if name.startswith(("otl", "otu"))} == ifnames
+    classes = [
+        row.split()[2]
+        for shaper in sorted(name for name in devices if name.startswith("ot-up"))
+        for row in sh("tc", "-n", lab.router, "class", "show", "dev", shaper).stdout.splitlines()
+    ]
+    assert len([minor for minor in classes if minor != "1:ffff"]) == COUNT, "one class per line, none left over"
     async with committed_db.transaction() as session:
         bind_actor(session, OPERATOR)
         report = await reconcile.reconcile(session, actor=OPERATOR, dry_run=True, targets=["router"])

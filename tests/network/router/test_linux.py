@@ -4,6 +4,7 @@ prune and removal leave nothing of ours behind and never touch anything else."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import subprocess
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from ipaddress import IPv4Address, IPv6Network
 
 import pytest
 
-from network.router import LinePort, LineSpec, LineState, LinuxRouter
+from network.router import LinePort, LineSpec, LineState, LinuxRouter, shapers
 from tests.network import traffic
 
 pytestmark = pytest.mark.router
@@ -22,6 +23,7 @@ ELSEWHERE = "192.0.2.1"  # also on the router's loopback: stands for the interne
 GATEWAY = IPv4Address("100.64.0.1")
 SUBSCRIBER = IPv4Address("100.64.0.10")
 PREFIX = IPv6Network("2001:db8:100::/56")
+SHAPER = shapers.shaper_name(shapers.shard_for(SUBSCRIBER))  # the shared upstream shaper the line is given
 
 
 def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -110,6 +112,38 @@ async def test_active_line_carries_traffic_both_ways_at_the_plan_rates(
     assert 4_000 <= up <= 6_000, f"up {up:.0f} kbit/s on a 5,000 kbit/s line"
 
 
+def class_bytes(site: Site, classid: str) -> int:
+    """Bytes sent so far by class ``classid`` of the line's shaper."""
+    shown = sh("tc", "-n", site.router, "-s", "class", "show", "dev", SHAPER, "classid", classid).stdout
+    return int(shown.split(" Sent ")[1].split()[0])
+
+
+async def test_upstream_from_the_delegated_prefix_is_shaped_in_the_lines_class(site: Site) -> None:
+    async with site.driver() as router:
+        await router.apply([site.spec()], prune=True)
+    classes = sh("tc", "-n", site.router, "class", "show", "dev", SHAPER).stdout
+    line_class = next(row.split()[2] for row in classes.splitlines() if "rate 5Mbit" in row)
+    site.configure_cpe()
+    # The customer's router numbers a host from its prefix and sends IPv6 to the router (an address on the
+    # router's loopback stands in for the internet), through the line.
+    host, beyond = "2001:db8:100::1", "2001:db8:ffff::1"
+    sh("ip", "-n", site.router, "addr", "add", f"{beyond}/128", "dev", "lo")
+    sh("ip", "-n", site.cpe, "addr", "add", f"{host}/128", "dev", "eth0", "nodad")
+    # Its default route is the router's link-local address on the line (as a router advertisement would
+    # say), usable once the router's duplicate address detection is done: waited for a few seconds.
+    for _ in range(40):
+        local = sh("ip", "-n", site.router, "-6", "-o", "addr", "show", "dev", "otl7", "scope", "link").stdout
+        if local and "tentative" not in local:
+            break
+        await asyncio.sleep(0.1)
+    router_ll = local.split()[3].split("/")[0]
+    sh("ip", "-n", site.cpe, "-6", "route", "add", "default", "via", router_ll, "dev", "eth0")
+    before = class_bytes(site, line_class)
+    ping = ("ip", "netns", "exec", site.cpe, "ping", "-6", "-c", "3", "-i", "0.2", "-W", "1", "-s", "1000")
+    assert any(sh(*ping, "-I", host, beyond, check=False).returncode == 0 for _ in range(5)), "IPv6 through the line"
+    assert class_bytes(site, line_class) - before >= 3 * 1000, "the prefix's packets go through the line's class"
+
+
 async def test_walled_line_reaches_only_the_portal_until_it_is_active_again(site: Site) -> None:
     async with site.driver() as router:
         await router.apply([site.spec()], prune=True)
@@ -142,7 +176,8 @@ async def test_rate_change_is_applied_in_place(site: Site) -> None:
     assert report.drift == {"otl7": ["down rate 20000 kbit, want 50000", "up rate 5000 kbit, want 10000"]}
     assert site.link_index("otl7") == before, "the line interface must not be made again"
     assert "rate 50Mbit" in sh("tc", "-n", site.router, "qdisc", "show", "dev", "otl7").stdout
-    assert "rate 10Mbit" in sh("tc", "-n", site.router, "qdisc", "show", "dev", "otu7").stdout
+    # Upstream, the line's class on the shared shaper it was given.
+    assert "rate 10Mbit" in sh("tc", "-n", site.router, "class", "show", "dev", SHAPER).stdout
     assert (seen.down_kbps, seen.up_kbps) == (50_000, 10_000)
 
 
@@ -171,6 +206,10 @@ async def test_removal_leaves_nothing_of_the_line(site: Site) -> None:
     assert "otl7" not in sh("ip", "-n", site.router, "-6", "route").stdout
     assert "otl7" not in sh("tc", "-n", site.router, "qdisc").stdout
     assert "100.64.0.1/32" not in sh("ip", "-n", site.router, "addr").stdout
+    # Of the shared shaper only what belongs to no line is left: the class of unclassified traffic.
+    classes = sh("tc", "-n", site.router, "class", "show", "dev", SHAPER).stdout.splitlines()
+    assert [row.split()[2] for row in classes] == ["1:ffff"]
+    assert "flowid" not in sh("tc", "-n", site.router, "filter", "show", "dev", SHAPER).stdout
     assert "eth0" not in sh("ip", "-n", site.cpe, "link").stdout, "the customer side loses its link"
 
 
@@ -218,10 +257,26 @@ async def test_shaping_changed_or_deleted_by_hand_is_reported_and_repaired(site:
         assert "rate 20Mbit" in sh("tc", "-n", site.router, "qdisc", "show", "dev", "otl7").stdout
 
         sh("tc", "-n", site.router, "qdisc", "del", "dev", "otl7", "root")
-        sh("tc", "-n", site.router, "qdisc", "del", "dev", "otu7", "root")
-        sh("tc", "-n", site.router, "filter", "del", "dev", "otl7", "ingress")
+        sh("tc", "-n", site.router, "qdisc", "del", "dev", "otl7", "ingress")
+        # The IPv4 filters of the shaper (its table, the link to it, the line's classifier) deleted:
+        sh("tc", "-n", site.router, "filter", "del", "dev", SHAPER, "parent", "1:", "protocol", "ip", "prio", "10")
         drift = await router.plan([site.spec()], prune=True)
-        assert drift.drift == {"otl7": ["down shaping missing", "up shaping missing", "upstream redirect missing"]}
+        assert drift.drift == {
+            "otl7": [
+                "down shaping missing",
+                "upstream shaper incomplete",
+                "upstream classifier for 100.64.0.10/32 missing",
+                "upstream redirect missing",
+            ]
+        }
+        repaired = await router.apply([site.spec()], prune=True)
+        assert repaired.updated == ["otl7"] and repaired.ok, repaired.failed
+        assert not (await router.plan([site.spec()], prune=True)).changed
+
+        # The whole shaper gone: the line finds none of its own, and the shaper is made again.
+        sh("ip", "-n", site.router, "link", "del", SHAPER)
+        drift = await router.plan([site.spec()], prune=True)
+        assert drift.drift == {"otl7": ["upstream shaper missing", "upstream redirect missing"]}
         repaired = await router.apply([site.spec()], prune=True)
         assert repaired.updated == ["otl7"] and repaired.ok, repaired.failed
         assert not (await router.plan([site.spec()], prune=True)).changed

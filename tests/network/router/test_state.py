@@ -72,6 +72,22 @@ def test_rate_and_state_differences_are_named() -> None:
     ]
 
 
+def test_shared_shaper_problems_are_named_for_each_of_its_lines() -> None:
+    spec = line()
+    unclassified = seen(spec, up_unclassified=frozenset({spec.ipv6_prefix}), shaper_complete=False)
+    assert differences(spec, unclassified, portal=PORTAL) == [
+        "upstream shaper incomplete",
+        "upstream classifier for 2001:db8:100::/56 missing",
+    ]
+    # A line whose class is gone reports that alone, not each address as well.
+    gone = seen(spec, up_kbps=None, up_unclassified=frozenset({IPv4Network(spec.ipv4)}))
+    assert differences(spec, gone, portal=PORTAL) == ["up shaping missing"]
+    assert differences(spec, seen(spec, shaper=False, redirect=False), portal=PORTAL) == [
+        "upstream shaper missing",
+        "upstream redirect missing",
+    ]
+
+
 def test_walled_filter_for_another_portal_is_a_difference() -> None:
     spec = line(state=LineState.WALLED)
     found = seen(spec, walled_up=IPv4Address("203.0.113.5"))
