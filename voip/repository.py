@@ -92,6 +92,14 @@ async def line_by_contract(session: AsyncSession, contract_id: int, *, lock: boo
     return (await session.scalars(query)).one_or_none()
 
 
+async def next_line_ids(session: AsyncSession, count: int) -> list[int] | None:
+    """``count`` new phone line ids drawn from PostgreSQL's sequence (None on SQLite, which has none)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    query = sa.text("SELECT nextval(pg_get_serial_sequence('phone_lines', 'id')) FROM generate_series(1, :n)")
+    return [int(n) for n in (await session.scalars(query, {"n": count})).all()]
+
+
 async def lines_by_contracts(
     session: AsyncSession, contract_ids: Sequence[int], *, lock: bool = False
 ) -> dict[int, PhoneLine]:

@@ -206,18 +206,28 @@ async def _create_lines(session: AsyncSession, wanted: Sequence[tuple[int, Phone
     if not wanted:
         return []
     numbers = await _numbers_for(session, [contract_id for contract_id, _ in wanted], "contract {} includes a phone")
-    lines = [
-        PhoneLine(contract_id=contract_id, extension="p" + secrets.token_hex(8), state=state)
-        for (contract_id, state), _ in zip(wanted, numbers, strict=False)
-    ]
+    wanted = wanted[: len(numbers)]
+    ids = await repository.next_line_ids(session, len(wanted))
     with action(session, "phone_line.create"):
-        session.add_all(lines)
-        await session.flush()
-        for line in lines:
-            line.extension = extension_for(line.id)
-        with action(session, "number.assign"):
-            for line, number in zip(lines, numbers, strict=False):
-                _assign(number, line.id)
+        if ids is not None:
+            # The ids first (PostgreSQL's sequence), so each line is inserted with its extension at once.
+            lines = [
+                PhoneLine(id=line_id, contract_id=contract_id, extension=extension_for(line_id), state=state)
+                for line_id, (contract_id, state) in zip(ids, wanted, strict=True)
+            ]
+            session.add_all(lines)
+        else:
+            # SQLite has no sequence to draw from: insert under a placeholder, then name the extension.
+            lines = [
+                PhoneLine(contract_id=contract_id, extension="p" + secrets.token_hex(8), state=state)
+                for contract_id, state in wanted
+            ]
+            session.add_all(lines)
+            await session.flush()
+            for line in lines:
+                line.extension = extension_for(line.id)
+        for line, number in zip(lines, numbers, strict=True):
+            _assign(number, line.id)
         await session.flush()
     await _write_lines(
         session, lines, {line.id: number.e164 for line, number in zip(lines, numbers, strict=False)}, new_passwords=True
