@@ -19,14 +19,13 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from pyrad import packet
 from pyrad.dictionary import Dictionary
 
-from tools.processes import free_udp_port, stop, stop_recorded
+from tools.processes import free_udp_port, launch, stop_recorded
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "deploy" / "freeradius"
@@ -297,27 +296,20 @@ def start(directory: Path, *, timeout_s: float = 20.0, detach: bool = False) -> 
         holder = _port_holder(rendered.listen, port)
         if holder is not None:
             raise RuntimeError(f"UDP {rendered.listen}:{port} is already in use by: {holder}")
-    log = Path(rendered.log)
-    with log.open("wb") as handle:
-        process = subprocess.Popen(
-            [BINARY, "-f", "-l", "stdout", "-d", str(directory)],
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=detach,
-        )
-    deadline = time.monotonic() + timeout_s
-    wait = 0.05
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"FreeRADIUS exited with status {process.returncode}:\n{log_tail(directory)}")
-        # Short waits while the server loads, longer ones later: the stock configuration answers a probe
-        # it does not accept with a reject delayed by a second.
-        if _probe(rendered, timeout_s=min(wait, max(0.05, deadline - time.monotonic()))):
-            return process
-        wait = min(wait * 2, 1.5)
-    stop(process)
-    raise RuntimeError(f"FreeRADIUS did not answer within {timeout_s:.0f} s:\n{log_tail(directory)}")
+    # Short waits while the server loads, longer ones later: the stock configuration answers a probe it
+    # does not accept with a reject delayed by a second.
+    return launch(
+        [BINARY, "-f", "-l", "stdout", "-d", str(directory)],
+        name="FreeRADIUS",
+        log=Path(rendered.log),
+        ready=lambda wait_s: _probe(rendered, timeout_s=wait_s),
+        log_tail=lambda: log_tail(directory),
+        timeout_s=timeout_s,
+        detach=detach,
+        probe_wait_s=0.05,
+        max_probe_wait_s=1.5,
+        pause_s=0.0,
+    )
 
 
 def _stop_from_pidfile() -> str:

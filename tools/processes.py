@@ -1,5 +1,6 @@
-"""What every server the tools start (FreeRADIUS, Asterisk) and every benchmark needs of a process: free
-loopback ports to put it on, stopping it (also from its pid file), and its peak memory."""
+"""What every server the tools start (FreeRADIUS, Asterisk, snmpd, snmpsim) and every benchmark needs of a
+process: free loopback ports to put it on, starting it until it answers, stopping it (also from its pid
+file), and its peak memory."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 
@@ -75,3 +76,43 @@ def stop_recorded(pidfile: Path, name: str, is_ours: Callable[[list[bytes]], boo
         os.kill(pid, signal.SIGKILL)
     pidfile.unlink()
     return f"{name} ({pid}) stopped"
+
+
+def launch(
+    command: list[str],
+    *,
+    name: str,
+    log: Path,
+    ready: Callable[[float], bool],
+    log_tail: Callable[[], str],
+    timeout_s: float,
+    detach: bool,
+    env: Mapping[str, str] | None = None,
+    probe_wait_s: float = 0.3,
+    max_probe_wait_s: float | None = None,
+    pause_s: float = 0.1,
+) -> subprocess.Popen[bytes]:
+    """Start a server with its output in ``log`` and return once ``ready(wait_s)`` says it answers. The
+    probe waits ``probe_wait_s`` (doubling up to ``max_probe_wait_s`` when given), with ``pause_s`` between
+    probes. ``detach`` starts it in its own session (it outlives the caller). Raises RuntimeError with the
+    end of its log when it exits or is not ready within ``timeout_s`` (then it is stopped)."""
+    with log.open("wb") as handle:
+        process = subprocess.Popen(
+            command,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=dict(env) if env is not None else None,
+            start_new_session=detach,
+        )
+    deadline = time.monotonic() + timeout_s
+    wait = probe_wait_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with status {process.returncode}:\n{log_tail()}")
+        if ready(min(wait, max(0.05, deadline - time.monotonic()))):
+            return process
+        time.sleep(pause_s)
+        wait = min(wait * 2, max_probe_wait_s) if max_probe_wait_s else wait
+    stop(process)
+    raise RuntimeError(f"{name} did not answer within {timeout_s:.0f} s:\n{log_tail()}")

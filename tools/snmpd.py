@@ -19,11 +19,10 @@ import re
 import secrets
 import subprocess
 import sys
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tools.processes import stop, stop_recorded
+from tools.processes import launch, stop_recorded
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "deploy" / "snmpd" / "snmpd.conf.in"
@@ -138,20 +137,15 @@ def start(directory: Path, *, timeout_s: float = 20.0, detach: bool = False) -> 
             f"--persistentDir={directory / 'persist'}",
         ],
     )  # fmt: skip
-    log = Path(agent.log)
-    with log.open("wb") as handle:
-        process = subprocess.Popen(
-            command, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=detach
-        )
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"snmpd exited with status {process.returncode}:\n{log_tail(directory)}")
-        if probe(agent, timeout_s=0.3):
-            return process
-        time.sleep(0.1)
-    stop(process)
-    raise RuntimeError(f"snmpd did not answer within {timeout_s:.0f} s:\n{log_tail(directory)}")
+    return launch(
+        command,
+        name="snmpd",
+        log=Path(agent.log),
+        ready=lambda wait_s: probe(agent, timeout_s=wait_s),
+        log_tail=lambda: log_tail(directory),
+        timeout_s=timeout_s,
+        detach=detach,
+    )
 
 
 def log_tail(directory: Path, characters: int = 4000) -> str:

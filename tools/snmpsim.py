@@ -24,11 +24,10 @@ import secrets
 import shutil
 import subprocess
 import sys
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tools.processes import free_udp_port, stop, stop_recorded
+from tools.processes import free_udp_port, launch, stop_recorded
 
 ROOT = Path(__file__).resolve().parent.parent
 OUR_DATA = ROOT / "deploy" / "snmpsim" / "data"
@@ -131,25 +130,16 @@ def start(directory: Path, *, timeout_s: float = 60.0, detach: bool = False) -> 
     environment = dict(os.environ)
     if os.geteuid() == 0:
         environment["SNMPSIM_ALLOW_ROOT"] = "true"
-    log = Path(simulator.log)
-    with log.open("wb") as handle:
-        process = subprocess.Popen(
-            _command(directory, simulator),
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=environment,
-            start_new_session=detach,
-        )
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"snmpsim exited with status {process.returncode}:\n{log_tail(directory)}")
-        if probe(simulator, timeout_s=0.3):
-            return process
-        time.sleep(0.1)
-    stop(process)
-    raise RuntimeError(f"snmpsim did not answer within {timeout_s:.0f} s:\n{log_tail(directory)}")
+    return launch(
+        _command(directory, simulator),
+        name="snmpsim",
+        log=Path(simulator.log),
+        ready=lambda wait_s: probe(simulator, timeout_s=wait_s),
+        log_tail=lambda: log_tail(directory),
+        timeout_s=timeout_s,
+        detach=detach,
+        env=environment,
+    )
 
 
 def log_tail(directory: Path, characters: int = 4000) -> str:
