@@ -25,10 +25,10 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
-from tools.processes import stop, stop_recorded
+from tools.processes import save_private_json, stop, stop_recorded
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "deploy" / "asterisk"
@@ -106,9 +106,7 @@ class Rendered:
         return cls(**json.loads((directory / SERVER_FILE).read_text()))
 
     def save(self) -> None:
-        path = self.directory / SERVER_FILE
-        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
-        path.chmod(0o600)
+        save_private_json(self.directory / SERVER_FILE, self)
 
 
 def _module_dir(root: Path) -> str:

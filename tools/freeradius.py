@@ -19,13 +19,13 @@ import shutil
 import socket
 import subprocess
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from pyrad import packet
 from pyrad.dictionary import Dictionary
 
-from tools.processes import free_udp_port, launch, stop_recorded
+from tools.processes import file_tail, free_udp_port, launch, save_private_json, stop_recorded
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "deploy" / "freeradius"
@@ -56,9 +56,7 @@ class Rendered:
         return cls(**json.loads((directory / SERVER_FILE).read_text()))
 
     def save(self, directory: Path) -> None:
-        path = directory / SERVER_FILE
-        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
-        path.chmod(0o600)
+        save_private_json(directory / SERVER_FILE, self)
 
 
 def _directories(target: Path, run_dir: Path | None, log_dir: Path | None) -> tuple[Path, Path, Path]:
@@ -241,8 +239,7 @@ def _set_listen_ports(site: Path, auth_port: int, acct_port: int) -> None:
 
 def log_tail(directory: Path, characters: int = 4000) -> str:
     """The end of a rendered server's log, for error messages."""
-    path = Path(Rendered.load(directory).log)
-    return path.read_text(errors="replace")[-characters:] if path.exists() else "(no log yet)"
+    return file_tail(Path(Rendered.load(directory).log), characters)
 
 
 def _port_holder(address: str, port: int) -> str | None:

@@ -4,6 +4,7 @@ file), and its peak memory."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import signal
@@ -11,7 +12,9 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 
 def free_udp_port() -> int:
@@ -76,6 +79,18 @@ def stop_recorded(pidfile: Path, name: str, is_ours: Callable[[list[bytes]], boo
         os.kill(pid, signal.SIGKILL)
     pidfile.unlink()
     return f"{name} ({pid}) stopped"
+
+
+def save_private_json(path: Path, record: Any) -> None:
+    """A server's description (a dataclass) as JSON that only its owner may read: it holds the server's
+    generated secrets."""
+    path.write_text(json.dumps(asdict(record), indent=2) + "\n")
+    path.chmod(0o600)
+
+
+def file_tail(path: Path, characters: int = 4000) -> str:
+    """The end of a server's log, for error messages."""
+    return path.read_text(errors="replace")[-characters:] if path.exists() else "(no log yet)"
 
 
 def launch(

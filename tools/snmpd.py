@@ -19,10 +19,10 @@ import re
 import secrets
 import subprocess
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
-from tools.processes import launch, stop_recorded
+from tools.processes import file_tail, launch, save_private_json, stop_recorded
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "deploy" / "snmpd" / "snmpd.conf.in"
@@ -51,9 +51,7 @@ class Agent:
         return cls(**json.loads((directory / AGENT_FILE).read_text()))
 
     def save(self, directory: Path) -> None:
-        path = directory / AGENT_FILE
-        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
-        path.chmod(0o600)
+        save_private_json(directory / AGENT_FILE, self)
 
 
 def _in_netns(netns: str | None, command: list[str]) -> list[str]:
@@ -149,8 +147,7 @@ def start(directory: Path, *, timeout_s: float = 20.0, detach: bool = False) -> 
 
 
 def log_tail(directory: Path, characters: int = 4000) -> str:
-    path = Path(Agent.load(directory).log)
-    return path.read_text(errors="replace")[-characters:] if path.exists() else "(no log yet)"
+    return file_tail(Path(Agent.load(directory).log), characters)
 
 
 def _stop_from_pidfile() -> str:

@@ -24,10 +24,10 @@ import secrets
 import shutil
 import subprocess
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
-from tools.processes import free_udp_port, launch, stop_recorded
+from tools.processes import file_tail, free_udp_port, launch, save_private_json, stop_recorded
 
 ROOT = Path(__file__).resolve().parent.parent
 OUR_DATA = ROOT / "deploy" / "snmpsim" / "data"
@@ -56,9 +56,7 @@ class Simulator:
         return cls(**{**data, "communities": tuple(data["communities"])})
 
     def save(self, directory: Path) -> None:
-        path = directory / SERVER_FILE
-        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
-        path.chmod(0o600)
+        save_private_json(directory / SERVER_FILE, self)
 
 
 def shipped_data_dir() -> Path:
@@ -143,8 +141,7 @@ def start(directory: Path, *, timeout_s: float = 60.0, detach: bool = False) -> 
 
 
 def log_tail(directory: Path, characters: int = 4000) -> str:
-    path = Path(Simulator.load(directory).log)
-    return path.read_text(errors="replace")[-characters:] if path.exists() else "(no log yet)"
+    return file_tail(Path(Simulator.load(directory).log), characters)
 
 
 def _stop_from_pidfile() -> str:
