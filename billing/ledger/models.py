@@ -54,6 +54,13 @@ class SystemAccount(enum.StrEnum):
     REVENUE_TELEPHONY = "revenue_telephony"
     REVENUE_SETUP_FEES = "revenue_setup_fees"
     REVENUE_USAGE = "revenue_usage"
+    PROFIT_FOR_APPROPRIATION = "profit_for_appropriation"
+    UNMATCHED_PAYMENTS = "unmatched_payments"
+    CAPITAL_PAYABLE = "capital_payable"
+    REVENUE_FEES = "revenue_fees"
+    BANK_CHARGES = "bank_charges"
+    REVENUE_REDUCTIONS = "revenue_reductions"
+    PATRONAGE_REFUNDS = "patronage_refunds"
 
 
 class Account(IdMixin, TimestampMixin, Base):
@@ -75,18 +82,44 @@ class Account(IdMixin, TimestampMixin, Base):
 
 
 class SourceKind(enum.StrEnum):
-    """What an entry books. Later steps add their documents here (invoice, credit_note, payment,
-    returned_debit, dividend, refund, payout), each with a migration that widens the CHECK constraint."""
+    """What an entry books: the kind of document behind it. A new kind needs a migration that widens the
+    CHECK constraint (as 0008 did) and a document prefix below."""
 
     SHARE_PAYMENT = "share_payment"
     SHARE_TRANSFER = "share_transfer"
     MANUAL = "manual"
     REVERSAL = "reversal"
+    INVOICE = "invoice"
+    CREDIT_NOTE = "credit_note"
+    PAYMENT = "payment"
+    RETURNED_DEBIT = "returned_debit"
+    FEE = "fee"
+    DIVIDEND = "dividend"
+    SET_OFF = "set_off"
+    PAYOUT = "payout"
+    CAPITAL_PAYOUT = "capital_payout"
 
     @property
     def document_prefix(self) -> str:
         """The short prefix of the document number (Belegfeld 1) in the accountant's export."""
-        return {"share_payment": "GA", "share_transfer": "UE", "manual": "MAN", "reversal": "ST"}[self.value]
+        return _DOCUMENT_PREFIXES[self]
+
+
+_DOCUMENT_PREFIXES = {
+    SourceKind.SHARE_PAYMENT: "GA",
+    SourceKind.SHARE_TRANSFER: "UE",
+    SourceKind.MANUAL: "MAN",
+    SourceKind.REVERSAL: "ST",
+    SourceKind.INVOICE: "RE",
+    SourceKind.CREDIT_NOTE: "GS",
+    SourceKind.PAYMENT: "ZE",
+    SourceKind.RETURNED_DEBIT: "RL",
+    SourceKind.FEE: "GB",
+    SourceKind.DIVIDEND: "DV",
+    SourceKind.SET_OFF: "VR",
+    SourceKind.PAYOUT: "AZ",
+    SourceKind.CAPITAL_PAYOUT: "AG",
+}
 
 
 class JournalEntry(IdMixin, Base):

@@ -12,8 +12,7 @@ from app.kit.errors import Forbidden, Invalid
 from app.settings import Settings
 from billing.ledger import export, repository
 from billing.ledger import service as ledger
-from billing.ledger.models import AccountKind, SourceKind
-from billing.ledger.schemas import AccountCreate
+from billing.ledger.models import SourceKind
 from tests.builders import BOARD, credit, debit, make_member, post_entry
 
 BANK, RECEIVABLES, VAT, CAPITAL, INTERNET, FEES = "1200", "1400", "1776", "0800", "8401", "4970"
@@ -22,9 +21,6 @@ BANK, RECEIVABLES, VAT, CAPITAL, INTERNET, FEES = "1200", "1400", "1776", "0800"
 async def test_the_export_has_one_booking_per_counter_line_in_german_format(
     db_session: AsyncSession, settings: Settings
 ) -> None:
-    await ledger.create_account(
-        db_session, actor=BOARD, data=AccountCreate(code=FEES, name="Nebenkosten", kind=AccountKind.EXPENSE)
-    )
     await post_entry(db_session, debit(BANK, 5), credit(INTERNET, 5), entry_date=date(2025, 12, 31), text="Vorjahr")
     member = await make_member(db_session, settings, applied_on=date(2026, 1, 2), admitted_on=date(2026, 1, 5))
     share_payments = repository.EntryFilter(source_kind=SourceKind.SHARE_PAYMENT)

@@ -32,6 +32,7 @@ async def test_the_chart_holds_every_system_account_with_its_member_dimension(db
         SystemAccount.RECEIVABLES,
         SystemAccount.MEMBER_CAPITAL,
         SystemAccount.DIVIDENDS_PAYABLE,
+        SystemAccount.CAPITAL_PAYABLE,
     }
     assert accounts[SystemAccount.VAT_19].kind is AccountKind.LIABILITY
     assert accounts[SystemAccount.MEMBER_CAPITAL].kind is AccountKind.EQUITY
@@ -98,13 +99,13 @@ async def test_only_euro_is_booked(db_session: AsyncSession) -> None:
 
 
 async def test_a_closed_account_takes_no_postings_after_its_closing_day(db_session: AsyncSession) -> None:
-    fees = AccountCreate(code="4970", name="Nebenkosten des Geldverkehrs", kind=AccountKind.EXPENSE)
+    fees = AccountCreate(code="4980", name="Sonstiger Betriebsbedarf", kind=AccountKind.EXPENSE)
     await ledger.create_account(db_session, actor=BOARD, data=fees)
-    await ledger.close_account(db_session, actor=BOARD, code="4970", closed_on=date(2026, 1, 31))
+    await ledger.close_account(db_session, actor=BOARD, code="4980", closed_on=date(2026, 1, 31))
 
-    on_the_day = await post_entry(db_session, debit("4970", 500), credit(BANK, 500), entry_date=date(2026, 1, 31))
+    on_the_day = await post_entry(db_session, debit("4980", 500), credit(BANK, 500), entry_date=date(2026, 1, 31))
     with pytest.raises(Invalid) as refused:
-        await post_entry(db_session, debit("4970", 500), credit(BANK, 500), entry_date=date(2026, 2, 1))
+        await post_entry(db_session, debit("4980", 500), credit(BANK, 500), entry_date=date(2026, 2, 1))
 
     assert on_the_day.id is not None
     assert refused.value.code == "ledger_account_closed"
