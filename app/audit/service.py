@@ -16,7 +16,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy.orm import InstanceState, Session, UOWTransaction
+from sqlalchemy.orm.base import NO_VALUE
 
 from app.audit.models import AuditEvent
 from app.kit.actor import Actor
@@ -51,7 +52,12 @@ def action(session: AsyncSession | Session, name: str) -> Iterator[None]:
         session.info[ACTION_KEY] = previous
 
 
+_PLAIN = frozenset({str, int, bool, float})
+
+
 def _json_value(value: Any) -> Any:
+    if value is None or type(value) in _PLAIN:
+        return value
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, datetime | date):
@@ -65,26 +71,52 @@ def _is_audited(obj: object) -> bool:
     return bool(getattr(type(obj), "__audited__", False))
 
 
-def _columns(obj: object) -> list[str]:
-    excluded: frozenset[str] = getattr(type(obj), "__audit_exclude__", frozenset())
-    return [attr.key for attr in inspect(obj).mapper.column_attrs if attr.key not in excluded]
+_COLUMNS: dict[type, tuple[str, ...]] = {}
+
+
+def _columns(obj: object) -> tuple[str, ...]:
+    # Per class, once: a bulk step flushes thousands of rows of the same few models.
+    cls = type(obj)
+    columns = _COLUMNS.get(cls)
+    if columns is None:
+        excluded: frozenset[str] = getattr(cls, "__audit_exclude__", frozenset())
+        columns = _COLUMNS[cls] = tuple(
+            attr.key for attr in inspect(obj).mapper.column_attrs if attr.key not in excluded
+        )
+    return columns
+
+
+def _current(state: InstanceState[Any], key: str) -> Any:
+    loaded = state.dict
+    return loaded[key] if key in loaded else getattr(state.obj(), key)
 
 
 def _snapshot(obj: object) -> dict[str, Any]:
-    return {key: _json_value(getattr(obj, key)) for key in _columns(obj)}
+    state = inspect(obj)
+    return {key: _json_value(_current(state, key)) for key in _columns(obj)}
 
 
 def _before(obj: object) -> tuple[dict[str, Any], bool]:
+    """The values before this flush, and whether any audited column really changed. Reads the ORM's
+    committed state (the old value of each attribute set since the last flush) rather than building an
+    attribute history per column; a value set to what it was is no change."""
     state = inspect(obj)
+    committed = state.committed_state
     before: dict[str, Any] = {}
     changed = False
     for key in _columns(obj):
-        history = state.attrs[key].history
-        if history.has_changes():
-            changed = True
-            before[key] = _json_value(history.deleted[0]) if history.deleted else None
-        else:
-            before[key] = _json_value(getattr(obj, key))
+        current = _current(state, key)
+        if key in committed:
+            old = committed[key]
+            if old is NO_VALUE:
+                changed = True
+                before[key] = None
+                continue
+            if old != current:
+                changed = True
+                before[key] = _json_value(old)
+                continue
+        before[key] = _json_value(current)
     return before, changed
 
 
