@@ -135,6 +135,29 @@ class EndpointDetails:
 
 
 @dataclass(frozen=True)
+class Channel:
+    """A live call leg as Asterisk holds it (a CoreShowChannel event)."""
+
+    name: str  # e.g. "PJSIP/4711-0000002a": technology, endpoint and a sequence
+    context: str  # where in the dialplan the leg is now
+    exten: str
+    state: str  # "Up", "Ring", "Ringing", ...
+    caller_number: str | None
+    connected_number: str | None
+    uniqueid: str
+    linkedid: str
+    duration_s: int | None
+
+    @property
+    def endpoint(self) -> str | None:
+        """The PJSIP endpoint the leg belongs to (None for other technologies)."""
+        technology, _, rest = self.name.partition("/")
+        if technology != "PJSIP" or not rest:
+            return None
+        return rest.rpartition("-")[0] or rest
+
+
+@dataclass(frozen=True)
 class ContactStatusChanged:
     """Asterisk reported a contact's state changing (a ContactStatus event)."""
 
@@ -223,6 +246,29 @@ def _endpoint(events: list[Message]) -> EndpointDetails:
         device_state=_header(detail, "DeviceState"),
         active_channels=_int(_header(detail, "ActiveChannels")) or 0,
         contacts=tuple(_contact(m, endpoint=name) for m in events if m.get("Event") == "ContactStatusDetail"),
+    )
+
+
+def _duration_s(value: str) -> int | None:
+    # "00:01:05" (hours may exceed 24)
+    parts = value.split(":")
+    if len(parts) != 3 or not all(part.isdigit() for part in parts):
+        return None
+    hours, minutes, seconds = (int(part) for part in parts)
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def _channel(message: Message) -> Channel:
+    return Channel(
+        name=_header(message, "Channel"),
+        context=_header(message, "Context"),
+        exten=_header(message, "Exten"),
+        state=_header(message, "ChannelStateDesc"),
+        caller_number=_optional(message, "CallerIDNum"),
+        connected_number=_optional(message, "ConnectedLineNum"),
+        uniqueid=_header(message, "Uniqueid"),
+        linkedid=_header(message, "Linkedid"),
+        duration_s=_duration_s(_header(message, "Duration")),
     )
 
 
@@ -434,6 +480,22 @@ class Ami:
         if details is None:
             raise AmiActionFailed(f"Asterisk does not see endpoint {name}", code="ami_endpoint_unknown")
         return details
+
+    async def show_channels(self) -> list[Channel]:
+        """Every live call leg (CoreShowChannels)."""
+        events = await self._event_list({"Action": "CoreShowChannels"})
+        return [_channel(m) for m in events if m.get("Event") == "CoreShowChannel"]
+
+    async def hang_up(self, channel: str, *, cause: int = 16) -> bool:
+        """End one call leg (the bridged leg ends with it); ``cause`` is a Q.850 cause code (16: normal
+        clearing). False if the leg had ended already."""
+        try:
+            await self._action({"Action": "Hangup", "Channel": channel, "Cause": str(cause)})
+        except AmiActionFailed as error:
+            if error.extra.get("ami_message") == "No such channel":
+                return False
+            raise
+        return True
 
     async def command(self, command: str) -> list[str]:
         """Run an Asterisk CLI command; return its output lines (``AmiActionFailed`` if it fails)."""

@@ -54,3 +54,29 @@ class PhoneRegistration(Base):
     round_trip_ms: Mapped[int | None] = mapped_column(sa.Integer)
     contact_uri: Mapped[str | None] = mapped_column(sa.String(511))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CallTeardown(IdMixin, Base):
+    """A request to end a phone line's live calls because its contract was suspended or terminated: written
+    with the contract's change, carried out over AMI by the registration watcher once that change committed.
+    Emergency calls are left running (DOMAIN.md: suspension never stops emergency calls)."""
+
+    __tablename__ = "call_teardowns"
+
+    extension: Mapped[str] = mapped_column(sa.String(20), index=True)
+    reason: Mapped[str] = mapped_column(sa.String(20))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.String(500))
+    # Set when the request is carried out (or given up after too many attempts, with last_error).
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    calls_ended: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+    __table_args__ = (
+        sa.Index(
+            "ix_call_teardowns_pending",
+            "requested_at",
+            postgresql_where=sa.text("done_at IS NULL"),
+            sqlite_where=sa.text("done_at IS NULL"),
+        ),
+    )

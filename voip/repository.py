@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.contracts.service import service_summary_subquery
 from app.kit.actor import Actor
-from voip.lines import PhoneLine, PhoneLineState, PhoneRegistration
+from voip.lines import CallTeardown, PhoneLine, PhoneLineState, PhoneRegistration
 from voip.numbers import NumberBlock, NumberStatus, PhoneNumber
 
 
@@ -116,6 +116,18 @@ async def line_by_extension(session: AsyncSession, extension: str) -> PhoneLine 
 
 async def registration(session: AsyncSession, phone_line_id: int) -> PhoneRegistration | None:
     return await session.get(PhoneRegistration, phone_line_id)
+
+
+async def pending_teardowns(session: AsyncSession, *, limit: int) -> list[CallTeardown]:
+    """The oldest requests to end calls not carried out yet, locked; a second watcher skips them."""
+    query = (
+        sa.select(CallTeardown)
+        .where(CallTeardown.done_at.is_(None))
+        .order_by(CallTeardown.requested_at, CallTeardown.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(await session.scalars(query))
 
 
 async def registered_extensions(session: AsyncSession) -> set[str]:

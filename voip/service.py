@@ -28,7 +28,7 @@ from app.kit.errors import Conflict, Invalid, NotFound
 from app.kit.events import ContractChanged, subscribe
 from app.kit.time import utcnow
 from voip import e164, endpoints, repository
-from voip.lines import PhoneLine, PhoneLineState, PhoneRegistration
+from voip.lines import CallTeardown, PhoneLine, PhoneLineState, PhoneRegistration
 from voip.numbers import DEFAULT_QUARANTINE_DAYS, NumberBlock, NumberStatus, PhoneNumber
 from voip.schemas import NumberBlockCreate, PhoneLineOut, PortIn, RegistrationOut, SipCredentials
 
@@ -273,6 +273,8 @@ async def _move(session: AsyncSession, lines: Sequence[PhoneLine], wanted: Phone
                 line.terminated_at = utcnow()
         await session.flush()
     line_ids = [line.id for line in lines]
+    if wanted in (PhoneLineState.SUSPENDED, PhoneLineState.TERMINATED):
+        await request_teardowns(session, extensions=[line.extension for line in lines], reason=wanted.value)
     if wanted is PhoneLineState.TERMINATED:
         await endpoints.delete_many(session, [line.extension for line in lines])
         await _release_numbers(session, line_ids)
@@ -280,6 +282,21 @@ async def _move(session: AsyncSession, lines: Sequence[PhoneLine], wanted: Phone
         return
     numbers = await repository.numbers_of_lines(session, line_ids)
     await _write_lines(session, lines, {i: n.e164 for i, n in numbers.items()}, new_passwords=False)
+
+
+async def request_teardowns(session: AsyncSession, *, extensions: Sequence[str], reason: str) -> None:
+    """Ask for these lines' live calls to be ended (emergency calls excepted) once this transaction commits:
+    the registration watcher carries it out over AMI (voip/tasks.py). One multi-row insert for the lot."""
+    if not extensions:
+        return
+    now = utcnow()
+    await session.execute(
+        sa.insert(CallTeardown),
+        [
+            {"extension": extension, "reason": reason, "requested_at": now, "attempts": 0, "calls_ended": 0}
+            for extension in extensions
+        ],
+    )
 
 
 async def on_contracts_changed(session: AsyncSession, events: Sequence[ContractChanged]) -> None:

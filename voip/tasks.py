@@ -11,6 +11,13 @@ transaction, audited as the system actor ``registration-watcher``, and does one 
   records every endpoint listed, and records as not registered every line that was registered but has
   no contact any more (expired while Asterisk was down, removed by a suspension).
 
+Each run also carries out the requests to end live calls that suspensions and terminations left
+(``call_teardowns``, written with the contract's change, so only committed ones are seen): one
+CoreShowChannels listing, then a Hangup of each leg of those extensions, except legs in the emergency
+contexts of deploy/asterisk/extensions.conf.in (a suspension never stops an emergency call). A request is
+done when its legs are hung up; an AMI failure counts an attempt and is retried on the next run, up to
+``TEARDOWN_MAX_ATTEMPTS``.
+
 A line counts as registered while Asterisk holds a contact for it (any state but removed: an
 unreachable phone stays registered until it re-registers or its registration expires); the status is
 taken from its best contact (reachable first, lowest round trip). With the AMI down a run raises
@@ -32,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import bind_actor
 from app.kit.actor import Actor
 from app.kit.loops import LoopRunner
+from app.kit.time import utcnow
 from app.settings import Settings
 from voip import repository, service
 from voip.ami import (
@@ -51,6 +59,10 @@ LOOP_NAME = "registration-watcher"
 EVENT_BATCH_S = 1.0
 # How long a run waits for a lost session to come back before it reports the AMI unavailable.
 RECONNECT_WAIT_S = 5.0
+# The dialplan contexts an emergency call runs in (deploy/asterisk/extensions.conf.in).
+EMERGENCY_CONTEXTS = frozenset({"emergency", "emergency-call"})
+TEARDOWN_BATCH = 100
+TEARDOWN_MAX_ATTEMPTS = 5
 _PREFERENCE = {
     ContactState.REACHABLE: 0,
     ContactState.NON_QUALIFIED: 1,
@@ -147,6 +159,7 @@ class RegistrationWatcher:
         self._recorded: dict[str, _Status] = {}
         self.polls = 0
         self.events = 0
+        self.calls_ended = 0
 
     @property
     def reconnects(self) -> int:
@@ -206,6 +219,12 @@ class RegistrationWatcher:
 
     async def _run(self, session: AsyncSession) -> int:
         ami = await self._session()
+        recorded = await self._follow(session, ami)
+        # Last, so that a run which fails while recording has not hung up calls it then rolls back as not done.
+        self.calls_ended += await end_calls(session, ami)
+        return recorded
+
+    async def _follow(self, session: AsyncSession, ami: Ami) -> int:
         assert self._subscription is not None
         reconnected = self._reconnects_seen != ami.reconnects
         if reconnected or self._poll_soon or time.monotonic() - self._polled_at >= self.poll_s:
@@ -293,6 +312,43 @@ class RegistrationWatcher:
         )
         self._recorded[extension] = status
         return True
+
+
+async def end_calls(session: AsyncSession, ami: Ami, *, limit: int = TEARDOWN_BATCH) -> int:
+    """Carry out pending requests to end suspended or terminated lines' calls (see the module docstring);
+    returns how many call legs were hung up."""
+    pending = await repository.pending_teardowns(session, limit=limit)
+    if not pending:
+        return 0
+    wanted = {teardown.extension for teardown in pending}
+    ended: dict[str, int] = {}
+    now = utcnow()
+    try:
+        for channel in await ami.show_channels():
+            extension = channel.endpoint
+            if extension not in wanted or channel.context in EMERGENCY_CONTEXTS:
+                continue
+            if await ami.hang_up(channel.name):
+                ended[extension] = ended.get(extension, 0) + 1
+                log.info(
+                    "hung up %s (in %s, %s): its line is no longer active", channel.name, channel.context, channel.exten
+                )
+    except AmiError as error:
+        for teardown in pending:
+            teardown.attempts += 1
+            teardown.last_error = str(error)[:500]
+            if teardown.attempts >= TEARDOWN_MAX_ATTEMPTS:
+                teardown.done_at = now
+                log.error("gave up ending the calls of extension %s: %s", teardown.extension, error)
+        log.warning("could not end the calls of %d lines (will retry): %s", len(pending), error)
+        return sum(ended.values())
+    for teardown in pending:
+        teardown.attempts += 1
+        teardown.done_at = now
+        teardown.calls_ended = ended.get(teardown.extension, 0)
+        # A second request for the same extension in this batch has nothing left to end.
+        ended[teardown.extension] = 0
+    return sum(t.calls_ended for t in pending)
 
 
 def register(

@@ -175,8 +175,16 @@ async def run_sipp(
     ``keys`` fill the scenario's own keywords (``expires``, ``dialed``); ``hold_ms`` is how long a call
     scenario's ``<pause/>`` holds the call.
     """
+    arguments = phone_arguments(server, extension=extension, password=password, keys=keys)
+    sipp = await start_sipp(scenario, arguments, workdir=workdir, local_port=local_port, hold_ms=hold_ms)
+    return await sipp.result()
+
+
+def phone_arguments(
+    server: AsteriskServer, *, extension: str, password: str, keys: Mapping[str, str] | None = None
+) -> list[str]:
+    """sipp's arguments to act as the phone of ``extension`` (its digest credentials) towards ``server``."""
     arguments = [f"{server.host}:{server.sip_port}", "-s", extension, "-au", extension, "-ap", password]
     for key, value in (keys or {}).items():
         arguments += ["-key", key, value]
-    sipp = await start_sipp(scenario, arguments, workdir=workdir, local_port=local_port, hold_ms=hold_ms)
-    return await sipp.result()
+    return arguments

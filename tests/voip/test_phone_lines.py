@@ -23,7 +23,7 @@ from app.settings import Settings
 from tests.builders import BOARD, OPERATOR, make_contract, make_member, make_number_block, make_plan
 from tests.voip.conftest import AsteriskServer, run_sipp, running_asterisk, start_sipp
 from voip import endpoints, rating, service
-from voip.lines import PhoneLineState
+from voip.lines import CallTeardown, PhoneLineState
 from voip.models import CallDetailRecord, PjsipAor, PjsipAuth, PjsipContact, PjsipEndpoint
 from voip.numbers import NumberStatus, PhoneNumber
 from voip.rates import CallClass, RatedCall
@@ -128,6 +128,26 @@ async def test_suspension_switches_context_refuses_registration_and_resumption_r
     assert await endpoints.password(db_session, line.extension) == password
     after = await service.get_phone_line(db_session, actor=BOARD, phone_line_id=line.id)
     assert (after.state, after.number) == (PhoneLineState.ACTIVE, "+493319131000")
+
+
+async def test_suspension_and_termination_ask_for_the_lines_calls_to_end_but_resumption_does_not(
+    db_session: AsyncSession, settings: Settings
+) -> None:
+    await make_number_block(db_session, first_number="+493319135000", last_number="+493319135009")
+    contract = await _phone_contract(db_session, settings)
+    line = await service.phone_line_for_contract(db_session, actor=BOARD, contract_id=contract.id)
+    assert line is not None
+    query = sa.select(CallTeardown.reason, CallTeardown.done_at).where(CallTeardown.extension == line.extension)
+
+    before = (await db_session.execute(query)).all()
+    await _step(db_session, settings, contract, ContractStatus.SUSPENDED)
+    await _step(db_session, settings, contract, ContractStatus.ACTIVE)
+    after_resumption = (await db_session.execute(query)).all()
+    await _step(db_session, settings, contract, ContractStatus.TERMINATED)
+
+    assert before == []
+    assert after_resumption == [("suspended", None)]
+    assert sorted((await db_session.execute(query)).all()) == [("suspended", None), ("terminated", None)]
 
 
 async def test_termination_removes_the_rows_and_quarantines_the_number(

@@ -39,13 +39,14 @@ from tests.builders import (
     make_router,
     make_user,
 )
-from tests.voip.conftest import LOOPBACK, AsteriskServer, SippRun, run_sipp
+from tests.voip.conftest import LOOPBACK, AsteriskServer, SippRun, phone_arguments, run_sipp, start_sipp
 from tests.voip.test_ami import OwnAsterisk
 from tests.web.test_pages import web_login
 from tools import asterisk as asterisk_tool
 from tools import processes
 from voip import service, tasks
-from voip.ami import AmiUnavailable
+from voip.ami import Ami, AmiUnavailable, Channel
+from voip.lines import CallTeardown
 from voip.models import PjsipContact
 from voip.schemas import PhoneLineOut, RegistrationOut
 
@@ -377,6 +378,87 @@ async def test_suspension_ends_the_registration_and_resumption_lets_the_phone_re
     await _register(server, phone, tmp_path)
     resumed = await _until(committed_db, phone, _registered, "registered after resumption")
     assert resumed is not None and resumed.since > suspended.since
+    assert watching.failures == 0
+
+
+async def _legs(own: OwnAsterisk, wanted: Callable[[list[Channel]], bool], what: str) -> list[Channel]:
+    """The live call legs, once ``wanted`` holds for them (polled over a separate AMI session)."""
+    r = own.rendered
+    ami = Ami(host=r.ami_listen, port=r.ami_port, username=r.ami_user, secret=r.ami_secret)
+    await ami.start()
+    try:
+        deadline = time.monotonic() + WAIT_S
+        while not wanted(legs := await ami.show_channels()):
+            assert time.monotonic() < deadline, f"not {what} within {WAIT_S} s: {legs}"
+            await asyncio.sleep(0.1)
+        return legs
+    finally:
+        await ami.close()
+
+
+async def _teardowns(database: Database, extension: str) -> list[CallTeardown]:
+    async with database.transaction() as session:
+        query = sa.select(CallTeardown).where(CallTeardown.extension == extension).order_by(CallTeardown.id)
+        return list(await session.scalars(query))
+
+
+def _up(*extensions: str) -> Callable[[list[Channel]], bool]:
+    return lambda legs: {leg.endpoint for leg in legs if leg.state == "Up"} >= set(extensions)
+
+
+@pytest.mark.asterisk
+async def test_suspension_hangs_up_the_lines_live_call_but_never_an_emergency_call(
+    asterisk_on_committed_db: OwnAsterisk,
+    committed_db: Database,
+    committed_db_url: str,
+    phone_line: Provisioned,
+    watch: Callable[[Settings], Watching],
+    tmp_path: Path,
+) -> None:
+    server = _server(asterisk_on_committed_db)
+    caller, callee = await phone_line("+49331998400"), await phone_line("+49331998410")
+    watching = watch(_explicit(committed_db_url, asterisk_on_committed_db))
+    registration = await _register(server, callee, tmp_path)
+    answering = await start_sipp("answer.xml", [], workdir=tmp_path, local_port=registration.local_port)
+    calling = await start_sipp(
+        "call_ended_by_network.xml",
+        phone_arguments(
+            server, extension=caller.extension, password=caller.password, keys={"dialed": callee.extension}
+        ),
+        workdir=tmp_path,
+    )
+    await _legs(asterisk_on_committed_db, _up(caller.extension, callee.extension), "the call up")
+
+    await _transition(committed_db, caller.contract_id, ContractStatus.SUSPENDED)
+    hung_up, answered = await calling.result(), await answering.result()
+    [teardown] = await _teardowns(committed_db, caller.extension)
+
+    assert hung_up.returncode == 0, f"{hung_up.output}\n{hung_up.messages}"
+    assert answered.returncode == 0, f"{answered.output}\n{answered.messages}"
+    assert (teardown.reason, teardown.calls_ended, teardown.last_error) == ("suspended", 1, None)
+    assert teardown.done_at is not None and watching.watcher.calls_ended == 1
+
+    # Suspended, the line still reaches 112 (answered by an echo in the lab); a request to end its calls
+    # leaves that call alone: the phone hangs up itself after 5 s, as call.xml says.
+    emergency = await start_sipp(
+        "call.xml",
+        phone_arguments(server, extension=caller.extension, password=caller.password, keys={"dialed": "112"}),
+        workdir=tmp_path,
+        hold_ms=5000,
+    )
+    [leg] = await _legs(asterisk_on_committed_db, _up(caller.extension), "the emergency call up")
+    async with committed_db.transaction() as session:
+        await service.request_teardowns(session, extensions=[caller.extension], reason="suspended")
+    deadline = time.monotonic() + WAIT_S
+    while (second := (await _teardowns(committed_db, caller.extension))[-1]).done_at is None:
+        assert time.monotonic() < deadline, f"the second request not carried out within {WAIT_S} s"
+        await asyncio.sleep(0.1)
+    still = await _legs(asterisk_on_committed_db, _up(caller.extension), "the emergency call still up")
+    finished = await emergency.result()
+
+    assert (leg.context, leg.exten) == ("emergency-call", "112") and still == [leg]
+    assert finished.returncode == 0, f"{finished.output}\n{finished.messages}"
+    assert second.calls_ended == 0
     assert watching.failures == 0
 
 
