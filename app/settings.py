@@ -47,6 +47,19 @@ class Settings(BaseSettings):
     # Telecom consumer rules (TKG §56): notice after the minimum term.
     contract_notice_after_min_term_months: int = Field(default=1, ge=0, le=3)
 
+    # Dunning (billing/dunning): days after an invoice's due date until the reminder, days from reminder to
+    # warning, days each notice gives to pay, fees per level. Suspension (§61 TKG): only for arrears of at
+    # least ``dunning_suspension_min_cents`` and announced at least two weeks ahead in the warning.
+    dunning_minimum_cents: int = Field(default=500, ge=0)
+    dunning_reminder_after_days: int = Field(default=7, ge=0, le=90)
+    dunning_warning_after_days: int = Field(default=14, ge=1, le=90)
+    dunning_pay_within_days: int = Field(default=10, ge=1, le=60)
+    dunning_suspension_notice_days: int = Field(default=14, ge=14, le=90)
+    dunning_suspension_min_cents: int = Field(default=10_000, ge=10_000)
+    dunning_reminder_fee_cents: int = Field(default=0, ge=0, le=5_000)
+    dunning_warning_fee_cents: int = Field(default=250, ge=0, le=5_000)
+    dunning_suspension_fee_cents: int = Field(default=0, ge=0, le=5_000)
+
     # Sessions and login throttling.
     session_hours: int = Field(default=12, gt=0)
     api_token_hours: int = Field(default=8, gt=0)

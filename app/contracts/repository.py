@@ -49,6 +49,27 @@ async def includes_phone(session: AsyncSession, contract_ids: Sequence[int]) -> 
     return {contract_id: bool(flag) for contract_id, flag in (await session.execute(query)).all()}
 
 
+async def contract_ids_by_status(
+    session: AsyncSession, member_ids: Sequence[int], statuses: Sequence[ContractStatus]
+) -> dict[int, list[int]]:
+    """The ids of these members' contracts in these states, by member, in id order."""
+    query = (
+        sa.select(Contract.member_id, Contract.id)
+        .where(Contract.member_id.in_(member_ids), Contract.status.in_(statuses))
+        .order_by(Contract.id)
+    )
+    found: dict[int, list[int]] = {}
+    for member_id, contract_id in (await session.execute(query)).all():
+        found.setdefault(member_id, []).append(contract_id)
+    return found
+
+
+async def contract_states(session: AsyncSession, contract_ids: Sequence[int]) -> dict[int, ContractStatus]:
+    """Where each of these contracts stands now, by id."""
+    query = sa.select(Contract.id, Contract.status).where(Contract.id.in_(contract_ids))
+    return {contract_id: status for contract_id, status in (await session.execute(query)).all()}
+
+
 async def plan_by_code(session: AsyncSession, code: str) -> Plan | None:
     return (await session.execute(sa.select(Plan).where(Plan.code == code))).scalar_one_or_none()
 

@@ -57,6 +57,18 @@ async def includes_phone(session: AsyncSession, *, contract_ids: Sequence[int]) 
     return await repository.includes_phone(session, contract_ids)
 
 
+async def contract_ids_by_status(
+    session: AsyncSession, *, member_ids: Sequence[int], statuses: Sequence[ContractStatus]
+) -> dict[int, list[int]]:
+    """The ids of these members' contracts that are in one of ``statuses``, by member id."""
+    return await repository.contract_ids_by_status(session, member_ids, statuses)
+
+
+async def contract_states(session: AsyncSession, *, contract_ids: Sequence[int]) -> dict[int, ContractStatus]:
+    """Where each of these contracts stands now, by contract id."""
+    return await repository.contract_states(session, contract_ids)
+
+
 async def update_plan(session: AsyncSession, *, actor: Actor, plan_id: int, data: PlanUpdate) -> Plan:
     """Price changes apply to new orders; running contracts keep the terms they were signed on."""
     actor.require(Role.BOARD)
