@@ -14,7 +14,7 @@ from facturx import get_facturx_xml_from_pdf, xml_check_xsd
 from billing.documents.model import InvoiceDocument, PaymentMeans
 from billing.documents.pdf import UNITS, invoice_html, invoice_pdf, mask_iban
 from billing.documents.service import invoice_xml
-from tests.billing.documents.builders import make_credit_note, make_invoice_document
+from tests.billing.documents.builders import make_credit_note, make_invoice_document, make_line
 
 HERE = Path(__file__).resolve()
 ROOT = HERE.parents[3]
@@ -187,3 +187,19 @@ def test_english_invoice_uses_english_labels(invoice: InvoiceDocument) -> None:
     html = invoice_html(invoice, locale="en")
 
     assert "Invoice no." in html and "Rechnung Nr." not in html
+
+
+def test_a_long_invoice_runs_onto_more_pages_with_the_footer_on_each() -> None:
+    calls = tuple(
+        make_line(position=n, description=f"Verbindung Nr. {n}", quantity="3", unit="MIN", unit_price="0.0190")
+        for n in range(1, 81)
+    )
+    file = invoice_pdf(make_invoice_document(lines=calls, dividend_set_off_cents=0))
+    info = subprocess.run(["pdfinfo", "-"], input=file, capture_output=True, check=True).stdout.decode()
+    pages = int(re.search(r"Pages:\s+(\d+)", info).group(1))  # type: ignore[union-attr]
+    text = pdf_text(file)
+
+    assert pages >= 2
+    assert text.count("Vorsitz des Aufsichtsrats: Clara Vorsitz") == 2 * pages  # footer rows + reading order
+    assert "80 3 Min. Verbindung Nr. 80" in text
+    assert "Summe netto 4,80 €" in text

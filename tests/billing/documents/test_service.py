@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from dataclasses import replace
 
@@ -52,3 +53,22 @@ async def test_batch_stops_at_a_document_that_does_not_add_up() -> None:
         _ = [r async for r in service.render_many([good, bad, good], in_flight=1)]
 
     assert refused.value.code == "document_amount_due"
+
+
+async def test_batch_keeps_at_most_in_flight_documents_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+    docs = [make_invoice_document(number=f"RE-2026-{n:06d}") for n in range(1, 11)]
+    state = {"now": 0, "most": 0}
+
+    async def counting(doc: object, *, locale: str = "de") -> bytes:
+        state["now"] += 1
+        state["most"] = max(state["most"], state["now"])
+        await asyncio.sleep(0.01)
+        state["now"] -= 1
+        return b"%PDF-"
+
+    monkeypatch.setattr(service, "render_invoice_pdf", counting)
+
+    rendered = [r async for r in service.render_many(docs, in_flight=3)]
+
+    assert len(rendered) == 10
+    assert state["most"] == 3
