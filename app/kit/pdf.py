@@ -41,7 +41,9 @@ def _render(html: str, base_url: str | None) -> bytes:
 
 
 def workers() -> int:
-    """One worker per core: rendering is CPU-bound."""
+    """One worker per core this process may run on: rendering is CPU-bound."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(len(os.sched_getaffinity(0)), 1)
     return os.cpu_count() or 2
 
 

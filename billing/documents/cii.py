@@ -270,10 +270,10 @@ def cii_xml(doc: InvoiceDocument, *, profile: Profile = Profile.EN16931) -> byte
             b.sub(debtor, "ram:IBANID", doc.payment.iban.replace(" ", ""))  # BT-91
     else:
         # A credit note paid out goes to the member's account when one is given; otherwise to ours.
-        refund_to_buyer = doc.kind is DocumentKind.CREDIT_NOTE and doc.payment.iban
+        refund_to = doc.payment.iban if doc.kind is DocumentKind.CREDIT_NOTE else None
         payee = b.sub(means, "ram:PayeePartyCreditorFinancialAccount")  # BG-17
-        b.sub(payee, "ram:IBANID", (doc.payment.iban if refund_to_buyer else doc.seller.iban).replace(" ", ""))  # type: ignore[union-attr]
-        if not refund_to_buyer:
+        b.sub(payee, "ram:IBANID", (refund_to or doc.seller.iban).replace(" ", ""))
+        if not refund_to:
             b.sub(payee, "ram:AccountName", doc.seller.name)  # BT-85
             b.sub(b.sub(means, "ram:PayeeSpecifiedCreditorFinancialInstitution"), "ram:BICID", doc.seller.bic)  # BT-86
     for total in doc.vat_totals:  # BG-23

@@ -130,6 +130,8 @@ def test_credit_note_is_type_381_and_references_the_invoice() -> None:
     assert text(tree, "//ram:InvoiceReferencedDocument/ram:IssuerAssignedID") == ["RE-2026-000123"]
     assert text(tree, "//ram:InvoiceReferencedDocument/ram:FormattedIssueDateTime/qdt:DateTimeString") == ["20261102"]
     assert text(tree, "//ram:SpecifiedTradeSettlementHeaderMonetarySummation/ram:GrandTotalAmount") == ["58.31"]
+    # paid back to the member's account
+    assert text(tree, "//ram:PayeePartyCreditorFinancialAccount/ram:IBANID") == [MEMBER_IBAN]
 
 
 @pytest.mark.parametrize(
