@@ -4,12 +4,14 @@ inside it, found again by the factur-x package's extractor."""
 
 from __future__ import annotations
 
+import io
 import re
 import subprocess
 from pathlib import Path
 
 import pytest
 from facturx import get_facturx_xml_from_pdf, xml_check_xsd
+from pypdf import PdfReader
 
 from billing.documents.model import InvoiceDocument, PaymentMeans
 from billing.documents.pdf import UNITS, invoice_html, invoice_pdf, mask_iban
@@ -161,6 +163,10 @@ def test_pdf_declares_pdfa3_and_the_facturx_en16931_profile(invoice_file: bytes)
     assert re.search(r"pdfaid:part(>|=\")3", metadata)
     assert re.search(r"ConformanceLevel(>|=\")EN 16931", metadata)
     assert "Rechnung RE-2026-000123" in metadata
+    catalog = PdfReader(io.BytesIO(invoice_file)).trailer["/Root"]
+    assert catalog["/OutputIntents"][0].get_object()["/S"] == "/GTS_PDFA1"  # PDF/A's output intent survived
+    attached = catalog["/AF"][0].get_object()
+    assert (attached["/F"], attached["/AFRelationship"]) == ("factur-x.xml", "/Data")
 
 
 def test_iban_is_masked_but_for_country_check_digits_and_last_four() -> None:
