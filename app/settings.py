@@ -32,8 +32,30 @@ class Settings(BaseSettings):
 
     # Who we are (letterhead, register header).
     coop_name: str = "openTelecom eG"
-    coop_address: str = "Genossenschaftsweg 1, 10115 Berlin"
+    coop_street: str = "Genossenschaftsweg 1"
+    coop_postal_code: str = "10115"
+    coop_city: str = "Berlin"
+    coop_country: str = Field(default="DE", pattern=r"^[A-Z]{2}$")  # ISO 3166-1 alpha-2
+    # One line for headers (member register); empty: made from street, postal code and city.
+    coop_address: str = ""
     coop_register_court: str = "Amtsgericht Charlottenburg, GnR 999 B"
+    # Letterhead of invoices and letters. §14 (4) UStG: a tax number or a VAT ID (at least one); §25a GenG:
+    # the board (Vorstand) and the supervisory board's chair by name. The demo values are made up: a VAT ID
+    # and tax number that only look right, an IBAN at the Bundesbank (which keeps no customer accounts)
+    # with a valid checksum, and the Bundesbank's test creditor ID.
+    coop_tax_number: str | None = "27/123/45678"
+    coop_vat_id: str | None = "DE999999995"
+    coop_email: str = "rechnung@opentelecom.example"
+    coop_phone: str | None = "+49 30 1234567"
+    coop_website: str | None = "https://opentelecom.example"
+    coop_bank_name: str = "Deutsche Bundesbank (Demo)"
+    coop_iban: str = "DE91100000000123456789"
+    coop_bic: str = "MARKDEF1100"
+    coop_creditor_id: str | None = "DE98ZZZ09999999999"
+    coop_board: tuple[str, ...] = ("Erika Mustermann", "Max Beispiel")
+    coop_supervisory_chair: str | None = "Clara Vorsitz"
+    # Days from the issue date to the due date of an invoice paid by transfer.
+    invoice_payment_days: int = Field(default=14, ge=0, le=90)
     default_locale: Literal["de", "en"] = "de"
     timezone: str = "Europe/Berlin"
 
@@ -113,6 +135,14 @@ class Settings(BaseSettings):
         if value.startswith("sqlite:///"):
             return "sqlite+aiosqlite:///" + value.split(":///", 1)[1]
         return value
+
+    @model_validator(mode="after")
+    def _coop_address_line(self) -> Settings:
+        if not self.coop_address:
+            self.coop_address = f"{self.coop_street}, {self.coop_postal_code} {self.coop_city}"
+        if not (self.coop_tax_number or self.coop_vat_id):
+            raise ValueError("OPENTELECOM_COOP_TAX_NUMBER or OPENTELECOM_COOP_VAT_ID must be set (§14 UStG)")
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

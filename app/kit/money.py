@@ -20,3 +20,12 @@ def format_money(cents: int, locale: str = "de", currency: str = "EUR") -> str:
     from babel.numbers import format_currency
 
     return format_currency(cents_to_decimal(cents), currency, locale="de_DE" if locale == "de" else "en_GB")
+
+
+def format_unit_price(amount: Decimal, locale: str = "de", currency: str = "EUR") -> str:
+    """A price per unit (a Decimal in euros): two decimals, or up to four where a rate per second has them."""
+    from babel.numbers import format_currency
+
+    return format_currency(
+        amount, currency, format="#,##0.00## ¤", currency_digits=False, locale="de_DE" if locale == "de" else "en_GB"
+    )
