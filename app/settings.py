@@ -7,6 +7,7 @@ of DOMAIN.md, never constants in code: each coop's statute decides them.
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -65,6 +66,17 @@ class Settings(BaseSettings):
     membership_notice_months: int = Field(default=3, ge=3, le=60)
     business_year_end_month: int = Field(default=12, ge=1, le=12)
     allow_non_member_customers: bool = False
+
+    # Member dividends (§19, §48 GenG) and the tax withheld on them (§43a EStG, §4 SolZG): pro rata temporis by
+    # days or by whole months held; tax rates as the law stands, settings so a change needs no code.
+    dividend_basis: Literal["days", "months"] = "days"
+    capital_gains_tax_percent: Decimal = Field(default=Decimal("25"), ge=0, le=100)
+    solidarity_surcharge_percent: Decimal = Field(default=Decimal("5.5"), ge=0, le=100)
+    # The largest exemption order (Freistellungsauftrag) accepted: the saver's allowance of a joint assessment.
+    exemption_order_max_cents: int = Field(default=200_000, ge=0)
+    # Leaving members' capital (§73 GenG) is due this many days after the board enters the approval of the
+    # balance sheet, and never later than six months after the business year they left.
+    capital_payout_days_after_approval: int = Field(default=30, ge=0, le=183)
 
     # Telecom consumer rules (TKG §56): notice after the minimum term.
     contract_notice_after_min_term_months: int = Field(default=1, ge=0, le=3)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 CENT = Decimal("0.01")
 
@@ -13,7 +13,14 @@ def cents_to_decimal(cents: int) -> Decimal:
 
 def decimal_to_cents(amount: Decimal) -> int:
     """Round half up to whole cents, as German commercial practice does."""
-    return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return whole_cents(amount * 100)
+
+
+def whole_cents(cents: Decimal, *, down: bool = False) -> int:
+    """An exact amount in cents (with fractions of a cent) as whole cents: half up, as German commercial practice
+    does, or with ``down`` the fraction dropped, where tax law says fractions of a cent stay out of account
+    (§4 SolZG; withholding tax the same way, in the taxpayer's favour)."""
+    return int(cents.quantize(Decimal(1), rounding=ROUND_DOWN if down else ROUND_HALF_UP))
 
 
 def format_money(cents: int, locale: str = "de", currency: str = "EUR") -> str:

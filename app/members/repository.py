@@ -257,3 +257,59 @@ async def details_as_of(session: AsyncSession, member_ids: list[int], on: date) 
     for details in rows.scalars():
         latest[details.member_id] = details  # ordered ascending: the last one seen is the one in force
     return latest
+
+
+async def members_with_capital_in(
+    session: AsyncSession, start: date, end: date, member_ids: list[int] | None
+) -> list[Member]:
+    """Members admitted by ``end`` who had not left before ``start``, by member number."""
+    query = sa.select(Member).where(
+        Member.admitted_on.is_not(None),
+        Member.admitted_on <= end,
+        sa.or_(Member.leaving_on.is_(None), Member.leaving_on >= start),
+    )
+    if member_ids is not None:
+        query = query.where(Member.id.in_(member_ids))
+    return list((await session.execute(query.order_by(Member.number, Member.id))).scalars())
+
+
+async def capital_totals_on(session: AsyncSession, member_ids: list[int], on: date) -> dict[int, int]:
+    """Each member's paid-in capital at the end of ``on`` (one query)."""
+    if not member_ids:
+        return {}
+    rows = await session.execute(
+        sa.select(CapitalMovement.member_id, sa.func.sum(CapitalMovement.amount_cents))
+        .where(CapitalMovement.member_id.in_(member_ids), CapitalMovement.effective_on <= on)
+        .group_by(CapitalMovement.member_id)
+    )
+    return {int(member_id): int(total) for member_id, total in rows}
+
+
+async def share_totals_on(session: AsyncSession, member_ids: list[int], on: date) -> dict[int, int]:
+    """Each member's shares at the end of ``on`` (one query)."""
+    if not member_ids:
+        return {}
+    rows = await session.execute(
+        sa.select(ShareMovement.member_id, sa.func.sum(ShareMovement.delta))
+        .where(ShareMovement.member_id.in_(member_ids), ShareMovement.effective_on <= on)
+        .group_by(ShareMovement.member_id)
+    )
+    return {int(member_id): int(total) for member_id, total in rows}
+
+
+async def capital_movements_between(
+    session: AsyncSession, member_ids: list[int], start: date, end: date
+) -> list[CapitalMovement]:
+    """The capital movements of ``member_ids`` dated from ``start`` to ``end``, by member, date and id."""
+    if not member_ids:
+        return []
+    rows = await session.execute(
+        sa.select(CapitalMovement)
+        .where(
+            CapitalMovement.member_id.in_(member_ids),
+            CapitalMovement.effective_on >= start,
+            CapitalMovement.effective_on <= end,
+        )
+        .order_by(CapitalMovement.member_id, CapitalMovement.effective_on, CapitalMovement.id)
+    )
+    return list(rows.scalars())

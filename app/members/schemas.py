@@ -265,3 +265,29 @@ class Register(BaseModel):
     shares: int
     capital_cents: int
     entries: list[RegisterEntry]
+
+
+class CapitalHistory(BaseModel):
+    """A member's paid-in capital over a period, as other domains (dividends) read it: what they held at the
+    end of the day before ``start`` and every dated change from ``start`` to ``end``, in date order."""
+
+    member_id: int
+    number: int | None
+    name: str
+    status: MemberStatus
+    admitted_on: date
+    leaving_on: date | None
+    leaving_reason: LeavingReason | None
+    start: date
+    end: date
+    opening_cents: int
+    movements: list[CapitalMovementOut]
+
+
+class CapitalPosition(BaseModel):
+    """A member's shares and paid-in capital at the end of a day."""
+
+    member_id: int
+    on: date
+    shares: int
+    capital_cents: int

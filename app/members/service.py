@@ -31,7 +31,9 @@ from app.members.models import (
     display_name,
 )
 from app.members.schemas import (
+    CapitalHistory,
     CapitalMovementOut,
+    CapitalPosition,
     ContactUpdate,
     Instalment,
     MemberApplication,
@@ -678,3 +680,80 @@ async def register_as_of(session: AsyncSession, *, actor: Actor, on: date) -> Re
             shares_total += row["shares"]
             capital_total += row["capital_cents"]
     return Register(on=on, members=members, shares=shares_total, capital_cents=capital_total, entries=entries)
+
+
+async def capital_histories(
+    session: AsyncSession, *, start: date, end: date, member_ids: list[int] | None = None
+) -> list[CapitalHistory]:
+    """Every member who could hold capital between ``start`` and ``end`` (admitted by ``end``, not left before
+    ``start``) with their paid-in capital before ``start`` and its dated changes in the period, for billing's
+    dividends. Set-based: three queries, whatever the number of members."""
+    members = await repository.members_with_capital_in(session, start, end, member_ids)
+    ids = [m.id for m in members]
+    opening = await repository.capital_totals_on(session, ids, start - timedelta(days=1))
+    movements: dict[int, list[CapitalMovementOut]] = {}
+    for movement in await repository.capital_movements_between(session, ids, start, end):
+        movements.setdefault(movement.member_id, []).append(CapitalMovementOut.model_validate(movement))
+    return [
+        CapitalHistory(
+            member_id=m.id,
+            number=m.number,
+            name=m.display_name,
+            status=m.status,
+            admitted_on=m.admitted_on or start,
+            leaving_on=m.leaving_on,
+            leaving_reason=m.leaving_reason,
+            start=start,
+            end=end,
+            opening_cents=opening.get(m.id, 0),
+            movements=movements.get(m.id, []),
+        )
+        for m in members
+    ]
+
+
+async def capital_positions(session: AsyncSession, *, member_ids: list[int], on: date) -> dict[int, CapitalPosition]:
+    """Shares and paid-in capital of each of ``member_ids`` at the end of ``on`` (two queries)."""
+    shares = await repository.share_totals_on(session, member_ids, on)
+    capital = await repository.capital_totals_on(session, member_ids, on)
+    return {
+        m: CapitalPosition(member_id=m, on=on, shares=shares.get(m, 0), capital_cents=capital.get(m, 0))
+        for m in member_ids
+    }
+
+
+CAPITAL_CHANGES_FROM_BILLING = {CapitalMovementKind.DIVIDEND_CREDIT: 1, CapitalMovementKind.PAYOUT: -1}
+
+
+async def record_capital_change(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    member_id: int,
+    kind: CapitalMovementKind,
+    amount_cents: int,
+    effective_on: date,
+    reference: str,
+) -> CapitalMovement:
+    """A change of paid-in capital that billing books itself: a dividend credited to the capital (raises it) or
+    the capital of a leaving member becoming payable to them (§73 GenG, lowers it). ``amount_cents`` is
+    positive; the sign follows the kind. Audited; no event is announced, since billing books the entry."""
+    actor.require(Role.BOARD)
+    sign = CAPITAL_CHANGES_FROM_BILLING.get(kind)
+    if sign is None:
+        raise Invalid(f"Capital changes of kind {kind.value} are not recorded this way.", field="kind")
+    if amount_cents <= 0:
+        raise Invalid("The amount must be positive.", field="amount_cents")
+    member = await get_member(session, actor=actor, member_id=member_id, lock=True)
+    movement = CapitalMovement(
+        member_id=member.id,
+        amount_cents=sign * amount_cents,
+        effective_on=effective_on,
+        kind=kind,
+        reference=reference[:140],
+        recorded_at=utcnow(),
+    )
+    with action(session, f"capital.{kind.value}"):
+        session.add(movement)
+        await session.flush()
+    return movement

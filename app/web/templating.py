@@ -20,6 +20,7 @@ TEMPLATE_DIRS = [
     _ROOT.parent / "provisioning" / "templates",
     _ROOT.parent / "network" / "health" / "templates",
     _ROOT.parent / "billing" / "documents" / "templates",
+    _ROOT.parent / "billing" / "dividends" / "templates",
 ]
 
 

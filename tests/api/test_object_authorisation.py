@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -17,6 +18,8 @@ from app.kit.actor import Role
 from app.kit.time import utcnow
 from app.members import service as members
 from app.settings import Settings
+from billing.dividends import service as dividends
+from billing.dividends.schemas import DecisionCreate
 from billing.ledger import repository as ledger
 from billing.ledger.repository import EntryFilter
 from network.health import service as health
@@ -48,6 +51,8 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "LinePortSet": {"line_id": 1, "if_index": 1},
     "IncidentCommentCreate": {"text": "looked at it"},
     "ReversalCreate": {"reversed_on": "2026-01-31"},
+    "PreferenceUpdate": {"choice": "capital"},
+    "ExemptionOrderCreate": {"calendar_year": 2026, "allowance_cents": 100},
 }
 # Catalogue data every logged-in user may read.
 PUBLIC_KINDS = {"plan_id"}
@@ -117,6 +122,13 @@ async def two_members(db_session: AsyncSession, settings: Settings) -> dict[str,
     )
     db_session.add(incident)
     await db_session.flush()
+    # A dividend decision belongs to no member: members are refused it; statements are per member and year.
+    decision = await dividends.enter_decision(
+        db_session,
+        actor=BOARD,
+        settings=settings,
+        data=DecisionCreate(business_year=2025, rate_percent=Decimal("3"), decided_on=date(2026, 6, 15)),
+    )
     return {
         "anna_user": anna_user,
         "own": {
@@ -132,6 +144,8 @@ async def two_members(db_session: AsyncSession, settings: Settings) -> dict[str,
             "device_id": device.id,
             "incident_id": incident.id,
             "entry_id": annas_entry.id,
+            "decision_id": decision.id,
+            "year": 2025,
         },
         "foreign": {
             "member_id": ben.id,
@@ -146,6 +160,8 @@ async def two_members(db_session: AsyncSession, settings: Settings) -> dict[str,
             "device_id": device.id,
             "incident_id": incident.id,
             "entry_id": bens_entry.id,
+            "decision_id": decision.id,
+            "year": 2025,
         },
         "ben_markers": ["Bensheimer", ben.email],
     }

@@ -1,0 +1,147 @@
+"""``opentelecom dividends ...``: enter the assembly's decision, preview and run it, schedule leaving members'
+payouts."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Annotated
+
+import typer
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.cli.main import JsonOption, cli_actor, emit, run
+from app.settings import Settings
+from billing.dividends import payouts, service
+from billing.dividends.models import DividendBasis
+from billing.dividends.schemas import (
+    CapitalPayoutSchedule,
+    DecisionCreate,
+    DecisionOut,
+    DividendPreview,
+    RunReport,
+)
+from billing.ledger.cli import _day, _eur
+
+dividends_cli = typer.Typer(help="Member dividends and leaving members' payouts.", no_args_is_help=True)
+YearOption = Annotated[int, typer.Option("--year", min=1900, max=2199, help="The business year.")]
+
+
+@dividends_cli.command("decide")
+def decide_command(
+    year: YearOption,
+    rate: Annotated[str, typer.Option(help="Dividend rate in percent of paid-in capital, e.g. 3.5.")],
+    decided_on: Annotated[str, typer.Option("--decided-on", help="Day of the general assembly, YYYY-MM-DD.")],
+    basis: Annotated[DividendBasis | None, typer.Option(help="days or months (default from settings).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Enter the general assembly's dividend decision for a business year (a draft until it is run)."""
+    try:
+        rate_percent = Decimal(rate.replace(",", "."))
+    except InvalidOperation as error:
+        raise typer.BadParameter("--rate must be a number") from error
+    data = DecisionCreate(
+        business_year=year, rate_percent=rate_percent, decided_on=_day(decided_on, "--decided-on"), basis=basis
+    )
+
+    async def work(session: AsyncSession, settings: Settings) -> DecisionOut:
+        decision = await service.enter_decision(session, actor=cli_actor(), settings=settings, data=data)
+        return service.decision_out(decision)
+
+    emit(run(work), as_json=as_json)
+
+
+@dividends_cli.command("preview")
+def preview_command(year: YearOption, as_json: JsonOption = False) -> None:
+    """Every member's dividend for the year's decision and the totals; books nothing."""
+
+    async def work(session: AsyncSession, settings: Settings) -> DividendPreview:
+        decision = await service.decision_for_year(session, actor=cli_actor(), year=year)
+        return await service.preview(session, actor=cli_actor(), settings=settings, decision_id=decision.id)
+
+    result = run(work)
+    if as_json:
+        emit(result, as_json=True)
+        return
+    d = result.decision
+    typer.echo(f"Dividende {d.business_year}: {d.rate_percent.normalize()} % ({d.basis.value}), {d.status.value}")
+    for warning in d.warnings:
+        typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW)
+    header = ["no.", "member", "gross", "exempt", "tax", "soli", "net", "capital", "payout", "set off"]
+    table = [header]
+    for a in result.allocations:
+        table.append(
+            [
+                str(a.member_number or ""),
+                a.member_name,
+                *(
+                    _eur(v)
+                    for v in (
+                        a.gross_cents,
+                        a.exemption_used_cents,
+                        a.capital_gains_tax_cents,
+                        a.solidarity_surcharge_cents,
+                        a.net_cents,
+                        a.to_capital_cents,
+                        a.payout_cents,
+                        a.set_off_cents,
+                    )
+                ),
+            ]
+        )
+    t = result.totals
+    table.append(
+        [
+            "",
+            f"total ({t.members})",
+            *(
+                _eur(v)
+                for v in (
+                    t.gross_cents,
+                    t.exemption_used_cents,
+                    t.capital_gains_tax_cents,
+                    t.solidarity_surcharge_cents,
+                    t.net_cents,
+                    t.to_capital_cents,
+                    t.payout_cents,
+                    t.set_off_cents,
+                )
+            ),
+        ]
+    )
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        typer.echo(
+            "  ".join(v.ljust(w) if i < 2 else v.rjust(w) for i, (v, w) in enumerate(zip(row, widths, strict=True)))
+        )
+
+
+@dividends_cli.command("run")
+def run_command(year: YearOption, as_json: JsonOption = False) -> None:
+    """Approve and book the year's decision; running it again books nothing."""
+
+    async def work(session: AsyncSession, settings: Settings) -> RunReport:
+        decision = await service.decision_for_year(session, actor=cli_actor(), year=year)
+        return await service.run(session, actor=cli_actor(), settings=settings, decision_id=decision.id)
+
+    emit(run(work), as_json=as_json)
+
+
+@dividends_cli.command("schedule-payouts")
+def schedule_payouts_command(
+    year: YearOption,
+    approved_on: Annotated[str, typer.Option("--approved-on", help="Day the balance sheet was approved, YYYY-MM-DD.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Schedule and book the capital payouts of the members who left at the end of the year (§73 GenG)."""
+    data = CapitalPayoutSchedule(business_year=year, balance_sheet_approved_on=_day(approved_on, "--approved-on"))
+
+    async def work(session: AsyncSession, settings: Settings) -> list[BaseModel]:
+        await payouts.schedule_capital_payouts(session, actor=cli_actor(), settings=settings, data=data)
+        return list(await payouts.capital_payouts(session, actor=cli_actor(), business_year=year))
+
+    emit(
+        run(work),
+        as_json=as_json,
+        columns=["id", "member_id", "capital_cents", "due_on", "set_off_cents", "payout_cents", "status"],
+    )

@@ -1,0 +1,155 @@
+"""The dividends API: the board enters, previews and runs a decision; members manage their own choice,
+exemption orders and statements, and get 404 for anyone else's; the statement PDF says what it must."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.kit.actor import Role
+from app.members.models import Member
+from app.settings import Settings
+from tests.billing.dividends.builders import make_year_2025
+from tests.builders import make_user, token_for
+
+
+@pytest.fixture
+async def board(client: httpx.AsyncClient, db_session: AsyncSession) -> dict[str, str]:
+    return await token_for(client, await make_user(db_session, role=Role.BOARD))
+
+
+async def member_login(client: httpx.AsyncClient, session: AsyncSession, member: Member) -> dict[str, str]:
+    return await token_for(client, await make_user(session, role=Role.MEMBER, member=member))
+
+
+def pdf_text(pdf: bytes, tmp_path: Path) -> str:
+    path = tmp_path / "statement.pdf"
+    path.write_bytes(pdf)
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
+
+
+async def test_the_board_enters_previews_and_runs_a_decision_once(
+    client: httpx.AsyncClient, db_session: AsyncSession, settings: Settings, board: dict[str, str]
+) -> None:
+    year = await make_year_2025(db_session, settings)
+    body = {"business_year": 2025, "rate_percent": "4", "decided_on": "2026-06-15"}
+
+    created = await client.post("/api/v1/dividends/decisions", headers=board, json=body)
+    decision_id = created.json()["id"]
+    preview = await client.get(f"/api/v1/dividends/decisions/{decision_id}/allocations", headers=board)
+    first = await client.post(f"/api/v1/dividends/decisions/{decision_id}/run", headers=board)
+    second = await client.post(f"/api/v1/dividends/decisions/{decision_id}/run", headers=board)
+
+    assert created.status_code == 201, created.text
+    assert created.json()["status"] == "draft" and created.json()["basis"] == "days"
+    assert preview.json()["totals"]["gross_cents"] == 5_805
+    by_member = {a["member_id"]: a for a in preview.json()["allocations"]}
+    assert by_member[year.exempt.id]["net_cents"] == 3_895
+    assert first.json()["entries"] == 9 and first.json()["status"] == "booked"
+    assert second.json()["entries"] == 0
+
+
+async def test_a_decision_before_the_year_end_is_a_problem_with_its_code(
+    client: httpx.AsyncClient, board: dict[str, str]
+) -> None:
+    body = {"business_year": 2025, "rate_percent": "4", "decided_on": "2025-12-01"}
+
+    response = await client.post("/api/v1/dividends/decisions", headers=board, json=body)
+
+    assert response.status_code == 422
+    assert response.json()["code"] == "dividend_before_year_end"
+
+
+async def test_members_may_not_enter_or_run_decisions(
+    client: httpx.AsyncClient, db_session: AsyncSession, settings: Settings
+) -> None:
+    year = await make_year_2025(db_session, settings)
+    anna = await member_login(client, db_session, year.joined)
+    body = {"business_year": 2025, "rate_percent": "4", "decided_on": "2026-06-15"}
+
+    response = await client.post("/api/v1/dividends/decisions", headers=anna, json=body)
+
+    assert response.status_code == 403
+
+
+async def test_a_member_sets_their_own_choice_and_exemption_order_but_nobody_else_s(
+    client: httpx.AsyncClient, db_session: AsyncSession, settings: Settings
+) -> None:
+    year = await make_year_2025(db_session, settings)
+    anna = await member_login(client, db_session, year.joined)
+    own = f"/api/v1/dividends/members/{year.joined.id}"
+    other = f"/api/v1/dividends/members/{year.exempt.id}"
+
+    chosen = await client.put(f"{own}/choice", headers=anna, json={"choice": "capital"})
+    shown = await client.get(f"{own}/choice", headers=anna)
+    filed = await client.post(
+        f"{own}/exemption-orders", headers=anna, json={"calendar_year": 2026, "allowance_cents": 50_000}
+    )
+    too_much = await client.post(
+        f"{own}/exemption-orders", headers=anna, json={"calendar_year": 2027, "allowance_cents": 300_000}
+    )
+    foreign_choice = await client.put(f"{other}/choice", headers=anna, json={"choice": "payout"})
+    foreign_orders = await client.get(f"{other}/exemption-orders", headers=anna)
+
+    assert chosen.status_code == 200 and shown.json()["choice"] == "capital"
+    assert filed.status_code == 201 and filed.json()["used_cents"] == 0
+    assert too_much.status_code == 422 and too_much.json()["code"] == "exemption_above_maximum"
+    assert foreign_choice.status_code == 404
+    assert foreign_orders.status_code == 404
+
+
+async def test_the_annual_statement_pdf_shows_capital_dividend_and_tax_and_only_to_its_member(
+    client: httpx.AsyncClient, db_session: AsyncSession, settings: Settings, board: dict[str, str], tmp_path: Path
+) -> None:
+    year = await make_year_2025(db_session, settings)
+    created = await client.post(
+        "/api/v1/dividends/decisions",
+        headers=board,
+        json={"business_year": 2025, "rate_percent": "4", "decided_on": "2026-06-15"},
+    )
+    await client.post(f"/api/v1/dividends/decisions/{created.json()['id']}/run", headers=board)
+    bernd = await member_login(client, db_session, year.exempt)
+    anna = await member_login(client, db_session, year.joined)
+    path = f"/api/v1/dividends/members/{year.exempt.id}/statements"
+
+    years = await client.get(path, headers=bernd)
+    pdf = await client.get(f"{path}/2025/pdf", headers=bernd)
+    foreign = await client.get(f"{path}/2025/pdf", headers=anna)
+    foreign_list = await client.get(path, headers=anna)
+    no_year = await client.get(f"{path}/2019/pdf", headers=bernd)
+
+    assert years.json() == [2025, 2024]
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    text = pdf_text(pdf.content, tmp_path)
+    for expected in (
+        "Jahresmitteilung 2025",
+        "Geschäftsguthaben zu Beginn des Jahres",
+        "1.000,00 €",
+        "Geschäftsanteile am Ende des Jahres: 11",
+        "40,00 €",  # gross
+        "36,00 €",  # exemption used
+        "Kapitalertragsteuer",
+        "1,00 €",
+        "0,05 €",
+        "38,95 €",
+        "Dem Geschäftsguthaben gutgeschrieben",
+    ):
+        assert expected in text, expected
+    assert "Genossenschaftliche Rückvergütung" not in text  # no refunds yet: the section stays out
+    assert foreign.status_code == 404
+    assert foreign_list.status_code == 404
+    assert no_year.status_code == 404
+
+
+async def test_a_business_year_out_of_range_is_refused_before_the_database(
+    client: httpx.AsyncClient, board: dict[str, str]
+) -> None:
+    listed = await client.get("/api/v1/dividends/capital-payouts", headers=board, params={"business_year": -4853993746})
+    statement = await client.get("/api/v1/dividends/members/1/statements/99999999999/pdf", headers=board)
+
+    assert listed.status_code == 422
+    assert statement.status_code == 422
