@@ -7,6 +7,7 @@ of DOMAIN.md, never constants in code: each coop's statute decides them.
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -46,6 +47,12 @@ class Settings(BaseSettings):
 
     # Telecom consumer rules (TKG §56): notice after the minimum term.
     contract_notice_after_min_term_months: int = Field(default=1, ge=0, le=3)
+
+    # Invoices (§14 UStG): the coop's tax number and VAT ID, the standard rate, days until payment is due.
+    coop_tax_number: str | None = "27/000/00000"
+    coop_vat_id: str | None = "DE000000000"
+    vat_standard_rate: Decimal = Field(default=Decimal("19"), ge=0, le=100)
+    invoice_due_days: int = Field(default=14, ge=0, le=90)
 
     # Sessions and login throttling.
     session_hours: int = Field(default=12, gt=0)

@@ -15,6 +15,7 @@ def target_metadata() -> sa.MetaData:
     import app.auth.models
     import app.contracts.models
     import app.members.models  # noqa: F401
+    import billing.invoices.models
     import billing.ledger.models  # noqa: F401
     import network.health.models
     import network.models  # noqa: F401

@@ -89,3 +89,18 @@ async def compensations(session: AsyncSession, *, contract_id: int) -> list[Outa
 
 def install() -> None:
     subscribe(LineOutagesEnded, on_line_outages_ended)
+
+
+async def compensations_until(
+    session: AsyncSession, *, contract_ids: Sequence[int], before: date
+) -> list[OutageCompensation]:
+    """The compensation days of ``contract_ids`` in billing months before ``before`` (one query; billing
+    leaves out the ones it credited already)."""
+    if not contract_ids:
+        return []
+    query = (
+        sa.select(OutageCompensation)
+        .where(OutageCompensation.contract_id.in_(contract_ids), OutageCompensation.period < before)
+        .order_by(OutageCompensation.contract_id, OutageCompensation.period, OutageCompensation.incident_id)
+    )
+    return list((await session.scalars(query)).all())

@@ -257,3 +257,24 @@ async def details_as_of(session: AsyncSession, member_ids: list[int], on: date) 
     for details in rows.scalars():
         latest[details.member_id] = details  # ordered ascending: the last one seen is the one in force
     return latest
+
+
+async def buyer_rows(session: AsyncSession, *, member_from: int, member_to: int, on: date) -> dict[int, dict[str, Any]]:
+    """Number, name and address of the members with ids in [member_from, member_to] as they stood at the end
+    of ``on`` (plain rows, two queries for the whole range: for bill runs of many members)."""
+    columns = ("first_name", "last_name", "organisation", "street", "postal_code", "city", "country")
+    members = await session.execute(
+        sa.select(Member.id, Member.number, *(getattr(Member, c) for c in columns)).where(
+            Member.id.between(member_from, member_to)
+        )
+    )
+    found = {row.id: dict(row._mapping) for row in members}
+    details = await session.execute(
+        sa.select(MemberDetails.member_id, *(getattr(MemberDetails, c) for c in columns))
+        .where(MemberDetails.member_id.between(member_from, member_to), MemberDetails.effective_on <= on)
+        .order_by(MemberDetails.member_id, MemberDetails.effective_on, MemberDetails.id)
+    )
+    for row in details:
+        if row.member_id in found:
+            found[row.member_id].update({c: getattr(row, c) for c in columns})
+    return found

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import action
 from app.kit.actor import Actor, Role
+from app.kit.db import bulk_insert
 from app.kit.errors import Conflict, Invalid, NotFound
 from app.kit.events import ShareCapitalTransferred, SharePaymentRecorded, subscribe
 from app.kit.time import utcnow
@@ -76,7 +77,8 @@ def _check_shape(draft: EntryDraft) -> None:
         )
 
 
-async def _check_accounts(session: AsyncSession, draft: EntryDraft, accounts: dict[str, Account]) -> None:
+def _check_lines(draft: EntryDraft, accounts: dict[str, Account]) -> set[int]:
+    """The rules each line meets against its account; returns the members the entry names."""
     member_ids: set[int] = set()
     for n, line in enumerate(draft.lines):
         account = accounts.get(line.account)
@@ -104,11 +106,18 @@ async def _check_accounts(session: AsyncSession, draft: EntryDraft, accounts: di
             )
         if line.member_id is not None:
             member_ids.add(line.member_id)
+    return member_ids
+
+
+async def _check_members(session: AsyncSession, member_ids: set[int]) -> None:
     missing = member_ids - await members.existing_member_ids(session, member_ids)
     if missing:
-        raise Invalid(
-            f"No member {', '.join(str(m) for m in sorted(missing))}.", code="ledger_unknown_member", field="lines"
-        )
+        shown = ", ".join(str(m) for m in sorted(missing)[:20])
+        raise Invalid(f"No member {shown}.", code="ledger_unknown_member", field="lines")
+
+
+async def _check_accounts(session: AsyncSession, draft: EntryDraft, accounts: dict[str, Account]) -> None:
+    await _check_members(session, _check_lines(draft, accounts))
 
 
 def _draft_keys(draft: EntryDraft, accounts: dict[str, Account]) -> list[LineKey] | None:
@@ -195,6 +204,87 @@ async def post(session: AsyncSession, *, actor: Actor, entry: EntryDraft) -> Jou
         raise Invalid("Reversals are posted by reversing an entry.", code="ledger_source_reserved", field="source_kind")
     with action(session, "ledger.post"):
         return await _post(session, draft=entry, reverses_id=None)
+
+
+async def post_many(session: AsyncSession, *, actor: Actor, entries: Sequence[EntryDraft]) -> list[int]:
+    """Book many entries at once, set-based (a bill run's invoices), and return their ids in order.
+
+    The same rules and refusals as ``post``, checked on the whole batch before anything is written (one query
+    for the accounts, one for the members, one for sources booked already); then the entries and their lines
+    are written in two multi-row inserts, not one ORM object each. A source booked already returns that
+    entry's id if it says the same, else ``ledger_source_conflict``; a source twice in the batch is
+    ``ledger_source_twice``. Unlike ``post``, a lost race for a source fails the whole batch (callers hold
+    a lock on what they book, as the bill run does). Entries written this way are not in the audit log one
+    by one: the caller records the action that caused them.
+    """
+    actor.require(Role.OPERATOR, Role.BOARD)
+    if not entries:
+        return []
+    sources: set[tuple[SourceKind, str]] = set()
+    for draft in entries:
+        if draft.source_kind is SourceKind.REVERSAL:
+            raise Invalid(
+                "Reversals are posted by reversing an entry.", code="ledger_source_reserved", field="source_kind"
+            )
+        _check_shape(draft)
+        key: tuple[SourceKind, str] = (draft.source_kind, draft.source_id)
+        if key in sources:
+            raise Invalid(
+                f"{draft.source_kind.value} {draft.source_id} is in the batch twice.", code="ledger_source_twice"
+            )
+        sources.add(key)
+    accounts = await repository.accounts_by_code(session, {line.account for e in entries for line in e.lines})
+    member_ids: set[int] = set()
+    for draft in entries:
+        member_ids |= _check_lines(draft, accounts)
+    await _check_members(session, member_ids)
+    booked: dict[tuple[SourceKind, str], int] = {}
+    for kind in {draft.source_kind for draft in entries}:
+        ids = [d.source_id for d in entries if d.source_kind is kind]
+        for source_id in await repository.booked_source_ids(session, kind, ids):
+            booked[(kind, source_id)] = 0
+    for draft in entries:
+        key = (draft.source_kind, draft.source_id)
+        if key in booked:
+            existing = await repository.entry_by_source(session, draft.source_kind, draft.source_id)
+            if existing is not None:
+                booked[key] = _replay(existing, draft, accounts).id
+    fresh = [draft for draft in entries if (draft.source_kind, draft.source_id) not in booked]
+    now = utcnow()
+    entry_ids = await bulk_insert(
+        session,
+        JournalEntry.__table__,  # type: ignore[arg-type]
+        [
+            {
+                "entry_date": d.entry_date,
+                "booked_at": now,
+                "text": d.text,
+                "source_kind": d.source_kind.value,
+                "source_id": d.source_id,
+                "currency": d.currency,
+                "reverses_id": None,
+            }
+            for d in fresh
+        ],
+        ids=True,
+    )
+    await bulk_insert(
+        session,
+        JournalLine.__table__,  # type: ignore[arg-type]
+        [
+            {
+                "entry_id": entry_id,
+                "account_id": accounts[line.account].id,
+                "member_id": line.member_id,
+                "debit_cents": line.debit_cents,
+                "credit_cents": line.credit_cents,
+            }
+            for entry_id, d in zip(entry_ids, fresh, strict=True)
+            for line in d.lines
+        ],
+    )
+    new_ids = iter(entry_ids)
+    return [booked.get((d.source_kind, d.source_id)) or next(new_ids) for d in entries]
 
 
 async def reverse(

@@ -17,6 +17,8 @@ from app.kit.actor import Role
 from app.kit.time import utcnow
 from app.members import service as members
 from app.settings import Settings
+from billing.invoices import billrun
+from billing.invoices import repository as invoice_repository
 from billing.ledger import repository as ledger
 from billing.ledger.repository import EntryFilter
 from network.health import service as health
@@ -48,6 +50,7 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "LinePortSet": {"line_id": 1, "if_index": 1},
     "IncidentCommentCreate": {"text": "looked at it"},
     "ReversalCreate": {"reversed_on": "2026-01-31"},
+    "CreditNoteCreate": {"reason": "Storno"},
 }
 # Catalogue data every logged-in user may read.
 PUBLIC_KINDS = {"plan_id"}
@@ -96,6 +99,12 @@ async def two_members(db_session: AsyncSession, settings: Settings) -> dict[str,
     assert annas_job is not None and bens_job is not None
     annas_entry = (await ledger.search_entries(db_session, filters=EntryFilter(member_id=anna.id), limit=1))[0][0]
     bens_entry = (await ledger.search_entries(db_session, filters=EntryFilter(member_id=ben.id), limit=1))[0][0]
+    run = await billrun.preview(db_session, actor=BOARD, settings=settings, period="2026-10")
+    run = await billrun.issue(db_session, actor=BOARD, settings=settings, run_id=run.id)
+    invoices, _ = await invoice_repository.search(
+        db_session, actor=BOARD, filters=invoice_repository.InvoiceFilter(bill_run_id=run.id), limit=10, offset=0
+    )
+    invoice_of = {invoice.member_id: invoice.id for invoice in invoices}
     anna_user = await make_user(db_session, role=Role.MEMBER, member=anna)
     ben_user = await make_user(db_session, role=Role.MEMBER, member=ben)
     # Network devices and incidents belong to no member: members are refused them all.
@@ -132,6 +141,8 @@ async def two_members(db_session: AsyncSession, settings: Settings) -> dict[str,
             "device_id": device.id,
             "incident_id": incident.id,
             "entry_id": annas_entry.id,
+            "invoice_id": invoice_of[anna.id],
+            "run_id": run.id,
         },
         "foreign": {
             "member_id": ben.id,
@@ -146,6 +157,8 @@ async def two_members(db_session: AsyncSession, settings: Settings) -> dict[str,
             "device_id": device.id,
             "incident_id": incident.id,
             "entry_id": bens_entry.id,
+            "invoice_id": invoice_of[ben.id],
+            "run_id": run.id,
         },
         "ben_markers": ["Bensheimer", ben.email],
     }
