@@ -7,6 +7,7 @@ issuing transaction (``repository.take_numbers``), so a rollback returns them an
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
@@ -205,7 +206,7 @@ async def search_invoices(
 ) -> tuple[list[Invoice], int]:
     """Invoices the actor may see, newest first; members see their issued ones only."""
     if actor.is_member:
-        filters = repository.InvoiceFilter(**{**filters.__dict__, "status": InvoiceStatus.ISSUED})
+        filters = dataclasses.replace(filters, status=InvoiceStatus.ISSUED)
     return await repository.search(session, actor=actor, filters=filters, limit=limit, offset=offset)
 
 

@@ -7,33 +7,11 @@ from datetime import date
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import bind_actor
-from app.contracts import service as contracts
-from app.contracts.models import Plan
-from app.contracts.schemas import PlanCreate
 from app.kit.time import local_today
 from app.settings import Settings
 from billing.invoices import billrun
 from billing.invoices.models import BillRun
-from tests.builders import BOARD, _next
-
-
-async def make_billed_plan(session: AsyncSession, *, fee_cents: int = 3990, setup_fee_cents: int = 0) -> Plan:
-    bind_actor(session, BOARD)
-    n = _next()
-    return await contracts.create_plan(
-        session,
-        actor=BOARD,
-        data=PlanCreate(
-            code=f"bill-{n}",
-            name=f"Glasfaser {n}",
-            down_kbps=100_000,
-            up_kbps=40_000,
-            monthly_fee_cents=fee_cents,
-            setup_fee_cents=setup_fee_cents,
-            min_term_months=12,
-            notice_months=1,
-        ),
-    )
+from tests.builders import BOARD
 
 
 async def run_period(

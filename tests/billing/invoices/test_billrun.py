@@ -14,8 +14,8 @@ from billing.invoices import repository, service
 from billing.invoices.models import BillRunStatus, InvoiceStatus
 from billing.invoices.schemas import CreditDraft, CreditNoteCreate
 from billing.ledger.models import SystemAccount
-from tests.billing.invoices.builders import make_billed_plan, run_period
-from tests.builders import BOARD, make_contract, make_member
+from tests.billing.invoices.builders import run_period
+from tests.builders import BOARD, make_contract, make_member, make_plan
 
 PERIOD = "2026-10"
 
@@ -42,7 +42,7 @@ async def _invoices(session: AsyncSession, settings: Settings, run_id: int) -> l
 async def test_a_bill_run_issues_complete_invoices_whose_totals_equal_the_ledger(
     db_session: AsyncSession, settings: Settings
 ) -> None:
-    plan = await make_billed_plan(db_session, fee_cents=3990, setup_fee_cents=4900)
+    plan = await make_plan(db_session, min_term_months=12, fee_cents=3990, setup_fee_cents=4900)
     erika = await make_member(db_session, settings, first_name="Erika", last_name="Mustermann")
     max_ = await make_member(db_session, settings, first_name="Max", last_name="Beispiel")
     await make_contract(db_session, settings, member=erika, plan=plan, active_from=date(2025, 2, 15))
@@ -125,7 +125,7 @@ async def test_a_pending_credit_is_settled_outside_the_vat_base_and_booked_as_a_
     db_session: AsyncSession, settings: Settings
 ) -> None:
     member = await make_member(db_session, settings)
-    plan = await make_billed_plan(db_session, fee_cents=3990)
+    plan = await make_plan(db_session, fee_cents=3990)
     await make_contract(db_session, settings, member=member, plan=plan)
     [credit] = await service.add_credits(
         db_session,
@@ -159,7 +159,7 @@ async def test_a_credit_note_names_its_invoice_has_its_own_series_and_reverses_t
     db_session: AsyncSession, settings: Settings
 ) -> None:
     member = await make_member(db_session, settings)
-    await make_contract(db_session, settings, member=member, plan=await make_billed_plan(db_session, fee_cents=3990))
+    await make_contract(db_session, settings, member=member, plan=await make_plan(db_session, fee_cents=3990))
     run = await run_period(db_session, settings, period=PERIOD)
     [invoice] = await _invoices(db_session, settings, run.id)
 
