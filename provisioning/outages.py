@@ -92,15 +92,13 @@ def install() -> None:
 
 
 async def compensations_until(
-    session: AsyncSession, *, contract_ids: Sequence[int], before: date
+    session: AsyncSession, *, contract_from: int, contract_to: int, before: date
 ) -> list[OutageCompensation]:
-    """The compensation days of ``contract_ids`` in billing months before ``before`` (one query; billing
-    leaves out the ones it credited already)."""
-    if not contract_ids:
-        return []
+    """The compensation days of the contracts with ids in [contract_from, contract_to] in billing months
+    before ``before`` (one query; billing leaves out the ones it credited already)."""
     query = (
         sa.select(OutageCompensation)
-        .where(OutageCompensation.contract_id.in_(contract_ids), OutageCompensation.period < before)
+        .where(OutageCompensation.contract_id.between(contract_from, contract_to), OutageCompensation.period < before)
         .order_by(OutageCompensation.contract_id, OutageCompensation.period, OutageCompensation.incident_id)
     )
     return list((await session.scalars(query)).all())

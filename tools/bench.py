@@ -77,6 +77,8 @@ def main() -> None:
         print(f"{name:<24} {int(f['requests']):>8} {f['per_s']:>8.1f} {f['p50_ms']:>8.2f} {f['p99_ms']:>8.2f}")
     print(f"API process peak RSS: {rss:.1f} MiB (goal: under 300 MiB)")
 
+    from tools.bench_billing import bench_billing
+    from tools.bench_billing import print_table as print_billing_table
     from tools.bench_radius import bench_radius
     from tools.bench_router import bench_router_provision
     from tools.bench_sip import bench_sip, print_table
@@ -87,6 +89,8 @@ def main() -> None:
     router = bench_router_provision()
     sip = bench_sip()
     snmp = bench_snmp()
+    billing = bench_billing()
+    results.update(billing)
     results.update(radius)
     results.update(snmp)
     results.update(router)
@@ -109,6 +113,8 @@ def main() -> None:
     print_table(sip)
     print()
     print_snmp_table(snmp)
+    print()
+    print_billing_table(billing)
     out = ROOT / "build" / "bench.json"
     out.parent.mkdir(exist_ok=True)
     existing = json.loads(out.read_text()) if out.exists() else {}

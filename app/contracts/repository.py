@@ -225,18 +225,15 @@ async def plan_rows(session: AsyncSession) -> list[Any]:
     return list((await session.execute(query)).all())
 
 
-async def plan_change_rows(session: AsyncSession, *, contract_ids: Sequence[int], since: datetime) -> list[Any]:
+async def plan_change_rows(session: AsyncSession, *, since: datetime) -> list[Any]:
     """The audit log's record of plan changes (the plan id before and after, and when) since ``since``."""
     from app.audit.models import AuditEvent
 
-    if not contract_ids:
-        return []
     query = (
         sa.select(AuditEvent.entity_id, AuditEvent.at, AuditEvent.before, AuditEvent.after)
         .where(
             AuditEvent.action == "contract.change_plan",
             AuditEvent.entity_type == Contract.__tablename__,
-            AuditEvent.entity_id.in_([str(c) for c in contract_ids]),
             AuditEvent.at >= since,
         )
         .order_by(AuditEvent.at, AuditEvent.id)

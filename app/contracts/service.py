@@ -567,16 +567,12 @@ async def billable_contracts(
     return [BillableContract(**row._mapping) for row in rows]
 
 
-async def plan_changes(
-    session: AsyncSession, *, contract_ids: Sequence[int], since: date, zone: str
-) -> list[PlanChange]:
-    """The plan changes of ``contract_ids`` effective on or after ``since``, oldest first. A plan change takes
+async def plan_changes(session: AsyncSession, *, since: date, zone: str) -> list[PlanChange]:
+    """Every contract's plan changes effective on or after ``since``, oldest first (few in a month). A plan change takes
     effect on the local day it was made (``change_plan``); the audit log keeps the plan before and after."""
     start = datetime.combine(since - timedelta(days=1), datetime.min.time(), ZoneInfo(zone))
     changes = []
-    for entity_id, at, before, after in await repository.plan_change_rows(
-        session, contract_ids=contract_ids, since=start
-    ):
+    for entity_id, at, before, after in await repository.plan_change_rows(session, since=start):
         day = at.astimezone(ZoneInfo(zone)).date()
         if day >= since and before and after and "plan_id" in before and "plan_id" in after:
             changes.append(PlanChange(int(entity_id), day, int(before["plan_id"]), int(after["plan_id"])))

@@ -105,8 +105,16 @@ def _compensation_cents(fee_cents: int, lower_days: int, higher_days: int) -> in
 class _Chunk:
     """One chunk of members: what their invoices bill, read in a few queries and built in memory."""
 
-    def __init__(self, *, settings: Settings, first: date, last: date, plans: dict[int, contracts.BillablePlan]):
-        self.settings, self.first, self.last, self.plans = settings, first, last, plans
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        first: date,
+        last: date,
+        plans: dict[int, contracts.BillablePlan],
+        changes: dict[int, list[contracts.PlanChange]],
+    ):
+        self.settings, self.first, self.last, self.plans, self.changes = settings, first, last, plans, changes
         self.rate = settings.vat_standard_rate
         self.days_in_month = (last - first).days + 1
         self.previous = add_months(first, -1)
@@ -226,13 +234,13 @@ async def _build_chunk(session: AsyncSession, chunk: _Chunk, *, member_from: int
     running = await contracts.billable_contracts(
         session, first=first, last=last, member_from=member_from, member_to=member_to
     )
-    ids = [c.id for c in running]
-    changes: dict[int, list[contracts.PlanChange]] = defaultdict(list)
-    for change in await contracts.plan_changes(session, contract_ids=ids, since=first, zone=chunk.settings.timezone):
-        changes[change.contract_id].append(change)
-    calls = await rating.call_totals(session, period=chunk.previous, contract_ids=ids)
+    if not running:
+        return []
+    low, high = min(c.id for c in running), max(c.id for c in running)
+    changes = chunk.changes
+    calls = await rating.call_totals(session, period=chunk.previous, contract_from=low, contract_to=high)
     owed: dict[int, list[Any]] = defaultdict(list)
-    for compensation in await outages.compensations_until(session, contract_ids=ids, before=first):
+    for compensation in await outages.compensations_until(session, contract_from=low, contract_to=high, before=first):
         owed[compensation.contract_id].append(compensation)
     for contract in running:
         chunk.fees(contract, changes[contract.id])
@@ -240,9 +248,7 @@ async def _build_chunk(session: AsyncSession, chunk: _Chunk, *, member_from: int
             chunk.calls(contract, calls[contract.id])
         for compensation in owed[contract.id]:
             chunk.compensation(contract, compensation)
-    billed = await repository.billed_refs(
-        session, [line["source_ref"] for d in chunk.drafts.values() for line in d.lines]
-    )
+    billed = await repository.billed_refs_of_contracts(session, contract_from=low, contract_to=high)
     for draft in chunk.drafts.values():
         draft.lines = [line for line in draft.lines if line["source_ref"] not in billed]
     chunk.drafts = {m: d for m, d in chunk.drafts.items() if d.lines}
@@ -351,10 +357,13 @@ async def preview(
         session.add(run)
         await session.flush()
     plans = await contracts.billable_plans(session)
+    changes: dict[int, list[contracts.PlanChange]] = defaultdict(list)
+    for change in await contracts.plan_changes(session, since=first, zone=settings.timezone):
+        changes[change.contract_id].append(change)
     member_ids = await contracts.members_in_service(session, first=first, last=last)
     for start in range(0, len(member_ids), CHUNK):
         ids = member_ids[start : start + CHUNK]
-        chunk = _Chunk(settings=settings, first=first, last=last, plans=plans)
+        chunk = _Chunk(settings=settings, first=first, last=last, plans=plans, changes=changes)
         drafts = await _build_chunk(session, chunk, member_from=ids[0], member_to=ids[-1])
         if not drafts:
             continue

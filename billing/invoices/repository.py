@@ -139,6 +139,14 @@ async def billed_refs(session: AsyncSession, refs: Sequence[str]) -> set[str]:
     return {str(r) for r in (await session.execute(query)).scalars()}
 
 
+async def billed_refs_of_contracts(session: AsyncSession, *, contract_from: int, contract_to: int) -> set[str]:
+    """What lines of the contracts with ids in [contract_from, contract_to] bill (drafts included)."""
+    query = sa.select(InvoiceLine.source_ref).where(
+        InvoiceLine.contract_id.between(contract_from, contract_to), InvoiceLine.source_ref.is_not(None)
+    )
+    return {str(r) for r in (await session.execute(query)).scalars()}
+
+
 async def run_totals(session: AsyncSession, run_id: int) -> dict[str, int]:
     invoices = (
         await session.execute(
