@@ -217,7 +217,8 @@ async def billing_rows(
         .where(_in_service(first, last), Contract.member_id.between(member_from, member_to))
         .order_by(Contract.member_id, Contract.id)
     )
-    return list((await session.execute(query)).all())
+    # Core, not the ORM's result processing: a bill run reads every contract this way.
+    return list((await (await session.connection()).execute(query)).all())
 
 
 async def plan_rows(session: AsyncSession) -> list[Any]:

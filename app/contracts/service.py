@@ -564,7 +564,7 @@ async def billable_contracts(
     """The contracts that ran on a day of [first, last] of the members with ids in [member_from, member_to],
     by member and id (plain rows: for bill runs of many members)."""
     rows = await repository.billing_rows(session, first=first, last=last, member_from=member_from, member_to=member_to)
-    return [BillableContract(**row._mapping) for row in rows]
+    return [BillableContract(*row) for row in rows]
 
 
 async def plan_changes(session: AsyncSession, *, since: date, zone: str) -> list[PlanChange]:

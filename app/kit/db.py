@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import operator
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -107,7 +108,8 @@ async def bulk_insert(
         )
         new_ids = [int(i) for i in result.scalars()]
     columns = list(rows[0])
-    records = [tuple(row[c] for c in columns) for row in rows]
+    pick = operator.itemgetter(*columns)
+    records = [pick(row) for row in rows] if len(columns) > 1 else [(row[columns[0]],) for row in rows]
     if ids:
         columns = ["id", *columns]
         records = [(i, *record) for i, record in zip(new_ids, records, strict=True)]

@@ -19,6 +19,7 @@ transaction: numbers for every draft from the series row, one UPDATE, the ledger
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -57,6 +58,7 @@ CHUNK = 2000
 LOWER_RATE = (500, Decimal("0.10"))
 HIGHER_RATE = (1000, Decimal("0.20"))
 FOUR_PLACES = Decimal("0.0001")
+ONE = Decimal(1)
 
 
 @dataclass
@@ -81,6 +83,8 @@ def _segments(
     end = min(contract.end_on, last) if contract.end_on else last
     if end < start:
         return []
+    if not changes:
+        return [(start, end, contract.plan_id)]
 
     def plan_on(day: date) -> int:
         for change in changes:
@@ -102,6 +106,13 @@ def _compensation_cents(fee_cents: int, lower_days: int, higher_days: int) -> in
     return lower * lower_days + higher * higher_days
 
 
+@functools.lru_cache(maxsize=4096)
+def _term_dates(start_on: date, min_term_months: int, notice_months: int) -> tuple[date, date]:
+    """End of the minimum term and the last day to cancel for it (many contracts share a start day)."""
+    term_end = contracts.min_term_end(start_on, min_term_months)
+    return term_end, contracts.last_day_to_cancel(term_end, notice_months)
+
+
 class _Chunk:
     """One chunk of members: what their invoices bill, read in a few queries and built in memory."""
 
@@ -119,54 +130,90 @@ class _Chunk:
         self.days_in_month = (last - first).days + 1
         self.previous = add_months(first, -1)
         self.drafts: dict[int, _Draft] = {}
+        self._months: dict[int, tuple[str, Decimal]] = {}
 
-    def _line(self, member_id: int, contract: contracts.BillableContract | None, **values: Any) -> None:
-        draft = self.drafts.setdefault(member_id, _Draft(member_id))
+    def _line(
+        self,
+        contract: contracts.BillableContract,
+        *,
+        description: str,
+        quantity: Decimal,
+        unit: str,
+        unit_price: Decimal,
+        net_cents: int,
+        service_kind: ServiceKind,
+        period_start: date,
+        period_end: date,
+        source_ref: str,
+    ) -> None:
+        draft = self.drafts.get(contract.member_id)
+        if draft is None:
+            draft = self.drafts[contract.member_id] = _Draft(contract.member_id)
+        # One key order for every line: the chunk's lines are written with one COPY column list.
         draft.lines.append(
             {
+                "description": description,
+                "quantity": quantity,
+                "unit": unit,
+                "unit_price": unit_price,
+                "net_cents": net_cents,
                 "vat_rate": self.rate,
-                "contract_id": contract.id if contract else None,
-                "contract_number": contract.number if contract else None,
-                "period_start": None,
-                "period_end": None,
-                **values,
+                "service_kind": service_kind.value,
+                "period_start": period_start,
+                "period_end": period_end,
+                "contract_id": contract.id,
+                "contract_number": contract.number,
+                "source_ref": source_ref,
             }
         )
 
+    def _full_month(self, plan: contracts.BillablePlan) -> tuple[str, Decimal]:
+        """Description and unit price of a whole month on ``plan`` (the same for most lines of a run)."""
+        known = self._months.get(plan.id)
+        if known is None:
+            known = self._months[plan.id] = (
+                f"{plan.name}, Monatsentgelt {self.first:%m/%Y}",
+                _unit_price(plan.monthly_fee_cents, Decimal(1)),
+            )
+        return known
+
     def fees(self, contract: contracts.BillableContract, changes: list[contracts.PlanChange]) -> None:
+        month = f"{self.first:%Y-%m}"
         for a, b, plan_id in _segments(contract, changes, self.first, self.last):
             plan = self.plans[plan_id]
             days = (b - a).days + 1
-            full = days == self.days_in_month
-            quantity = Decimal(1) if full else Decimal(days)
-            net = pro_rata_cents(plan.monthly_fee_cents, days, self.days_in_month)
+            if days == self.days_in_month:
+                description, unit_price = self._full_month(plan)
+                quantity, unit, net = ONE, "MON", plan.monthly_fee_cents
+            else:
+                description = (
+                    f"{plan.name}, Monatsentgelt {self.first:%m/%Y} anteilig ({days} von {self.days_in_month} Tagen)"
+                )
+                unit_price = _unit_price(Decimal(plan.monthly_fee_cents) / self.days_in_month, ONE)
+                quantity, unit = Decimal(days), "DAY"
+                net = pro_rata_cents(plan.monthly_fee_cents, days, self.days_in_month)
             self._line(
-                contract.member_id,
                 contract,
-                description=f"{plan.name}, Monatsentgelt {self.first:%m/%Y}"
-                + ("" if full else f" anteilig ({days} von {self.days_in_month} Tagen)"),
+                description=description,
                 quantity=quantity,
-                unit="MON" if full else "DAY",
-                unit_price=_unit_price(plan.monthly_fee_cents, Decimal(1))
-                if full
-                else _unit_price(Decimal(plan.monthly_fee_cents) / self.days_in_month, Decimal(1)),
+                unit=unit,
+                unit_price=unit_price,
                 net_cents=net,
-                service_kind=ServiceKind.INTERNET.value,
+                service_kind=ServiceKind.INTERNET,
                 period_start=a,
                 period_end=b,
-                source_ref=f"fee:{contract.id}:{self.first:%Y-%m}:{a:%d}",
+                source_ref=f"fee:{contract.id}:{month}:{a.day:02d}",
             )
         plan = self.plans[contract.plan_id]
         if plan.setup_fee_cents and contract.start_on >= self.previous and contract.start_on <= self.last:
             self._line(
-                contract.member_id,
                 contract,
                 description=f"{plan.name}, einmaliges Bereitstellungsentgelt",
                 quantity=Decimal(1),
                 unit="C62",
                 unit_price=_unit_price(plan.setup_fee_cents, Decimal(1)),
                 net_cents=plan.setup_fee_cents,
-                service_kind=ServiceKind.SETUP.value,
+                service_kind=ServiceKind.SETUP,
                 period_start=contract.start_on,
                 period_end=contract.start_on,
                 source_ref=f"setup:{contract.id}",
@@ -178,14 +225,13 @@ class _Chunk:
             return
         minutes = (Decimal(total.billed_seconds) / 60).quantize(FOUR_PLACES)
         self._line(
-            contract.member_id,
             contract,
             description=f"Telefonie {self.previous:%m/%Y}: {total.calls} Verbindungen, {minutes:.0f} Minuten",
             quantity=minutes,
             unit="MIN",
             unit_price=_unit_price(net, minutes),
             net_cents=net,
-            service_kind=ServiceKind.TELEPHONY.value,
+            service_kind=ServiceKind.TELEPHONY,
             period_start=self.previous,
             period_end=self.first - timedelta(days=1),
             source_ref=f"calls:{contract.id}:{self.previous:%Y-%m}",
@@ -196,22 +242,20 @@ class _Chunk:
         days = owed.lower_rate_days + owed.higher_rate_days
         cents = _compensation_cents(plan.monthly_fee_cents, owed.lower_rate_days, owed.higher_rate_days)
         self._line(
-            contract.member_id,
             contract,
             description=f"Entschädigung für Störung (§ 58 TKG) {owed.period:%m/%Y}: {days} Tage",
             quantity=Decimal(days),
             unit="DAY",
             unit_price=_unit_price(-cents, Decimal(days)),
             net_cents=-cents,
-            service_kind=ServiceKind.COMPENSATION.value,
+            service_kind=ServiceKind.COMPENSATION,
             period_start=owed.period,
             period_end=add_months(owed.period, 1) - timedelta(days=1),
             source_ref=f"outage:{contract.id}:{owed.incident_id}:{owed.period:%Y-%m}",
         )
 
     def terms(self, contract: contracts.BillableContract) -> None:
-        term_end = contracts.min_term_end(contract.start_on, contract.min_term_months)
-        last_day = contracts.last_day_to_cancel(term_end, contract.notice_months)
+        term_end, last_day = _term_dates(contract.start_on, contract.min_term_months, contract.notice_months)
         draft = self.drafts.get(contract.member_id)
         if draft is None:
             return
@@ -328,16 +372,6 @@ async def _write_chunk(
     await bulk_insert(session, InvoiceSettlement.__table__, settlements)  # type: ignore[arg-type]
 
 
-def _normalise_line_keys(drafts: list[_Draft]) -> None:
-    """Every line dict carries the same keys in the same order (one COPY column list for all)."""
-    order = (
-        "description", "quantity", "unit", "unit_price", "net_cents", "vat_rate", "service_kind",
-        "period_start", "period_end", "contract_id", "contract_number", "source_ref",
-    )  # fmt: skip
-    for draft in drafts:
-        draft.lines = [{k: line[k] for k in order} for line in draft.lines]
-
-
 async def preview(
     session: AsyncSession, *, actor: Actor, settings: Settings, period: str, issue_on: date | None = None
 ) -> BillRun:
@@ -367,7 +401,6 @@ async def preview(
         drafts = await _build_chunk(session, chunk, member_from=ids[0], member_to=ids[-1])
         if not drafts:
             continue
-        _normalise_line_keys(drafts)
         buyers = await members.buyers_as_of(session, member_from=ids[0], member_to=ids[-1], on=issue_on)
         await _write_chunk(session, drafts, run=run, issue_on=issue_on, settings=settings, buyers=buyers)
     with action(session, "bill_run.preview"):

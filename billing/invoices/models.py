@@ -99,7 +99,7 @@ class Invoice(IdMixin, TimestampMixin, Base):
     __tablename__ = "invoices"
 
     kind: Mapped[InvoiceKind] = mapped_column(enum_column(InvoiceKind, "invoice_kind"))
-    status: Mapped[InvoiceStatus] = mapped_column(enum_column(InvoiceStatus, "invoice_status"), index=True)
+    status: Mapped[InvoiceStatus] = mapped_column(enum_column(InvoiceStatus, "invoice_status"))
     number: Mapped[str | None] = mapped_column(sa.String(24), unique=True)
     series_id: Mapped[int | None] = mapped_column(IdType, fk("invoice_series.id"))
     member_id: Mapped[int] = mapped_column(IdType, fk("members.id"), index=True)
@@ -139,7 +139,8 @@ class InvoiceLine(IdMixin, Base):
 
     __tablename__ = "invoice_lines"
 
-    invoice_id: Mapped[int] = mapped_column(IdType, fk("invoices.id", ondelete="CASCADE"), index=True)
+    # Indexed by the unique (invoice_id, position); a second index would only slow a bill run's COPY.
+    invoice_id: Mapped[int] = mapped_column(IdType, fk("invoices.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(sa.Integer)
     description: Mapped[str] = mapped_column(sa.String(300))
     quantity: Mapped[Decimal] = mapped_column(sa.Numeric(14, 4))

@@ -214,7 +214,7 @@ async def posting_rows(session: AsyncSession, *, where: sa.ColumnElement[bool], 
         .group_by(Invoice.id, InvoiceLine.service_kind)
         .order_by(Invoice.id)
     )
-    return list((await session.execute(query)).all())
+    return list((await (await session.connection()).execute(query)).all())
 
 
 async def settlement_rows(session: AsyncSession, invoice_ids: Sequence[int]) -> list[Any]:

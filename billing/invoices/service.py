@@ -45,7 +45,7 @@ from billing.invoices.schemas import (
 )
 from billing.ledger import service as ledger
 from billing.ledger.models import SourceKind, SystemAccount
-from billing.ledger.schemas import EntryDraft, LineDraft
+from billing.ledger.schemas import Posting, PostingLine
 
 REVENUE_ACCOUNTS = {
     ServiceKind.INTERNET: SystemAccount.REVENUE_INTERNET,
@@ -83,11 +83,11 @@ async def issue_drafts(
 # --- the ledger --------------------------------------------------------------------------------------
 
 
-def _signed_line(account: str, cents: int, member_id: int | None) -> LineDraft:
+def _signed_line(account: str, cents: int, member_id: int | None) -> PostingLine:
     """Positive cents are a credit, negative a debit."""
     if cents >= 0:
-        return LineDraft(account=account, credit_cents=cents, member_id=member_id)
-    return LineDraft(account=account, debit_cents=-cents, member_id=member_id)
+        return PostingLine(account=account, credit_cents=cents, member_id=member_id)
+    return PostingLine(account=account, debit_cents=-cents, member_id=member_id)
 
 
 async def post_issued(session: AsyncSession, *, actor: Actor, where: sa.ColumnElement[bool]) -> int:
@@ -106,7 +106,7 @@ async def post_issued(session: AsyncSession, *, actor: Actor, where: sa.ColumnEl
         by_invoice: dict[int, list[Any]] = defaultdict(list)
         for row in rows:
             by_invoice[row.id].append(row)
-        drafts: list[EntryDraft] = []
+        drafts: list[Posting] = []
         for parts in by_invoice.values():
             head = parts[0]
             sign = 1 if head.kind == InvoiceKind.INVOICE else -1
@@ -122,7 +122,7 @@ async def post_issued(session: AsyncSession, *, actor: Actor, where: sa.ColumnEl
                 source = SourceKind.INVOICE if sign > 0 else SourceKind.CREDIT_NOTE
                 label = "Rechnung" if sign > 0 else "Gutschrift"
                 drafts.append(
-                    EntryDraft(
+                    Posting(
                         entry_date=head.issue_date,
                         text=f"{label} {head.number}",
                         source_kind=source,
@@ -136,10 +136,10 @@ async def post_issued(session: AsyncSession, *, actor: Actor, where: sa.ColumnEl
         for invoice_id, parts in set_offs.items():
             head = by_invoice[invoice_id][0]
             total = sum(-amount for _, amount in parts)
-            lines = [LineDraft(account=code, debit_cents=-amount, member_id=head.member_id) for code, amount in parts]
-            lines.append(LineDraft(account=receivables, credit_cents=total, member_id=head.member_id))
+            lines = [PostingLine(account=code, debit_cents=-amount, member_id=head.member_id) for code, amount in parts]
+            lines.append(PostingLine(account=receivables, credit_cents=total, member_id=head.member_id))
             drafts.append(
-                EntryDraft(
+                Posting(
                     entry_date=head.issue_date,
                     text=f"Verrechnung mit Rechnung {head.number}",
                     source_kind=SourceKind.SET_OFF,

@@ -6,6 +6,8 @@ known and open accounts) are the service's, so every caller gets the same refusa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated
 
@@ -144,3 +146,26 @@ class ShareBookingReport(BaseModel):
     payments: int = 0
     transfers: int = 0
     booked: int
+
+
+@dataclass(frozen=True, slots=True)
+class PostingLine:
+    """A line of a ``Posting``: the same fields as ``LineDraft``, as a plain record."""
+
+    account: str
+    debit_cents: int = 0
+    credit_cents: int = 0
+    member_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Posting:
+    """An entry to post in a batch (``post_many``), as a plain record: what software composes by the thousand
+    (a bill run) skips pydantic's per-field parsing; the ledger's rules are checked by the service alike."""
+
+    entry_date: date
+    text: str
+    source_kind: SourceKind
+    source_id: str
+    lines: Sequence[PostingLine]
+    currency: str = LEDGER_CURRENCY

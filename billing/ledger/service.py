@@ -39,6 +39,8 @@ from billing.ledger.schemas import (
     LineDraft,
     LineOut,
     MemberBalances,
+    Posting,
+    PostingLine,
     TrialBalance,
 )
 
@@ -48,7 +50,11 @@ LineKey = tuple[int, int | None, int, int]
 # --- posting ---------------------------------------------------------------------------------------
 
 
-def _check_shape(draft: EntryDraft) -> None:
+def _lines(draft: EntryDraft | Posting) -> Sequence[LineDraft | PostingLine]:
+    return draft.lines
+
+
+def _check_shape(draft: EntryDraft | Posting) -> None:
     """The rules an entry must meet on its own, before any account is looked at."""
     if draft.currency != LEDGER_CURRENCY:
         raise Invalid(
@@ -56,7 +62,7 @@ def _check_shape(draft: EntryDraft) -> None:
         )
     if len(draft.lines) < 2:
         raise Invalid("An entry needs at least two lines.", code="ledger_too_few_lines", field="lines")
-    for n, line in enumerate(draft.lines):
+    for n, line in enumerate(_lines(draft)):
         if line.debit_cents < 0 or line.credit_cents < 0 or (line.debit_cents == 0 and line.credit_cents == 0):
             raise Invalid(
                 f"Line {n + 1}: amounts must be positive (debit {line.debit_cents}, credit {line.credit_cents}).",
@@ -67,8 +73,8 @@ def _check_shape(draft: EntryDraft) -> None:
             raise Invalid(
                 f"Line {n + 1} is a debit or a credit, not both.", code="ledger_line_both_sides", field=f"lines.{n}"
             )
-    debits = sum(line.debit_cents for line in draft.lines)
-    credits = sum(line.credit_cents for line in draft.lines)
+    debits = sum(line.debit_cents for line in _lines(draft))
+    credits = sum(line.credit_cents for line in _lines(draft))
     if debits != credits:
         raise Invalid(
             f"Debits ({debits} cents) and credits ({credits} cents) must be equal.",
@@ -77,10 +83,10 @@ def _check_shape(draft: EntryDraft) -> None:
         )
 
 
-def _check_lines(draft: EntryDraft, accounts: dict[str, Account]) -> set[int]:
+def _check_lines(draft: EntryDraft | Posting, accounts: dict[str, Account]) -> set[int]:
     """The rules each line meets against its account; returns the members the entry names."""
     member_ids: set[int] = set()
-    for n, line in enumerate(draft.lines):
+    for n, line in enumerate(_lines(draft)):
         account = accounts.get(line.account)
         if account is None:
             raise Invalid(
@@ -120,9 +126,9 @@ async def _check_accounts(session: AsyncSession, draft: EntryDraft, accounts: di
     await _check_members(session, _check_lines(draft, accounts))
 
 
-def _draft_keys(draft: EntryDraft, accounts: dict[str, Account]) -> list[LineKey] | None:
+def _draft_keys(draft: EntryDraft | Posting, accounts: dict[str, Account]) -> list[LineKey] | None:
     keys: list[LineKey] = []
-    for line in draft.lines:
+    for line in _lines(draft):
         account = accounts.get(line.account)
         if account is None:
             return None
@@ -135,7 +141,7 @@ def _entry_keys(entry: JournalEntry) -> list[LineKey]:
     return sorted(keys, key=lambda k: (k[0], k[1] or 0, k[2], k[3]))
 
 
-def _replay(existing: JournalEntry, draft: EntryDraft, accounts: dict[str, Account]) -> JournalEntry:
+def _replay(existing: JournalEntry, draft: EntryDraft | Posting, accounts: dict[str, Account]) -> JournalEntry:
     """The same source posted again: the entry already booked, if the new one says the same (date and lines)."""
     if existing.entry_date != draft.entry_date or _entry_keys(existing) != _draft_keys(draft, accounts):
         raise Conflict(
@@ -206,7 +212,7 @@ async def post(session: AsyncSession, *, actor: Actor, entry: EntryDraft) -> Jou
         return await _post(session, draft=entry, reverses_id=None)
 
 
-async def post_many(session: AsyncSession, *, actor: Actor, entries: Sequence[EntryDraft]) -> list[int]:
+async def post_many(session: AsyncSession, *, actor: Actor, entries: Sequence[EntryDraft | Posting]) -> list[int]:
     """Book many entries at once, set-based (a bill run's invoices), and return their ids in order.
 
     The same rules and refusals as ``post``, checked on the whole batch before anything is written (one query
@@ -233,7 +239,7 @@ async def post_many(session: AsyncSession, *, actor: Actor, entries: Sequence[En
                 f"{draft.source_kind.value} {draft.source_id} is in the batch twice.", code="ledger_source_twice"
             )
         sources.add(key)
-    accounts = await repository.accounts_by_code(session, {line.account for e in entries for line in e.lines})
+    accounts = await repository.accounts_by_code(session, {line.account for e in entries for line in _lines(e)})
     member_ids: set[int] = set()
     for draft in entries:
         member_ids |= _check_lines(draft, accounts)
