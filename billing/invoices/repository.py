@@ -342,3 +342,17 @@ async def search(
     query = sa.select(Invoice).where(where).order_by(Invoice.issue_date.desc(), Invoice.id.desc())
     rows = await session.execute(query.limit(limit).offset(offset))
     return list(rows.scalars()), total
+
+
+async def revenue_by_month(session: AsyncSession, *, since: date) -> list[Any]:
+    """Net of issued invoices less credit notes per issue month and service kind, since ``since``."""
+    month = sa.func.substr(sa.cast(Invoice.issue_date, sa.String), 1, 7)
+    sign = sa.case((Invoice.kind == InvoiceKind.CREDIT_NOTE, -1), else_=1)
+    query = (
+        sa.select(month.label("month"), InvoiceLine.service_kind, sa.func.sum(sign * InvoiceLine.net_cents))
+        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .where(Invoice.status == InvoiceStatus.ISSUED, Invoice.issue_date >= since)
+        .group_by(month, InvoiceLine.service_kind)
+        .order_by(month)
+    )
+    return list((await session.execute(query)).all())

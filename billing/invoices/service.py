@@ -352,3 +352,12 @@ def period_bounds(period: str) -> tuple[date, date]:
 
     year, month = (int(p) for p in period.split("-"))
     return date(year, month, 1), last_day_of_month(year, month)
+
+
+async def revenue_by_month(session: AsyncSession, *, actor: Actor, since: date) -> dict[str, dict[str, int]]:
+    """Net revenue invoiced per month (``YYYY-MM``) and service kind since ``since`` (credit notes deducted)."""
+    actor.require(Role.BOARD)
+    table: dict[str, dict[str, int]] = {}
+    for month, kind, net in await repository.revenue_by_month(session, since=since):
+        table.setdefault(str(month), {})[ServiceKind(kind).value] = int(net or 0)
+    return table
