@@ -131,6 +131,7 @@ class _Chunk:
         self.previous = add_months(first, -1)
         self.drafts: dict[int, _Draft] = {}
         self._months: dict[int, tuple[str, Decimal]] = {}
+        self.month = f"{first:%Y-%m}"
 
     def _line(
         self,
@@ -178,7 +179,7 @@ class _Chunk:
         return known
 
     def fees(self, contract: contracts.BillableContract, changes: list[contracts.PlanChange]) -> None:
-        month = f"{self.first:%Y-%m}"
+        month = self.month
         for a, b, plan_id in _segments(contract, changes, self.first, self.last):
             plan = self.plans[plan_id]
             days = (b - a).days + 1

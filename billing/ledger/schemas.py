@@ -7,9 +7,8 @@ known and open accounts) are the service's, so every caller gets the same refusa
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -148,8 +147,7 @@ class ShareBookingReport(BaseModel):
     booked: int
 
 
-@dataclass(frozen=True, slots=True)
-class PostingLine:
+class PostingLine(NamedTuple):
     """A line of a ``Posting``: the same fields as ``LineDraft``, as a plain record."""
 
     account: str
@@ -158,8 +156,7 @@ class PostingLine:
     member_id: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Posting:
+class Posting(NamedTuple):
     """An entry to post in a batch (``post_many``), as a plain record: what software composes by the thousand
     (a bill run) skips pydantic's per-field parsing; the ledger's rules are checked by the service alike."""
 
