@@ -97,6 +97,9 @@ class Invoice(IdMixin, TimestampMixin, Base):
     and the totals of §14 (4) UStG; numbered when issued."""
 
     __tablename__ = "invoices"
+    # Written through the ORM (a credit note) it is in the audit log; a bill run writes its drafts set-based,
+    # and the run's own audited row records who previewed and issued them.
+    __audited__ = True
 
     kind: Mapped[InvoiceKind] = mapped_column(enum_column(InvoiceKind, "invoice_kind"))
     status: Mapped[InvoiceStatus] = mapped_column(enum_column(InvoiceStatus, "invoice_status"))

@@ -326,7 +326,7 @@ async def search(
 ) -> tuple[list[Invoice], int]:
     conditions: list[sa.ColumnElement[bool]] = [visible_invoices(actor)]
     if filters.number:
-        conditions.append(Invoice.number.like(f"%{filters.number.strip()}%"))
+        conditions.append(Invoice.number.contains(filters.number.strip(), autoescape=True))
     if filters.member_id is not None:
         conditions.append(Invoice.member_id == filters.member_id)
     if filters.period is not None:
