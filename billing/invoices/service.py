@@ -154,10 +154,16 @@ async def post_issued(session: AsyncSession, *, actor: Actor, where: sa.ColumnEl
 # --- credits -----------------------------------------------------------------------------------------
 
 
-async def add_credits(session: AsyncSession, *, actor: Actor, credits: Sequence[CreditDraft]) -> list[PendingCredit]:
+async def add_credits(
+    session: AsyncSession, *, credits: Sequence[CreditDraft], actor: Actor | None = None
+) -> list[PendingCredit]:
     """Queue credits that each member's next invoice settles (outside its VAT base). A credit whose source
-    was added already is returned as it is, if it says the same (else ``credit_source_conflict``)."""
-    actor.require(Role.OPERATOR, Role.BOARD)
+    was added already is returned as it is, if it says the same (else ``credit_source_conflict``).
+
+    Other billing services (a dividend run) call it inside their own authorised step, without ``actor``;
+    given one, it must be staff. The session's bound actor is recorded in the audit log either way."""
+    if actor is not None:
+        actor.require(Role.OPERATOR, Role.BOARD)
     existing = await repository.credits_by_source(session, [(c.source_kind, c.source_id) for c in credits])
     result: list[PendingCredit] = []
     with action(session, "invoices.add_credits"):
