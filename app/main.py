@@ -34,6 +34,7 @@ from app.settings import Settings, get_settings
 from app.web import shell as web_shell
 from app.web.pages import all_pages
 from billing.dividends.router import router as dividends_router
+from billing.invoices.router import router as invoices_router
 from billing.ledger.router import router as ledger_router
 from network.health import metrics as health_metrics
 from network.health import tasks as health_tasks
@@ -149,6 +150,7 @@ def create_app(
     api.include_router(provisioning_router)
     api.include_router(ledger_router)
     api.include_router(dividends_router)
+    api.include_router(invoices_router)
     app.include_router(api)
     app.include_router(all_pages())
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "web" / "static")), name="static")

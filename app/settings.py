@@ -55,8 +55,6 @@ class Settings(BaseSettings):
     coop_creditor_id: str | None = "DE98ZZZ09999999999"
     coop_board: tuple[str, ...] = ("Erika Mustermann", "Max Beispiel")
     coop_supervisory_chair: str | None = "Clara Vorsitz"
-    # Days from the issue date to the due date of an invoice paid by transfer.
-    invoice_payment_days: int = Field(default=14, ge=0, le=90)
     default_locale: Literal["de", "en"] = "de"
     timezone: str = "Europe/Berlin"
 
@@ -93,6 +91,11 @@ class Settings(BaseSettings):
     dunning_reminder_fee_cents: int = Field(default=0, ge=0, le=5_000)
     dunning_warning_fee_cents: int = Field(default=250, ge=0, le=5_000)
     dunning_suspension_fee_cents: int = Field(default=0, ge=0, le=5_000)
+
+    # Invoices (§14 UStG; the coop's tax number and VAT ID are with the letterhead above): the standard VAT
+    # rate and the days from the issue date to the due date.
+    vat_standard_rate: Decimal = Field(default=Decimal("19"), ge=0, le=100)
+    invoice_due_days: int = Field(default=14, ge=0, le=90)
 
     # Sessions and login throttling.
     session_hours: int = Field(default=12, gt=0)

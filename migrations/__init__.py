@@ -17,6 +17,7 @@ def target_metadata() -> sa.MetaData:
     import app.members.models  # noqa: F401
     import billing.dividends.models
     import billing.dunning.models
+    import billing.invoices.models
     import billing.ledger.models  # noqa: F401
     import network.health.models
     import network.models  # noqa: F401

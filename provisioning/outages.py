@@ -89,3 +89,16 @@ async def compensations(session: AsyncSession, *, contract_id: int) -> list[Outa
 
 def install() -> None:
     subscribe(LineOutagesEnded, on_line_outages_ended)
+
+
+async def compensations_until(
+    session: AsyncSession, *, contract_from: int, contract_to: int, before: date
+) -> list[OutageCompensation]:
+    """The compensation days of the contracts with ids in [contract_from, contract_to] in billing months
+    before ``before`` (one query; billing leaves out the ones it credited already)."""
+    query = (
+        sa.select(OutageCompensation)
+        .where(OutageCompensation.contract_id.between(contract_from, contract_to), OutageCompensation.period < before)
+        .order_by(OutageCompensation.contract_id, OutageCompensation.period, OutageCompensation.incident_id)
+    )
+    return list((await session.scalars(query)).all())

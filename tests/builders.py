@@ -83,6 +83,7 @@ async def make_plan(
     min_term_months: int = 24,
     notice_months: int = 1,
     fee_cents: int = 3990,
+    setup_fee_cents: int = 0,
     includes_phone: bool = False,
 ) -> Plan:
     bind_actor(session, BOARD)
@@ -96,7 +97,7 @@ async def make_plan(
             down_kbps=100_000,
             up_kbps=40_000,
             monthly_fee_cents=fee_cents,
-            setup_fee_cents=0,
+            setup_fee_cents=setup_fee_cents,
             min_term_months=min_term_months,
             notice_months=notice_months,
             includes_phone=includes_phone,

@@ -77,6 +77,8 @@ def main() -> None:
         print(f"{name:<24} {int(f['requests']):>8} {f['per_s']:>8.1f} {f['p50_ms']:>8.2f} {f['p99_ms']:>8.2f}")
     print(f"API process peak RSS: {rss:.1f} MiB (goal: under 300 MiB)")
 
+    from tools.bench_billing import bench_billing
+    from tools.bench_billing import print_table as print_billing_table
     from tools.bench_invoices import bench_invoices
     from tools.bench_invoices import print_table as print_invoice_table
     from tools.bench_radius import bench_radius
@@ -91,6 +93,8 @@ def main() -> None:
     snmp = bench_snmp()
     invoices = bench_invoices()
     results.update(invoices)
+    billing = bench_billing()
+    results.update(billing)
     results.update(radius)
     results.update(snmp)
     results.update(router)
@@ -115,6 +119,7 @@ def main() -> None:
     print_snmp_table(snmp)
     print()
     print_invoice_table(invoices)
+    print_billing_table(billing)
     out = ROOT / "build" / "bench.json"
     out.parent.mkdir(exist_ok=True)
     existing = json.loads(out.read_text()) if out.exists() else {}

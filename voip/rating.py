@@ -300,3 +300,35 @@ async def rate_unrated(session: AsyncSession, *, zone: str, limit: int = DEFAULT
     if rated:
         await session.execute(sa.insert(RatedCall), rated)
     return RatingReport(len(rated), unrated)
+
+
+@dataclass(frozen=True, slots=True)
+class CallTotal:
+    """A contract's rated calls of one billing period: how many, billed seconds, and their price in cents
+    (to four places; the invoice rounds the sum)."""
+
+    contract_id: int
+    calls: int
+    billed_seconds: int
+    price_cents: Decimal
+
+
+async def call_totals(
+    session: AsyncSession, *, period: date, contract_from: int, contract_to: int
+) -> dict[int, CallTotal]:
+    """The rated calls of ``period`` (its first day) per contract, for the contracts with ids in
+    [contract_from, contract_to] (one query, a range rather than a long list: for bill runs)."""
+    query = (
+        sa.select(
+            RatedCall.contract_id,
+            sa.func.count(),
+            sa.func.sum(RatedCall.billed_seconds),
+            sa.func.sum(RatedCall.price_cents),
+        )
+        .where(RatedCall.period == period, RatedCall.contract_id.between(contract_from, contract_to))
+        .group_by(RatedCall.contract_id)
+    )
+    return {
+        int(contract_id): CallTotal(int(contract_id), int(calls), int(seconds or 0), Decimal(price or 0))
+        for contract_id, calls, seconds, price in (await session.execute(query)).all()
+    }

@@ -385,6 +385,7 @@ def audit_list(
 def main() -> None:
     # The domains' command groups live with their domains; registered here, where the CLI is composed.
     from billing.dividends.cli import dividends_cli
+    from billing.invoices.cli import billing_cli
     from billing.ledger.cli import ledger_cli
     from network.cli import router_cli
     from network.health.cli import devices_cli
@@ -395,4 +396,5 @@ def main() -> None:
     cli.add_typer(provision_cli, name="provision")
     cli.add_typer(ledger_cli, name="ledger")
     cli.add_typer(dividends_cli, name="dividends")
+    cli.add_typer(billing_cli, name="billing")
     cli()

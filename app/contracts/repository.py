@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -202,3 +203,61 @@ def service_summary() -> sa.Select[int, str, int, ContractStatus, str, int, int]
         Plan.down_kbps.label("down_kbps"),
         Plan.up_kbps.label("up_kbps"),
     ).join(Plan, Plan.id == Contract.plan_id)
+
+
+def _in_service(first: date, last: date) -> sa.ColumnElement[bool]:
+    """Contracts that ran on at least one day of [first, last]."""
+    ended = sa.func.coalesce(Contract.terminated_on, Contract.ends_on)
+    return sa.and_(
+        Contract.start_on.is_not(None),
+        Contract.start_on <= last,
+        sa.or_(ended.is_(None), ended >= first),
+        Contract.status != ContractStatus.ORDERED,
+    )
+
+
+async def member_ids_in_service(session: AsyncSession, *, first: date, last: date) -> list[int]:
+    query = sa.select(Contract.member_id).where(_in_service(first, last)).distinct().order_by(Contract.member_id)
+    return [int(m) for m in (await session.execute(query)).scalars()]
+
+
+async def billing_rows(
+    session: AsyncSession, *, first: date, last: date, member_from: int, member_to: int
+) -> list[Any]:
+    query = (
+        sa.select(
+            Contract.id,
+            Contract.number,
+            Contract.member_id,
+            Contract.plan_id,
+            Contract.start_on,
+            sa.func.coalesce(Contract.terminated_on, Contract.ends_on).label("end_on"),
+            Contract.min_term_months,
+            Contract.notice_months,
+        )
+        .where(_in_service(first, last), Contract.member_id.between(member_from, member_to))
+        .order_by(Contract.member_id, Contract.id)
+    )
+    # Core, not the ORM's result processing: a bill run reads every contract this way.
+    return list((await (await session.connection()).execute(query)).all())
+
+
+async def plan_rows(session: AsyncSession) -> list[Any]:
+    query = sa.select(Plan.id, Plan.code, Plan.name, Plan.monthly_fee_cents, Plan.setup_fee_cents, Plan.includes_phone)
+    return list((await session.execute(query)).all())
+
+
+async def plan_change_rows(session: AsyncSession, *, since: datetime) -> list[Any]:
+    """The audit log's record of plan changes (the plan id before and after, and when) since ``since``."""
+    from app.audit.models import AuditEvent
+
+    query = (
+        sa.select(AuditEvent.entity_id, AuditEvent.at, AuditEvent.before, AuditEvent.after)
+        .where(
+            AuditEvent.action == "contract.change_plan",
+            AuditEvent.entity_type == Contract.__tablename__,
+            AuditEvent.at >= since,
+        )
+        .order_by(AuditEvent.at, AuditEvent.id)
+    )
+    return list((await session.execute(query)).all())

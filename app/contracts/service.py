@@ -5,7 +5,8 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -517,3 +518,74 @@ async def end_due_contracts(session: AsyncSession, *, settings: Settings) -> int
         await session.flush()
         await _announce(session, contracts, actor=system, previous_of=previous_of)
     return len(contracts)
+
+
+# --- what billing reads --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BillablePlan:
+    """A plan's fees as a bill run needs them."""
+
+    id: int
+    code: str
+    name: str
+    monthly_fee_cents: int
+    setup_fee_cents: int
+    includes_phone: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BillableContract:
+    """A contract that ran on at least one day of a billing period: its plan now, its start and its end (the
+    day it was terminated, else the day it is due to end, if any)."""
+
+    id: int
+    number: str
+    member_id: int
+    plan_id: int
+    start_on: date
+    end_on: date | None
+    min_term_months: int
+    notice_months: int
+
+
+@dataclass(frozen=True, slots=True)
+class PlanChange:
+    """A contract moved from one plan to another, effective from ``effective_on`` (the coop's local day)."""
+
+    contract_id: int
+    effective_on: date
+    from_plan_id: int
+    to_plan_id: int
+
+
+async def billable_plans(session: AsyncSession) -> dict[int, BillablePlan]:
+    """Every plan (also retired ones: contracts may still run on them), by id."""
+    return {row.id: BillablePlan(**row._mapping) for row in await repository.plan_rows(session)}
+
+
+async def members_in_service(session: AsyncSession, *, first: date, last: date) -> list[int]:
+    """The ids, ascending, of members with a contract that ran on a day of [first, last]."""
+    return await repository.member_ids_in_service(session, first=first, last=last)
+
+
+async def billable_contracts(
+    session: AsyncSession, *, first: date, last: date, member_from: int, member_to: int
+) -> list[BillableContract]:
+    """The contracts that ran on a day of [first, last] of the members with ids in [member_from, member_to],
+    by member and id (plain rows: for bill runs of many members)."""
+    rows = await repository.billing_rows(session, first=first, last=last, member_from=member_from, member_to=member_to)
+    return [BillableContract(*row) for row in rows]
+
+
+async def plan_changes(session: AsyncSession, *, since: date, zone: str) -> list[PlanChange]:
+    """Every contract's plan changes effective on or after ``since``, oldest first (few in a month). A plan change takes
+    effect on the local day it was made (``change_plan``); the audit log keeps the plan before and after."""
+    start = datetime.combine(since - timedelta(days=1), datetime.min.time(), ZoneInfo(zone))
+    changes = []
+    for entity_id, at, before, after in await repository.plan_change_rows(session, since=start):
+        day = at.astimezone(ZoneInfo(zone)).date()
+        if day >= since and before and after and "plan_id" in before and "plan_id" in after:
+            changes.append(PlanChange(int(entity_id), day, int(before["plan_id"]), int(after["plan_id"])))
+    return changes

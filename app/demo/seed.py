@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -35,6 +35,7 @@ from network.snmp import Community, Target, poll_device
 from provisioning import service as provisioning
 from voip import rating
 from voip import service as voip
+from voip.models import CallDetailRecord
 from voip.schemas import NumberBlockCreate, RateCreate
 
 DEMO_PASSWORD = "demo-pass"  # noqa: S105 - documented in the README; demo data only
@@ -260,6 +261,36 @@ async def seed_health(session: AsyncSession, *, settings: Settings) -> None:
         await health.set_line_port(
             session, actor=operator, device_id=dslam.id, data=LinePortSet(line_id=line_id, if_index=if_index)
         )
+
+
+DEMO_CALLS = (("+4933155512", 185), ("+491701234567", 42), ("+43122334455", 610), ("+4930901820", 75))
+
+
+async def seed_calls(session: AsyncSession, *, settings: Settings, today: date) -> int:
+    """Last month's calls of the first phone lines, as Asterisk writes them into ``cdr``, rated: so the next
+    bill run has a telephony line to bill. Returns how many calls were rated."""
+    staff = Actor(user_id=None, label="demo-seed (operator)", role=Role.OPERATOR, channel=Channel.CLI)
+    first_of_month = date(today.year, today.month, 1)
+    last_month = first_of_month - timedelta(days=20)
+    for n, line in enumerate((await voip.phone_lines(session, actor=staff))[:8]):
+        for k, (dialled, seconds) in enumerate(DEMO_CALLS):
+            answer = datetime.combine(last_month + timedelta(days=k), time(10 + n % 8, 5 * k), tzinfo=UTC)
+            session.add(
+                CallDetailRecord(
+                    accountcode=line.extension,
+                    src=line.number,
+                    dst=dialled,
+                    start=answer - timedelta(seconds=4),
+                    answer=answer,
+                    end=answer + timedelta(seconds=seconds),
+                    billsec=seconds,
+                    duration=seconds + 4,
+                    disposition="ANSWERED",
+                    uniqueid=f"demo-{line.extension}-{k}",
+                )
+            )
+    await session.flush()
+    return (await rating.rate_unrated(session, zone=settings.timezone)).rated
 
 
 async def is_empty(session: AsyncSession) -> bool:
@@ -524,5 +555,6 @@ async def seed(
     )
     await members.apply_departures(session, settings=settings)
     await seed_health(session, settings=settings)
+    await seed_calls(session, settings=settings, today=today)
     await session.flush()
     return SeedReport(members=members_count, users=users, contracts=contracts_made)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Any
 
 from app.kit.errors import Forbidden
 
@@ -52,3 +53,13 @@ class Actor:
     @classmethod
     def system(cls, label: str = "system", channel: Channel = Channel.SYSTEM) -> Actor:
         return cls(user_id=None, label=label, role=Role.ADMIN, channel=channel)
+
+
+def owned_by(actor: Actor, member_column: Any) -> Any:
+    """The one filter that keeps a member to their own rows (``member_column`` is the row's member id);
+    staff see every row."""
+    import sqlalchemy as sa
+
+    if actor.is_member:
+        return member_column == (actor.member_id if actor.member_id is not None else -1)
+    return sa.true()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import enum
+import operator
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -75,3 +78,41 @@ class TimestampMixin:
 
 def fk(target: str, *, ondelete: str = "RESTRICT") -> sa.ForeignKey:
     return sa.ForeignKey(target, ondelete=ondelete)
+
+
+async def bulk_insert(
+    session: AsyncSession, table: sa.Table, rows: Sequence[dict[str, Any]], *, ids: bool = False
+) -> list[int]:
+    """Write many rows of ``table`` at once and, with ``ids``, return their new ids in the rows' order.
+
+    PostgreSQL draws the ids from the table's sequence in one query and writes the rows with COPY (row
+    triggers fire as for INSERT); other databases get a multi-row INSERT ... RETURNING. Every row has the
+    same keys. For set-based jobs (bill runs); the ORM and its audit hooks are not involved.
+    """
+    if not rows:
+        return []
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql":
+        if not ids:
+            await connection.execute(sa.insert(table), list(rows))
+            return []
+        result = await connection.execute(
+            sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), list(rows)
+        )
+        return [int(i) for i in result.scalars()]
+    new_ids: list[int] = []
+    if ids:
+        result = await connection.execute(
+            sa.text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
+            {"table": table.name, "n": len(rows)},
+        )
+        new_ids = [int(i) for i in result.scalars()]
+    columns = list(rows[0])
+    pick = operator.itemgetter(*columns)
+    records = [pick(row) for row in rows] if len(columns) > 1 else [(row[columns[0]],) for row in rows]
+    if ids:
+        columns = ["id", *columns]
+        records = [(i, *record) for i, record in zip(new_ids, records, strict=True)]
+    raw = await connection.get_raw_connection()
+    await raw.driver_connection.copy_records_to_table(table.name, records=records, columns=columns)  # type: ignore[union-attr]
+    return new_ids

@@ -313,3 +313,25 @@ async def capital_movements_between(
         .order_by(CapitalMovement.member_id, CapitalMovement.effective_on, CapitalMovement.id)
     )
     return list(rows.scalars())
+
+
+async def buyer_rows(session: AsyncSession, *, member_from: int, member_to: int, on: date) -> dict[int, dict[str, Any]]:
+    """Number, name and address of the members with ids in [member_from, member_to] as they stood at the end
+    of ``on`` (plain rows, two queries for the whole range: for bill runs of many members)."""
+    columns = ("first_name", "last_name", "organisation", "street", "postal_code", "city", "country")
+    connection = await session.connection()  # Core rows: a bill run reads every member this way
+    members = await connection.execute(
+        sa.select(Member.id, Member.number, *(getattr(Member, c) for c in columns)).where(
+            Member.id.between(member_from, member_to)
+        )
+    )
+    found = {row.id: dict(row._mapping) for row in members}
+    details = await connection.execute(
+        sa.select(MemberDetails.member_id, *(getattr(MemberDetails, c) for c in columns))
+        .where(MemberDetails.member_id.between(member_from, member_to), MemberDetails.effective_on <= on)
+        .order_by(MemberDetails.member_id, MemberDetails.effective_on, MemberDetails.id)
+    )
+    for row in details:
+        if row.member_id in found:
+            found[row.member_id].update({c: getattr(row, c) for c in columns})
+    return found

@@ -6,6 +6,7 @@ paid-in capital can be read as of any past date.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -757,3 +758,33 @@ async def record_capital_change(
         session.add(movement)
         await session.flush()
     return movement
+
+
+@dataclass(frozen=True, slots=True)
+class Buyer:
+    """A member as an invoice names them: register number, name and address on a given day."""
+
+    member_id: int
+    number: int | None
+    name: str
+    street: str
+    postal_code: str
+    city: str
+    country: str
+
+
+async def buyers_as_of(session: AsyncSession, *, member_from: int, member_to: int, on: date) -> dict[int, Buyer]:
+    """The members with ids in [member_from, member_to] as the register stood at the end of ``on``, by id."""
+    rows = await repository.buyer_rows(session, member_from=member_from, member_to=member_to, on=on)
+    return {
+        member_id: Buyer(
+            member_id=member_id,
+            number=row["number"],
+            name=display_name(row["first_name"], row["last_name"], row["organisation"]),
+            street=row["street"],
+            postal_code=row["postal_code"],
+            city=row["city"],
+            country=row["country"],
+        )
+        for member_id, row in rows.items()
+    }

@@ -21,6 +21,7 @@ TEMPLATE_DIRS = [
     _ROOT.parent / "network" / "health" / "templates",
     _ROOT.parent / "billing" / "documents" / "templates",
     _ROOT.parent / "billing" / "dividends" / "templates",
+    _ROOT.parent / "billing" / "invoices" / "templates",
 ]
 
 

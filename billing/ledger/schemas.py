@@ -6,8 +6,9 @@ known and open accounts) are the service's, so every caller gets the same refusa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -144,3 +145,24 @@ class ShareBookingReport(BaseModel):
     payments: int = 0
     transfers: int = 0
     booked: int
+
+
+class PostingLine(NamedTuple):
+    """A line of a ``Posting``: the same fields as ``LineDraft``, as a plain record."""
+
+    account: str
+    debit_cents: int = 0
+    credit_cents: int = 0
+    member_id: int | None = None
+
+
+class Posting(NamedTuple):
+    """An entry to post in a batch (``post_many``), as a plain record: what software composes by the thousand
+    (a bill run) skips pydantic's per-field parsing; the ledger's rules are checked by the service alike."""
+
+    entry_date: date
+    text: str
+    source_kind: SourceKind
+    source_id: str
+    lines: Sequence[PostingLine]
+    currency: str = LEDGER_CURRENCY

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import action
 from app.kit.actor import Actor, Role
+from app.kit.db import bulk_insert
 from app.kit.errors import Conflict, Invalid, NotFound
 from app.kit.events import ShareCapitalTransferred, SharePaymentRecorded, subscribe
 from app.kit.time import utcnow
@@ -38,6 +39,8 @@ from billing.ledger.schemas import (
     LineDraft,
     LineOut,
     MemberBalances,
+    Posting,
+    PostingLine,
     TrialBalance,
 )
 
@@ -47,7 +50,11 @@ LineKey = tuple[int, int | None, int, int]
 # --- posting ---------------------------------------------------------------------------------------
 
 
-def _check_shape(draft: EntryDraft) -> None:
+def _lines(draft: EntryDraft | Posting) -> Sequence[LineDraft | PostingLine]:
+    return draft.lines
+
+
+def _check_shape(draft: EntryDraft | Posting) -> None:
     """The rules an entry must meet on its own, before any account is looked at."""
     if draft.currency != LEDGER_CURRENCY:
         raise Invalid(
@@ -55,7 +62,7 @@ def _check_shape(draft: EntryDraft) -> None:
         )
     if len(draft.lines) < 2:
         raise Invalid("An entry needs at least two lines.", code="ledger_too_few_lines", field="lines")
-    for n, line in enumerate(draft.lines):
+    for n, line in enumerate(_lines(draft)):
         if line.debit_cents < 0 or line.credit_cents < 0 or (line.debit_cents == 0 and line.credit_cents == 0):
             raise Invalid(
                 f"Line {n + 1}: amounts must be positive (debit {line.debit_cents}, credit {line.credit_cents}).",
@@ -66,8 +73,8 @@ def _check_shape(draft: EntryDraft) -> None:
             raise Invalid(
                 f"Line {n + 1} is a debit or a credit, not both.", code="ledger_line_both_sides", field=f"lines.{n}"
             )
-    debits = sum(line.debit_cents for line in draft.lines)
-    credits = sum(line.credit_cents for line in draft.lines)
+    debits = sum(line.debit_cents for line in _lines(draft))
+    credits = sum(line.credit_cents for line in _lines(draft))
     if debits != credits:
         raise Invalid(
             f"Debits ({debits} cents) and credits ({credits} cents) must be equal.",
@@ -76,9 +83,10 @@ def _check_shape(draft: EntryDraft) -> None:
         )
 
 
-async def _check_accounts(session: AsyncSession, draft: EntryDraft, accounts: dict[str, Account]) -> None:
+def _check_lines(draft: EntryDraft | Posting, accounts: dict[str, Account]) -> set[int]:
+    """The rules each line meets against its account; returns the members the entry names."""
     member_ids: set[int] = set()
-    for n, line in enumerate(draft.lines):
+    for n, line in enumerate(_lines(draft)):
         account = accounts.get(line.account)
         if account is None:
             raise Invalid(
@@ -104,16 +112,23 @@ async def _check_accounts(session: AsyncSession, draft: EntryDraft, accounts: di
             )
         if line.member_id is not None:
             member_ids.add(line.member_id)
+    return member_ids
+
+
+async def _check_members(session: AsyncSession, member_ids: set[int]) -> None:
     missing = member_ids - await members.existing_member_ids(session, member_ids)
     if missing:
-        raise Invalid(
-            f"No member {', '.join(str(m) for m in sorted(missing))}.", code="ledger_unknown_member", field="lines"
-        )
+        shown = ", ".join(str(m) for m in sorted(missing)[:20])
+        raise Invalid(f"No member {shown}.", code="ledger_unknown_member", field="lines")
 
 
-def _draft_keys(draft: EntryDraft, accounts: dict[str, Account]) -> list[LineKey] | None:
+async def _check_accounts(session: AsyncSession, draft: EntryDraft, accounts: dict[str, Account]) -> None:
+    await _check_members(session, _check_lines(draft, accounts))
+
+
+def _draft_keys(draft: EntryDraft | Posting, accounts: dict[str, Account]) -> list[LineKey] | None:
     keys: list[LineKey] = []
-    for line in draft.lines:
+    for line in _lines(draft):
         account = accounts.get(line.account)
         if account is None:
             return None
@@ -126,7 +141,7 @@ def _entry_keys(entry: JournalEntry) -> list[LineKey]:
     return sorted(keys, key=lambda k: (k[0], k[1] or 0, k[2], k[3]))
 
 
-def _replay(existing: JournalEntry, draft: EntryDraft, accounts: dict[str, Account]) -> JournalEntry:
+def _replay(existing: JournalEntry, draft: EntryDraft | Posting, accounts: dict[str, Account]) -> JournalEntry:
     """The same source posted again: the entry already booked, if the new one says the same (date and lines)."""
     if existing.entry_date != draft.entry_date or _entry_keys(existing) != _draft_keys(draft, accounts):
         raise Conflict(
@@ -195,6 +210,87 @@ async def post(session: AsyncSession, *, actor: Actor, entry: EntryDraft) -> Jou
         raise Invalid("Reversals are posted by reversing an entry.", code="ledger_source_reserved", field="source_kind")
     with action(session, "ledger.post"):
         return await _post(session, draft=entry, reverses_id=None)
+
+
+async def post_many(session: AsyncSession, *, actor: Actor, entries: Sequence[EntryDraft | Posting]) -> list[int]:
+    """Book many entries at once, set-based (a bill run's invoices), and return their ids in order.
+
+    The same rules and refusals as ``post``, checked on the whole batch before anything is written (one query
+    for the accounts, one for the members, one for sources booked already); then the entries and their lines
+    are written in two multi-row inserts, not one ORM object each. A source booked already returns that
+    entry's id if it says the same, else ``ledger_source_conflict``; a source twice in the batch is
+    ``ledger_source_twice``. Unlike ``post``, a lost race for a source fails the whole batch (callers hold
+    a lock on what they book, as the bill run does). Entries written this way are not in the audit log one
+    by one: the caller records the action that caused them.
+    """
+    actor.require(Role.OPERATOR, Role.BOARD)
+    if not entries:
+        return []
+    sources: set[tuple[SourceKind, str]] = set()
+    for draft in entries:
+        if draft.source_kind is SourceKind.REVERSAL:
+            raise Invalid(
+                "Reversals are posted by reversing an entry.", code="ledger_source_reserved", field="source_kind"
+            )
+        _check_shape(draft)
+        key: tuple[SourceKind, str] = (draft.source_kind, draft.source_id)
+        if key in sources:
+            raise Invalid(
+                f"{draft.source_kind.value} {draft.source_id} is in the batch twice.", code="ledger_source_twice"
+            )
+        sources.add(key)
+    accounts = await repository.accounts_by_code(session, {line.account for e in entries for line in _lines(e)})
+    member_ids: set[int] = set()
+    for draft in entries:
+        member_ids |= _check_lines(draft, accounts)
+    await _check_members(session, member_ids)
+    booked: dict[tuple[SourceKind, str], int] = {}
+    for kind in {draft.source_kind for draft in entries}:
+        ids = [d.source_id for d in entries if d.source_kind is kind]
+        for source_id in await repository.booked_source_ids(session, kind, ids):
+            booked[(kind, source_id)] = 0
+    for draft in entries:
+        key = (draft.source_kind, draft.source_id)
+        if key in booked:
+            existing = await repository.entry_by_source(session, draft.source_kind, draft.source_id)
+            if existing is not None:
+                booked[key] = _replay(existing, draft, accounts).id
+    fresh = [draft for draft in entries if (draft.source_kind, draft.source_id) not in booked]
+    now = utcnow()
+    entry_ids = await bulk_insert(
+        session,
+        JournalEntry.__table__,  # type: ignore[arg-type]
+        [
+            {
+                "entry_date": d.entry_date,
+                "booked_at": now,
+                "text": d.text,
+                "source_kind": d.source_kind.value,
+                "source_id": d.source_id,
+                "currency": d.currency,
+                "reverses_id": None,
+            }
+            for d in fresh
+        ],
+        ids=True,
+    )
+    await bulk_insert(
+        session,
+        JournalLine.__table__,  # type: ignore[arg-type]
+        [
+            {
+                "entry_id": entry_id,
+                "account_id": accounts[line.account].id,
+                "member_id": line.member_id,
+                "debit_cents": line.debit_cents,
+                "credit_cents": line.credit_cents,
+            }
+            for entry_id, d in zip(entry_ids, fresh, strict=True)
+            for line in d.lines
+        ],
+    )
+    new_ids = iter(entry_ids)
+    return [booked.get((d.source_kind, d.source_id)) or next(new_ids) for d in entries]
 
 
 async def reverse(
@@ -398,3 +494,21 @@ def install() -> None:
 
     subscribe(SharePaymentRecorded, share_payments.on_share_payments_recorded)
     subscribe(ShareCapitalTransferred, share_payments.on_share_capital_transferred)
+
+
+AGING_BUCKETS = (30, 60, 90)
+
+
+async def receivables_aging(session: AsyncSession, *, actor: Actor, on: date) -> dict[str, int]:
+    """The receivables' net balance by booking age on ``on`` (0-30, 31-60, 61-90, over 90 days): each entry
+    date's debits less credits in its bucket. Payments are not matched to invoices here, so this is the
+    books' view by age, not a list of open items."""
+    actor.require(Role.BOARD)
+    account = (await repository.system_accounts(session))[SystemAccount.RECEIVABLES]
+    buckets = {f"0-{AGING_BUCKETS[0]}": 0, "31-60": 0, "61-90": 0, "91+": 0}
+    names = list(buckets)
+    for entry_date, balance in await repository.member_account_ages(session, account_id=account.id, on=on):
+        age = (on - entry_date).days
+        index = next((i for i, limit in enumerate(AGING_BUCKETS) if age <= limit), len(AGING_BUCKETS))
+        buckets[names[index]] += int(balance or 0)
+    return buckets

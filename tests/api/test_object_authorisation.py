@@ -20,6 +20,8 @@ from app.members import service as members
 from app.settings import Settings
 from billing.dividends import service as dividends
 from billing.dividends.schemas import DecisionCreate
+from billing.invoices import billrun
+from billing.invoices import repository as invoice_repository
 from billing.ledger import repository as ledger
 from billing.ledger.repository import EntryFilter
 from network.health import service as health
@@ -53,6 +55,7 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "ReversalCreate": {"reversed_on": "2026-01-31"},
     "PreferenceUpdate": {"choice": "capital"},
     "ExemptionOrderCreate": {"calendar_year": 2026, "allowance_cents": 100},
+    "CreditNoteCreate": {"reason": "Storno"},
 }
 # Catalogue data every logged-in user may read.
 PUBLIC_KINDS = {"plan_id"}
@@ -101,6 +104,12 @@ async def two_members(db_session: AsyncSession, settings: Settings) -> dict[str,
     assert annas_job is not None and bens_job is not None
     annas_entry = (await ledger.search_entries(db_session, filters=EntryFilter(member_id=anna.id), limit=1))[0][0]
     bens_entry = (await ledger.search_entries(db_session, filters=EntryFilter(member_id=ben.id), limit=1))[0][0]
+    run = await billrun.preview(db_session, actor=BOARD, settings=settings, period="2026-10")
+    run = await billrun.issue(db_session, actor=BOARD, settings=settings, run_id=run.id)
+    invoices, _ = await invoice_repository.search(
+        db_session, actor=BOARD, filters=invoice_repository.InvoiceFilter(bill_run_id=run.id), limit=10, offset=0
+    )
+    invoice_of = {invoice.member_id: invoice.id for invoice in invoices}
     anna_user = await make_user(db_session, role=Role.MEMBER, member=anna)
     ben_user = await make_user(db_session, role=Role.MEMBER, member=ben)
     # Network devices and incidents belong to no member: members are refused them all.
@@ -146,6 +155,8 @@ async def two_members(db_session: AsyncSession, settings: Settings) -> dict[str,
             "entry_id": annas_entry.id,
             "decision_id": decision.id,
             "year": 2025,
+            "invoice_id": invoice_of[anna.id],
+            "run_id": run.id,
         },
         "foreign": {
             "member_id": ben.id,
@@ -162,6 +173,8 @@ async def two_members(db_session: AsyncSession, settings: Settings) -> dict[str,
             "entry_id": bens_entry.id,
             "decision_id": decision.id,
             "year": 2025,
+            "invoice_id": invoice_of[ben.id],
+            "run_id": run.id,
         },
         "ben_markers": ["Bensheimer", ben.email],
     }

@@ -1,0 +1,461 @@
+"""The monthly bill run: one invoice per member for all their contracts, previewed as drafts, then issued.
+
+What a period's invoice bills (each line names its source in ``source_ref``, unique, so a source is billed
+once however often a run is repeated):
+
+* the monthly fee of each contract, in advance for the period, pro rata by days where the contract started,
+  ended or changed plan within it (a plan change takes effect on its day, the audit log keeps the plans);
+* the setup fee of a contract that started in the period or the month before (its first invoice);
+* the rated calls of the month before;
+* outage compensation (§58 (3) TKG) of earlier months not credited yet, as negative lines;
+* pending credits (a dividend set off) as settlements outside the VAT base.
+
+Usage items: no plan meters volume (plans have rates and fees only), so a run bills none.
+
+Set-based: members are processed in chunks of ``CHUNK`` by id range; each chunk is a few queries that read
+plain rows and a few multi-row inserts (COPY on PostgreSQL), never an ORM object per member. Issuing is one
+transaction: numbers for every draft from the series row, one UPDATE, the ledger postings in batches.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.service import action
+from app.contracts import service as contracts
+from app.kit.actor import Actor, Role
+from app.kit.db import bulk_insert
+from app.kit.errors import Conflict, Invalid, NotFound
+from app.kit.money import decimal_to_cents, pro_rata_cents, vat_by_rate
+from app.kit.time import add_months, local_today, utcnow
+from app.members import service as members
+from app.settings import Settings
+from billing.invoices import repository, service
+from billing.invoices.models import (
+    BillRun,
+    BillRunStatus,
+    Invoice,
+    InvoiceContractTerms,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceSettlement,
+    InvoiceStatus,
+    ServiceKind,
+)
+from provisioning import outages
+from voip import rating
+
+CHUNK = 2000
+LOWER_RATE = (500, Decimal("0.10"))
+HIGHER_RATE = (1000, Decimal("0.20"))
+FOUR_PLACES = Decimal("0.0001")
+ONE = Decimal(1)
+
+
+@dataclass
+class _Draft:
+    member_id: int
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    terms: list[dict[str, Any]] = field(default_factory=list)
+    settlements: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _unit_price(cents: int | Decimal, quantity: Decimal) -> Decimal:
+    if not quantity:
+        return Decimal(0)
+    return (Decimal(cents) / 100 / quantity).quantize(FOUR_PLACES)
+
+
+def _segments(
+    contract: contracts.BillableContract, changes: list[contracts.PlanChange], first: date, last: date
+) -> list[tuple[date, date, int]]:
+    """The days of [first, last] the contract ran, split where its plan changed: (from, to, plan id)."""
+    start = max(contract.start_on, first)
+    end = min(contract.end_on, last) if contract.end_on else last
+    if end < start:
+        return []
+    if not changes:
+        return [(start, end, contract.plan_id)]
+
+    def plan_on(day: date) -> int:
+        for change in changes:
+            if change.effective_on > day:
+                return change.from_plan_id
+        return contract.plan_id
+
+    cuts = sorted({c.effective_on for c in changes if start < c.effective_on <= end})
+    bounds = [start, *cuts]
+    return [
+        (a, (bounds[i + 1] - timedelta(days=1)) if i + 1 < len(bounds) else end, plan_on(a))
+        for i, a in enumerate(bounds)
+    ]
+
+
+def _compensation_cents(fee_cents: int, lower_days: int, higher_days: int) -> int:
+    lower = max(LOWER_RATE[0], decimal_to_cents(Decimal(fee_cents) * LOWER_RATE[1] / 100))
+    higher = max(HIGHER_RATE[0], decimal_to_cents(Decimal(fee_cents) * HIGHER_RATE[1] / 100))
+    return lower * lower_days + higher * higher_days
+
+
+@functools.lru_cache(maxsize=4096)
+def _term_dates(start_on: date, min_term_months: int, notice_months: int) -> tuple[date, date]:
+    """End of the minimum term and the last day to cancel for it (many contracts share a start day)."""
+    term_end = contracts.min_term_end(start_on, min_term_months)
+    return term_end, contracts.last_day_to_cancel(term_end, notice_months)
+
+
+class _Chunk:
+    """One chunk of members: what their invoices bill, read in a few queries and built in memory."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        first: date,
+        last: date,
+        plans: dict[int, contracts.BillablePlan],
+        changes: dict[int, list[contracts.PlanChange]],
+    ):
+        self.settings, self.first, self.last, self.plans, self.changes = settings, first, last, plans, changes
+        self.rate = settings.vat_standard_rate
+        self.days_in_month = (last - first).days + 1
+        self.previous = add_months(first, -1)
+        self.drafts: dict[int, _Draft] = {}
+        self._months: dict[int, tuple[str, Decimal]] = {}
+        self.month = f"{first:%Y-%m}"
+
+    def _line(
+        self,
+        contract: contracts.BillableContract,
+        *,
+        description: str,
+        quantity: Decimal,
+        unit: str,
+        unit_price: Decimal,
+        net_cents: int,
+        service_kind: ServiceKind,
+        period_start: date,
+        period_end: date,
+        source_ref: str,
+    ) -> None:
+        draft = self.drafts.get(contract.member_id)
+        if draft is None:
+            draft = self.drafts[contract.member_id] = _Draft(contract.member_id)
+        # One key order for every line: the chunk's lines are written with one COPY column list.
+        draft.lines.append(
+            {
+                "description": description,
+                "quantity": quantity,
+                "unit": unit,
+                "unit_price": unit_price,
+                "net_cents": net_cents,
+                "vat_rate": self.rate,
+                "service_kind": service_kind.value,
+                "period_start": period_start,
+                "period_end": period_end,
+                "contract_id": contract.id,
+                "contract_number": contract.number,
+                "source_ref": source_ref,
+            }
+        )
+
+    def _full_month(self, plan: contracts.BillablePlan) -> tuple[str, Decimal]:
+        """Description and unit price of a whole month on ``plan`` (the same for most lines of a run)."""
+        known = self._months.get(plan.id)
+        if known is None:
+            known = self._months[plan.id] = (
+                f"{plan.name}, Monatsentgelt {self.first:%m/%Y}",
+                _unit_price(plan.monthly_fee_cents, Decimal(1)),
+            )
+        return known
+
+    def fees(self, contract: contracts.BillableContract, changes: list[contracts.PlanChange]) -> None:
+        month = self.month
+        for a, b, plan_id in _segments(contract, changes, self.first, self.last):
+            plan = self.plans[plan_id]
+            days = (b - a).days + 1
+            if days == self.days_in_month:
+                description, unit_price = self._full_month(plan)
+                quantity, unit, net = ONE, "MON", plan.monthly_fee_cents
+            else:
+                description = (
+                    f"{plan.name}, Monatsentgelt {self.first:%m/%Y} anteilig ({days} von {self.days_in_month} Tagen)"
+                )
+                unit_price = _unit_price(Decimal(plan.monthly_fee_cents) / self.days_in_month, ONE)
+                quantity, unit = Decimal(days), "DAY"
+                net = pro_rata_cents(plan.monthly_fee_cents, days, self.days_in_month)
+            self._line(
+                contract,
+                description=description,
+                quantity=quantity,
+                unit=unit,
+                unit_price=unit_price,
+                net_cents=net,
+                service_kind=ServiceKind.INTERNET,
+                period_start=a,
+                period_end=b,
+                source_ref=f"fee:{contract.id}:{month}:{a.day:02d}",
+            )
+        plan = self.plans[contract.plan_id]
+        if plan.setup_fee_cents and contract.start_on >= self.previous and contract.start_on <= self.last:
+            self._line(
+                contract,
+                description=f"{plan.name}, einmaliges Bereitstellungsentgelt",
+                quantity=Decimal(1),
+                unit="C62",
+                unit_price=_unit_price(plan.setup_fee_cents, Decimal(1)),
+                net_cents=plan.setup_fee_cents,
+                service_kind=ServiceKind.SETUP,
+                period_start=contract.start_on,
+                period_end=contract.start_on,
+                source_ref=f"setup:{contract.id}",
+            )
+
+    def calls(self, contract: contracts.BillableContract, total: rating.CallTotal) -> None:
+        net = decimal_to_cents(total.price_cents / 100)
+        if net <= 0:
+            return
+        minutes = (Decimal(total.billed_seconds) / 60).quantize(FOUR_PLACES)
+        self._line(
+            contract,
+            description=f"Telefonie {self.previous:%m/%Y}: {total.calls} Verbindungen, {minutes:.0f} Minuten",
+            quantity=minutes,
+            unit="MIN",
+            unit_price=_unit_price(net, minutes),
+            net_cents=net,
+            service_kind=ServiceKind.TELEPHONY,
+            period_start=self.previous,
+            period_end=self.first - timedelta(days=1),
+            source_ref=f"calls:{contract.id}:{self.previous:%Y-%m}",
+        )
+
+    def compensation(self, contract: contracts.BillableContract, owed: Any) -> None:
+        plan = self.plans[contract.plan_id]
+        days = owed.lower_rate_days + owed.higher_rate_days
+        cents = _compensation_cents(plan.monthly_fee_cents, owed.lower_rate_days, owed.higher_rate_days)
+        self._line(
+            contract,
+            description=f"Entschädigung für Störung (§ 58 TKG) {owed.period:%m/%Y}: {days} Tage",
+            quantity=Decimal(days),
+            unit="DAY",
+            unit_price=_unit_price(-cents, Decimal(days)),
+            net_cents=-cents,
+            service_kind=ServiceKind.COMPENSATION,
+            period_start=owed.period,
+            period_end=add_months(owed.period, 1) - timedelta(days=1),
+            source_ref=f"outage:{contract.id}:{owed.incident_id}:{owed.period:%Y-%m}",
+        )
+
+    def terms(self, contract: contracts.BillableContract) -> None:
+        term_end, last_day = _term_dates(contract.start_on, contract.min_term_months, contract.notice_months)
+        draft = self.drafts.get(contract.member_id)
+        if draft is None:
+            return
+        draft.terms.append(
+            {
+                "contract_id": contract.id,
+                "contract_number": contract.number,
+                "plan_name": self.plans[contract.plan_id].name,
+                "start_on": contract.start_on,
+                "min_term_end_on": term_end,
+                "notice_months": contract.notice_months,
+                "notice_after_min_term_months": self.settings.contract_notice_after_min_term_months,
+                "last_day_to_cancel": last_day if last_day >= contract.start_on else None,
+            }
+        )
+
+
+async def _build_chunk(session: AsyncSession, chunk: _Chunk, *, member_from: int, member_to: int) -> list[_Draft]:
+    first, last = chunk.first, chunk.last
+    running = await contracts.billable_contracts(
+        session, first=first, last=last, member_from=member_from, member_to=member_to
+    )
+    if not running:
+        return []
+    low, high = min(c.id for c in running), max(c.id for c in running)
+    changes = chunk.changes
+    calls = await rating.call_totals(session, period=chunk.previous, contract_from=low, contract_to=high)
+    owed: dict[int, list[Any]] = defaultdict(list)
+    for compensation in await outages.compensations_until(session, contract_from=low, contract_to=high, before=first):
+        owed[compensation.contract_id].append(compensation)
+    for contract in running:
+        chunk.fees(contract, changes[contract.id])
+        if contract.id in calls:
+            chunk.calls(contract, calls[contract.id])
+        for compensation in owed[contract.id]:
+            chunk.compensation(contract, compensation)
+    billed = await repository.billed_refs_of_contracts(session, contract_from=low, contract_to=high)
+    for draft in chunk.drafts.values():
+        draft.lines = [line for line in draft.lines if line["source_ref"] not in billed]
+    chunk.drafts = {m: d for m, d in chunk.drafts.items() if d.lines}
+    for contract in running:
+        chunk.terms(contract)
+    for credit in await repository.open_credits(session, member_from=member_from, member_to=member_to):
+        if credit.member_id in chunk.drafts:
+            chunk.drafts[credit.member_id].settlements.append(
+                {
+                    "credit_id": credit.id,
+                    "text": credit.text,
+                    "amount_cents": -credit.amount_cents,
+                    "account": credit.account,
+                }
+            )
+    return list(chunk.drafts.values())
+
+
+async def _write_chunk(
+    session: AsyncSession,
+    drafts: list[_Draft],
+    *,
+    run: BillRun,
+    issue_on: date,
+    settings: Settings,
+    buyers: dict[int, members.Buyer],
+) -> None:
+    now = utcnow()
+    due = issue_on + timedelta(days=settings.invoice_due_days)
+    rows = []
+    for draft in drafts:
+        buyer = buyers[draft.member_id]
+        totals = vat_by_rate((line["vat_rate"], line["net_cents"]) for line in draft.lines)
+        net = sum(n for n, _ in totals.values())
+        vat = sum(v for _, v in totals.values())
+        rows.append(
+            {
+                "kind": InvoiceKind.INVOICE.value,
+                "status": InvoiceStatus.DRAFT.value,
+                "number": None,
+                "series_id": None,
+                "member_id": draft.member_id,
+                "bill_run_id": run.id,
+                "corrects_invoice_id": None,
+                "buyer_name": buyer.name,
+                "buyer_street": buyer.street,
+                "buyer_postal_code": buyer.postal_code,
+                "buyer_city": buyer.city,
+                "buyer_country": buyer.country,
+                "buyer_member_number": buyer.number,
+                # The member register keeps no VAT ID or business flag yet: consumers throughout.
+                "buyer_vat_id": None,
+                "buyer_is_business": False,
+                "issue_date": issue_on,
+                "period_start": run.period_start,
+                "period_end": run.period_end,
+                "due_date": due,
+                "net_cents": net,
+                "vat_cents": vat,
+                "gross_cents": net + vat,
+                "amount_due_cents": net + vat + sum(s["amount_cents"] for s in draft.settlements),
+                "currency": "EUR",
+                "issued_at": None,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    invoice_ids = await bulk_insert(session, Invoice.__table__, rows, ids=True)  # type: ignore[arg-type]
+    lines, terms, settlements = [], [], []
+    for invoice_id, draft in zip(invoice_ids, drafts, strict=True):
+        for position, line in enumerate(draft.lines, start=1):
+            lines.append({"invoice_id": invoice_id, "position": position, **line})
+        terms += [{"invoice_id": invoice_id, **t} for t in draft.terms]
+        settlements += [{"invoice_id": invoice_id, **s} for s in draft.settlements]
+    await bulk_insert(session, InvoiceLine.__table__, lines)  # type: ignore[arg-type]
+    await bulk_insert(session, InvoiceContractTerms.__table__, terms)  # type: ignore[arg-type]
+    await bulk_insert(session, InvoiceSettlement.__table__, settlements)  # type: ignore[arg-type]
+
+
+async def preview(
+    session: AsyncSession, *, actor: Actor, settings: Settings, period: str, issue_on: date | None = None
+) -> BillRun:
+    """Draft this period's invoices for every member with a contract in service, and return the run with
+    its totals. Open previews (of any period) are thrown away first: one preview at a time, so their
+    sources are free again. A period issued already yields only what was not billed yet (usually nothing)."""
+    actor.require(Role.BOARD)
+    first, last = service.period_bounds(period)
+    issue_on = issue_on or local_today(settings.timezone)
+    started = time.perf_counter()
+    with action(session, "bill_run.preview"):
+        stale = await repository.open_previews(session)
+        await repository.delete_drafts_of_runs(session, [r.id for r in stale])
+        for old in stale:
+            old.status = BillRunStatus.DISCARDED
+        run = BillRun(period_start=first, period_end=last, status=BillRunStatus.PREVIEW)
+        session.add(run)
+        await session.flush()
+    plans = await contracts.billable_plans(session)
+    changes: dict[int, list[contracts.PlanChange]] = defaultdict(list)
+    for change in await contracts.plan_changes(session, since=first, zone=settings.timezone):
+        changes[change.contract_id].append(change)
+    member_ids = await contracts.members_in_service(session, first=first, last=last)
+    for start in range(0, len(member_ids), CHUNK):
+        ids = member_ids[start : start + CHUNK]
+        chunk = _Chunk(settings=settings, first=first, last=last, plans=plans, changes=changes)
+        drafts = await _build_chunk(session, chunk, member_from=ids[0], member_to=ids[-1])
+        if not drafts:
+            continue
+        buyers = await members.buyers_as_of(session, member_from=ids[0], member_to=ids[-1], on=issue_on)
+        await _write_chunk(session, drafts, run=run, issue_on=issue_on, settings=settings, buyers=buyers)
+    with action(session, "bill_run.preview"):
+        for key, value in (await repository.run_totals(session, run.id)).items():
+            setattr(run, key, value)
+        run.preview_seconds = round(time.perf_counter() - started, 3)
+        await session.flush()
+    return run
+
+
+async def issue(session: AsyncSession, *, actor: Actor, settings: Settings, run_id: int) -> BillRun:
+    """Issue a previewed run in this transaction: number its drafts gaplessly (member order), book them and
+    their settlements in the ledger, consume the credits they settle. Issuing an issued run again changes
+    nothing; a preview dated before today is stale (``bill_run_stale``): preview again."""
+    actor.require(Role.BOARD)
+    run = await repository.bill_run(session, run_id, lock=True)
+    if run is None:
+        raise NotFound(f"Bill run {run_id} not found.", code="bill_run_not_found")
+    if run.status is BillRunStatus.ISSUED:
+        return run
+    if run.status is BillRunStatus.DISCARDED:
+        raise Conflict(f"Bill run {run_id} was replaced by a newer preview.", code="bill_run_discarded")
+    issue_on = (
+        await session.execute(sa.select(sa.func.min(Invoice.issue_date)).where(Invoice.bill_run_id == run.id))
+    ).scalar_one()
+    if issue_on is not None and issue_on < local_today(settings.timezone):
+        raise Conflict("The preview is from an earlier day; preview the run again.", code="bill_run_stale")
+    started = time.perf_counter()
+    if issue_on is not None:
+        await service.issue_drafts(
+            session, kind=InvoiceKind.INVOICE, year=issue_on.year, where="bill_run_id = :run", params={"run": run.id}
+        )
+        await service.post_issued(session, actor=actor, where=Invoice.bill_run_id == run.id)
+        await repository.consume_credits(session, run.id)
+    with action(session, "bill_run.issue"):
+        run.status = BillRunStatus.ISSUED
+        run.issued_at = utcnow()
+        run.issue_seconds = round(time.perf_counter() - started, 3)
+        await session.flush()
+    return run
+
+
+async def get_run(session: AsyncSession, *, actor: Actor, run_id: int) -> tuple[BillRun, dict[str, int]]:
+    """A run with its net per service kind."""
+    actor.require(Role.BOARD)
+    run = await repository.bill_run(session, run_id)
+    if run is None:
+        raise NotFound(f"Bill run {run_id} not found.", code="bill_run_not_found")
+    return run, await repository.net_by_service(session, run.id)
+
+
+def check_period(period: str) -> str:
+    try:
+        service.period_bounds(period)
+    except ValueError as error:
+        raise Invalid("A period is YYYY-MM.", code="bill_run_period", field="period") from error
+    return period
