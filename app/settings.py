@@ -91,6 +91,16 @@ class Settings(BaseSettings):
     poller_batch: int = Field(default=200, gt=0, le=10_000)
     poller_concurrency: int = Field(default=64, gt=0, le=1000)
 
+    # SEPA (billing/payments): the coop's bank account and creditor identifier (Gläubiger-ID), the lead time
+    # between issuing an invoice and collecting it (the invoice is the pre-notification, DOMAIN.md: at least
+    # 14 days), and the fee a member owes for a returned direct debit (not subject to VAT).
+    coop_iban: str = "DE02120300000000202051"
+    coop_bic: str = "BYLADEM1001"
+    coop_bank_name: str = "Deutsche Kreditbank Berlin"
+    coop_creditor_id: str = "DE98ZZZ09999999999"
+    sepa_prenotification_days: int = Field(default=14, ge=1, le=60)
+    returned_debit_fee_cents: int = Field(default=300, ge=0, le=10_000)
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:

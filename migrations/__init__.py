@@ -15,7 +15,8 @@ def target_metadata() -> sa.MetaData:
     import app.auth.models
     import app.contracts.models
     import app.members.models  # noqa: F401
-    import billing.ledger.models  # noqa: F401
+    import billing.ledger.models
+    import billing.payments.models  # noqa: F401
     import network.health.models
     import network.models  # noqa: F401
     import provisioning.models
