@@ -34,6 +34,7 @@ from app.settings import Settings, get_settings
 from app.web import shell as web_shell
 from app.web.pages import all_pages
 from billing.ledger.router import router as ledger_router
+from billing.payments.router import router as payments_router
 from network.health import metrics as health_metrics
 from network.health import tasks as health_tasks
 from network.health.routes import router as devices_router
@@ -147,6 +148,7 @@ def create_app(
     api.include_router(devices_router)
     api.include_router(provisioning_router)
     api.include_router(ledger_router)
+    api.include_router(payments_router)
     app.include_router(api)
     app.include_router(all_pages())
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "web" / "static")), name="static")

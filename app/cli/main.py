@@ -385,6 +385,7 @@ def audit_list(
 def main() -> None:
     # The domains' command groups live with their domains; registered here, where the CLI is composed.
     from billing.ledger.cli import ledger_cli
+    from billing.payments.cli import payments_cli
     from network.cli import router_cli
     from network.health.cli import devices_cli
     from provisioning.cli import provision_cli
@@ -393,4 +394,5 @@ def main() -> None:
     cli.add_typer(devices_cli, name="devices")
     cli.add_typer(provision_cli, name="provision")
     cli.add_typer(ledger_cli, name="ledger")
+    cli.add_typer(payments_cli, name="payments")
     cli()

@@ -103,11 +103,12 @@ def all_pages() -> APIRouter:
     from app.audit.pages import router as audit_pages
     from app.contracts.pages import router as contract_pages
     from app.members.pages import router as member_pages
+    from billing.payments.pages import router as payment_pages
     from network.health.pages import router as health_pages
     from provisioning.pages import router as provisioning_pages
 
     pages = APIRouter(include_in_schema=False)
     # provisioning before contracts: its /console/contracts/{id}/provision must win over the {step} form route.
-    for part in (router, member_pages, provisioning_pages, contract_pages, audit_pages, health_pages):
+    for part in (router, member_pages, provisioning_pages, contract_pages, audit_pages, health_pages, payment_pages):
         pages.include_router(part)
     return pages

@@ -19,6 +19,7 @@ TEMPLATE_DIRS = [
     _ROOT / "auth" / "templates",
     _ROOT.parent / "provisioning" / "templates",
     _ROOT.parent / "network" / "health" / "templates",
+    _ROOT.parent / "billing" / "payments" / "templates",
 ]
 
 

@@ -26,7 +26,7 @@ from app.kit.actor import Actor, Role
 from app.kit.errors import Conflict, Invalid
 from app.settings import Settings
 from billing.ledger.models import SourceKind, SystemAccount
-from billing.payments import mandates, repository
+from billing.payments import mandates, open_items, repository
 from billing.payments.booking import book
 from billing.payments.models import (
     CollectionItem,
@@ -313,6 +313,31 @@ async def collect(
             stored.append(sepa_file)
         await session.flush()
     return stored
+
+
+async def due_collections(session: AsyncSession, *, actor: Actor, on: date) -> list[CollectionRequest]:
+    """What to collect on ``on``: every open invoice whose member has a mandate usable that day and that is
+    not submitted already, for its open amount, end-to-end id = invoice number."""
+    actor.require(Role.OPERATOR, Role.BOARD)
+    items = await open_items.open_items(session)
+    usable = {
+        member_id
+        for member_id, mandate in (await repository.active_mandates(session, {i.member_id for i in items})).items()
+        if mandates.state(mandate, on) == "active"
+    }
+    pending = await repository.pending_collections(session, [i.number for i in items])
+    return [
+        CollectionRequest(
+            member_id=item.member_id,
+            invoice_id=item.invoice_id,
+            amount_cents=item.open_cents,
+            end_to_end_id=item.number,
+            remittance=f"Rechnung {item.number}",
+            collection_date=on,
+        )
+        for item in items
+        if item.member_id in usable and item.number not in pending
+    ]
 
 
 async def pay_out(

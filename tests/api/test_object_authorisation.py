@@ -48,6 +48,9 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "LinePortSet": {"line_id": 1, "if_index": 1},
     "IncidentCommentCreate": {"text": "looked at it"},
     "ReversalCreate": {"reversed_on": "2026-01-31"},
+    "MandateCreate": {"debtor_name": "Anna Annenberg", "iban": "DE89370400440532013000"},
+    "QueueAssignment": {"member_id": 1},
+    "NotOurs": {"note": "not ours"},
 }
 # Catalogue data every logged-in user may read.
 PUBLIC_KINDS = {"plan_id"}
@@ -132,6 +135,9 @@ async def two_members(db_session: AsyncSession, settings: Settings) -> dict[str,
             "device_id": device.id,
             "incident_id": incident.id,
             "entry_id": annas_entry.id,
+            # Bank transactions and SEPA files belong to the coop's account, and members are refused them all.
+            "transaction_id": 1,
+            "file_id": 1,
         },
         "foreign": {
             "member_id": ben.id,
@@ -146,6 +152,9 @@ async def two_members(db_session: AsyncSession, settings: Settings) -> dict[str,
             "device_id": device.id,
             "incident_id": incident.id,
             "entry_id": bens_entry.id,
+            # Bank transactions and SEPA files belong to the coop's account, and members are refused them all.
+            "transaction_id": 1,
+            "file_id": 1,
         },
         "ben_markers": ["Bensheimer", ben.email],
     }

@@ -16,7 +16,7 @@ from billing.ledger import service as ledger
 from billing.ledger.models import JournalEntry, SourceKind
 from billing.payments import mandates
 from billing.payments.models import Mandate
-from billing.payments.schemas import MandateCreate
+from billing.payments.schemas import MandateCreate, PayoutInstruction
 from tests.builders import BOARD, credit, debit, entry_draft
 
 MEMBER_IBAN = "DE89370400440532013000"  # Commerzbank, the registry knows its BIC
@@ -57,6 +57,22 @@ async def make_mandate(
         settings=settings,
         member_id=member.id,
         data=MandateCreate(debtor_name=debtor_name, iban=iban, signed_on=signed_on),
+    )
+
+
+def payout_instruction(
+    *, member: Member, iban: str = OTHER_IBAN, cents: int = 1234, reference: str = "DV-2025-1"
+) -> PayoutInstruction:
+    """A dividend of ``cents`` paid to ``member`` on 30 June 2026."""
+    return PayoutInstruction(
+        member_id=member.id,
+        name="Erika Mustermann",
+        iban=iban,
+        amount_cents=cents,
+        reference=reference,
+        remittance="Dividende 2025",
+        execution_date=date(2026, 6, 30),
+        liability="dividends_payable",
     )
 
 

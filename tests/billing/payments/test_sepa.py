@@ -21,8 +21,8 @@ from billing.ledger.models import SourceKind
 from billing.ledger.repository import EntryFilter
 from billing.payments import sepa
 from billing.payments.models import ItemStatus, SequenceType
-from billing.payments.schemas import CollectionRequest, PayoutInstruction
-from tests.billing.payments.builders import MEMBER_IBAN, OTHER_IBAN, make_mandate
+from billing.payments.schemas import CollectionRequest
+from tests.billing.payments.builders import MEMBER_IBAN, OTHER_IBAN, make_mandate, payout_instruction
 from tests.builders import BOARD, make_member
 
 SCHEMAS = Path(sepaxml.__file__).parent / "schemas"
@@ -158,16 +158,7 @@ async def test_collections_make_one_file_per_date_and_sequence_and_store_their_i
 @pytest.mark.postgres
 async def test_a_payout_file_books_each_payout_off_its_liability(db_session: AsyncSession, settings: Settings) -> None:
     member = await make_member(db_session, settings)
-    instruction = PayoutInstruction(
-        member_id=member.id,
-        name="Erika Mustermann",
-        iban="de75 5121 0800 1245 1261 99",
-        amount_cents=1234,
-        reference="DV-2025-1",
-        remittance="Dividende 2025",
-        execution_date=date(2026, 6, 30),
-        liability="dividends_payable",
-    )
+    instruction = payout_instruction(member=member, iban="de75 5121 0800 1245 1261 99")
 
     stored = await sepa.pay_out(db_session, actor=BOARD, settings=settings, instructions=[instruction])
 
