@@ -15,6 +15,17 @@ from billing.ledger.schemas import EntryDraft, LineDraft
 PER_MEMBER = frozenset({SystemAccount.RECEIVABLES, SystemAccount.DIVIDENDS_PAYABLE, SystemAccount.CAPITAL_PAYABLE})
 
 
+_CODES_KEY = "payments_account_codes"
+
+
+async def account_codes(session: AsyncSession) -> dict[SystemAccount, str]:
+    """The system accounts' codes, read once per session (a statement import books thousands of entries)."""
+    codes = session.info.get(_CODES_KEY)
+    if codes is None:
+        codes = session.info[_CODES_KEY] = await ledger.system_account_codes(session)
+    return codes  # type: ignore[no-any-return]
+
+
 async def book(
     session: AsyncSession,
     *,
@@ -29,7 +40,7 @@ async def book(
     member_id: int | None,
 ) -> None:
     """Debit ``debit`` and credit ``credit`` with ``cents`` on ``on``; the member goes on the per-member side."""
-    codes = await ledger.system_account_codes(session)
+    codes = await account_codes(session)
     await ledger.post(
         session,
         actor=actor,

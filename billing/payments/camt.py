@@ -58,16 +58,11 @@ def _local(tag: str) -> str:
 
 def _child(node: ET.Element | None, *path: str) -> ET.Element | None:
     """The first element down ``path`` by local names, whatever the namespace."""
-    current = node
-    for name in path:
-        if current is None:
-            return None
-        current = next((c for c in current if _local(c.tag) == name), None)
-    return current
+    return None if node is None else node.find("/".join("{*}" + name for name in path))
 
 
 def _children(node: ET.Element | None, name: str) -> list[ET.Element]:
-    return [] if node is None else [c for c in node if _local(c.tag) == name]
+    return [] if node is None else node.findall("{*}" + name)
 
 
 def _text(node: ET.Element | None, *path: str) -> str | None:

@@ -116,7 +116,8 @@ async def give(
     """A new mandate for the member (the member on their page, or staff recording a signed form); the active
     one, if any, is revoked on the new one's signature date."""
     self_or_staff(actor, member_id)
-    await members.get_member(session, actor=actor, member_id=member_id)
+    # The member's row is locked, so two mandates given at once are given one after the other.
+    await members.get_member(session, actor=actor, member_id=member_id, lock=True)
     account = check_iban(data.iban, bic=data.bic)
     today = local_today(settings.timezone)
     signed_on = data.signed_on or today

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import action
 from app.kit.actor import Actor, Role
 from app.kit.errors import Conflict, Invalid
+from app.members import service as members
 from app.settings import Settings
 from billing.ledger.models import SourceKind, SystemAccount
 from billing.payments import mandates, open_items, repository
@@ -354,6 +355,10 @@ async def pay_out(
     repeated = {r for r in refs if refs.count(r) > 1} | await repository.known_payout_refs(session, refs)
     if repeated:
         raise Conflict(f"Paid out already or named twice: {', '.join(sorted(repeated))}.", code="payout_duplicate")
+    named = {i.member_id for i in instructions}
+    unknown = named - await members.existing_member_ids(session, named)
+    if unknown:
+        raise Invalid(f"No member {', '.join(str(m) for m in sorted(unknown))}.", code="member_unknown")
     accounts = [
         mandates.check_iban(i.iban, bic=i.bic, field=f"instructions.{n}.iban") for n, i in enumerate(instructions)
     ]

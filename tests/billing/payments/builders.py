@@ -29,10 +29,11 @@ async def make_invoice(
     """An issued invoice as the books show it: receivables (member) to revenue and 19 % VAT."""
     bind_actor(session, BOARD)
     net = round(gross_cents / 1.19)
+    vat = [credit("1776", gross_cents - net)] if gross_cents > net else []
     draft = entry_draft(
         debit("1400", gross_cents, member=member),
         credit("8401", net),
-        credit("1776", gross_cents - net),
+        *vat,
         entry_date=issued_on,
         text=f"Rechnung {number}",
         source_kind=SourceKind.INVOICE,
