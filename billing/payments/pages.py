@@ -4,6 +4,7 @@ upload, mandate recording and collection files (console)."""
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
@@ -12,12 +13,13 @@ from starlette.datastructures import UploadFile
 
 from app.auth.deps import SessionDep
 from app.kit.errors import DomainError, Invalid
+from app.kit.money import decimal_to_cents
 from app.kit.time import local_today
 from app.kit.validation import IdPath
 from app.web.shell import MemberPage, StaffPage, Web, redirect
 from billing.payments import mandates, repository, sepa, service
 from billing.payments.router import MAX_STATEMENT_BYTES, file_download, transaction_out
-from billing.payments.schemas import MandateCreate, QueueAssignment
+from billing.payments.schemas import MandateCreate, ManualPayment, QueueAssignment
 
 router = APIRouter()
 QUEUE_PAGE = 50
@@ -179,6 +181,30 @@ async def console_record_mandate(web: StaffPage, session: SessionDep) -> Respons
     return redirect(
         "/console/payments", flash=web.translator.gettext("Mandate %(ref)s recorded.", ref=mandate.reference)
     )
+
+
+@router.post("/console/payments/manual", response_class=HTMLResponse)
+async def console_manual_payment(web: StaffPage, session: SessionDep) -> Response:
+    """An operator records a payment seen outside a statement (cash at the office, a transfer)."""
+    form = await web.check_csrf()
+    try:
+        amount = Decimal(str(form.get("amount", "")).strip().replace(",", "."))
+        data = ManualPayment(
+            member_id=int(str(form.get("member_id", "0")) or 0),
+            amount_cents=decimal_to_cents(amount),
+            paid_on=date.fromisoformat(str(form.get("paid_on", ""))),
+            method="cash" if form.get("method") == "cash" else "transfer",
+            invoice_numbers=_numbers(str(form.get("invoice_numbers", ""))),
+            reference=str(form.get("reference", "")).strip() or None,
+        )
+        await service.record_manual(session, actor=web.user, data=data)
+    except ValidationError as error:
+        return _invalid(web, error)
+    except (ValueError, ArithmeticError):
+        return web.error(Invalid("Member number, amount and date must be valid.", code="invalid"))
+    except DomainError as error:
+        return web.error(error)
+    return redirect("/console/payments", flash=web.translator.gettext("The payment was recorded."))
 
 
 @router.post("/console/payments/collections", response_class=HTMLResponse)

@@ -65,3 +65,14 @@ def test_what_is_not_a_statement_is_refused(data: bytes) -> None:
         camt.parse(data)
 
     assert refused.value.code == "camt_invalid"
+
+
+def test_entity_bombs_and_external_entities_in_an_upload_are_refused() -> None:
+    levels = "".join(f'<!ENTITY l{n} "{f"&l{n - 1};" * 10}">' for n in range(1, 9))
+    bomb = f'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY l0 "lol">{levels}]><Document>&l8;</Document>'
+    external = '<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]><Document>&x;</Document>'
+
+    for data in (bomb, external):
+        with pytest.raises(Invalid) as refused:
+            camt.parse(data.encode())
+        assert refused.value.code == "camt_invalid"

@@ -7,9 +7,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.actor import Role
 from app.settings import Settings
-from billing.payments import repository
+from billing.payments import repository, service
 from tests.billing.payments.builders import Booking, camt053
-from tests.builders import make_member, make_user
+from tests.builders import BOARD, make_member, make_user
 from tests.web.test_pages import csrf_of, web_login
 
 
@@ -52,3 +52,22 @@ async def test_an_operator_uploads_a_statement_and_sees_the_queue(
     assert uploaded.status_code == 303, uploaded.text
     assert page.text.count('class="queued"') == 1
     assert "Max Unbekannt" in page.text
+
+
+async def test_an_operator_records_a_cash_payment_in_euros(
+    client: httpx.AsyncClient, db_session: AsyncSession, settings: Settings
+) -> None:
+    member = await make_member(db_session, settings)
+    member_id = member.id
+    user = await make_user(db_session, role=Role.OPERATOR)
+    await web_login(client, user.email)
+    token = await csrf_of(client, "/console/payments")
+    form = {"csrf": token, "member_id": str(member_id), "paid_on": "2026-11-05", "method": "cash"}
+
+    recorded = await client.post("/console/payments/manual", data=form | {"amount": "12,50"})
+    refused = await client.post("/console/payments/manual", data=form | {"amount": "zwölf"})
+
+    assert recorded.status_code == 303, recorded.text
+    assert refused.status_code == 422
+    [(payment, _)] = await service.payments_of(db_session, actor=BOARD, member_id=member_id)
+    assert (payment.amount_cents, payment.method.value) == (1250, "cash")
