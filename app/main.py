@@ -36,6 +36,7 @@ from app.web.pages import all_pages
 from billing.dividends.router import router as dividends_router
 from billing.invoices.router import router as invoices_router
 from billing.ledger.router import router as ledger_router
+from billing.payments.router import router as payments_router
 from network.health import metrics as health_metrics
 from network.health import tasks as health_tasks
 from network.health.routes import router as devices_router
@@ -151,6 +152,7 @@ def create_app(
     api.include_router(ledger_router)
     api.include_router(dividends_router)
     api.include_router(invoices_router)
+    api.include_router(payments_router)
     app.include_router(api)
     app.include_router(all_pages())
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "web" / "static")), name="static")

@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     coop_bank_name: str = "Deutsche Bundesbank (Demo)"
     coop_iban: str = "DE91100000000123456789"
     coop_bic: str = "MARKDEF1100"
-    coop_creditor_id: str | None = "DE98ZZZ09999999999"
+    coop_creditor_id: str = "DE98ZZZ09999999999"
     coop_board: tuple[str, ...] = ("Erika Mustermann", "Max Beispiel")
     coop_supervisory_chair: str | None = "Clara Vorsitz"
     default_locale: Literal["de", "en"] = "de"
@@ -140,6 +140,12 @@ class Settings(BaseSettings):
     # SNMP pollers: devices leased per round and in flight at once.
     poller_batch: int = Field(default=200, gt=0, le=10_000)
     poller_concurrency: int = Field(default=64, gt=0, le=1000)
+
+    # SEPA (billing/payments; the coop's account and creditor identifier are with the letterhead above): the
+    # lead time between issuing an invoice and collecting it (the invoice is the pre-notification, DOMAIN.md:
+    # at least 14 days), and the fee a member owes for a returned direct debit (not subject to VAT).
+    sepa_prenotification_days: int = Field(default=14, ge=1, le=60)
+    returned_debit_fee_cents: int = Field(default=300, ge=0, le=10_000)
 
     @field_validator("database_url")
     @classmethod

@@ -18,7 +18,8 @@ def target_metadata() -> sa.MetaData:
     import billing.dividends.models
     import billing.dunning.models
     import billing.invoices.models
-    import billing.ledger.models  # noqa: F401
+    import billing.ledger.models
+    import billing.payments.models  # noqa: F401
     import network.health.models
     import network.models  # noqa: F401
     import provisioning.models

@@ -387,6 +387,7 @@ def main() -> None:
     from billing.dividends.cli import dividends_cli
     from billing.invoices.cli import billing_cli
     from billing.ledger.cli import ledger_cli
+    from billing.payments.cli import payments_cli
     from network.cli import router_cli
     from network.health.cli import devices_cli
     from provisioning.cli import provision_cli
@@ -397,4 +398,5 @@ def main() -> None:
     cli.add_typer(ledger_cli, name="ledger")
     cli.add_typer(dividends_cli, name="dividends")
     cli.add_typer(billing_cli, name="billing")
+    cli.add_typer(payments_cli, name="payments")
     cli()

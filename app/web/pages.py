@@ -105,6 +105,7 @@ def all_pages() -> APIRouter:
     from app.members.pages import router as member_pages
     from billing.dividends.pages import router as dividend_pages
     from billing.invoices.pages import router as invoice_pages
+    from billing.payments.pages import router as payment_pages
     from network.health.pages import router as health_pages
     from provisioning.pages import router as provisioning_pages
 
@@ -119,6 +120,7 @@ def all_pages() -> APIRouter:
         health_pages,
         dividend_pages,
         invoice_pages,
+        payment_pages,
     ):
         pages.include_router(part)
     return pages

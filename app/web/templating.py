@@ -22,6 +22,7 @@ TEMPLATE_DIRS = [
     _ROOT.parent / "billing" / "documents" / "templates",
     _ROOT.parent / "billing" / "dividends" / "templates",
     _ROOT.parent / "billing" / "invoices" / "templates",
+    _ROOT.parent / "billing" / "payments" / "templates",
 ]
 
 

@@ -56,6 +56,9 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "PreferenceUpdate": {"choice": "capital"},
     "ExemptionOrderCreate": {"calendar_year": 2026, "allowance_cents": 100},
     "CreditNoteCreate": {"reason": "Storno"},
+    "MandateCreate": {"debtor_name": "Anna Annenberg", "iban": "DE89370400440532013000"},
+    "QueueAssignment": {"member_id": 1},
+    "NotOurs": {"note": "not ours"},
 }
 # Catalogue data every logged-in user may read.
 PUBLIC_KINDS = {"plan_id"}
@@ -157,6 +160,9 @@ async def two_members(db_session: AsyncSession, settings: Settings) -> dict[str,
             "year": 2025,
             "invoice_id": invoice_of[anna.id],
             "run_id": run.id,
+            # Bank transactions and SEPA files belong to the coop's account, and members are refused them all.
+            "transaction_id": 1,
+            "file_id": 1,
         },
         "foreign": {
             "member_id": ben.id,
@@ -175,6 +181,9 @@ async def two_members(db_session: AsyncSession, settings: Settings) -> dict[str,
             "year": 2025,
             "invoice_id": invoice_of[ben.id],
             "run_id": run.id,
+            # Bank transactions and SEPA files belong to the coop's account, and members are refused them all.
+            "transaction_id": 1,
+            "file_id": 1,
         },
         "ben_markers": ["Bensheimer", ben.email],
     }

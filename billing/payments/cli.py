@@ -1,0 +1,99 @@
+"""``opentelecom payments ...``: import a bank statement, make direct debit and payout files."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.cli.main import JsonOption, cli_actor, emit, run
+from app.settings import Settings
+from billing.payments import sepa, service
+from billing.payments.models import SepaFile
+from billing.payments.schemas import CollectionRequest, ImportReport, PayoutInstruction, SepaFileOut
+
+payments_cli = typer.Typer(help="Payments: bank statements, direct debits, payouts.", no_args_is_help=True)
+
+
+def _write(files: list[SepaFile], output: Path | None) -> list[BaseModel]:
+    if output is not None:
+        output.mkdir(parents=True, exist_ok=True)
+        for stored in files:
+            target = output / f"{stored.schema}-{stored.message_id}.xml"
+            target.write_bytes(stored.content)
+            typer.echo(f"wrote {target} ({len(stored.content)} bytes, sha256 {stored.sha256})", err=True)
+    return [SepaFileOut.model_validate(f) for f in files]
+
+
+@payments_cli.command("import-camt")
+def import_camt_command(file: Path, as_json: JsonOption = False) -> None:
+    """Import a camt.053 bank statement; matched payments and returns are booked, the rest is queued."""
+    try:
+        data = file.read_bytes()
+    except OSError as error:
+        raise typer.BadParameter(f"{file}: {error}") from error
+
+    async def work(session: AsyncSession, settings: Settings) -> ImportReport:
+        return await service.import_statement(session, actor=cli_actor(), settings=settings, data=data)
+
+    emit(run(work), as_json=as_json)
+
+
+@payments_cli.command("collect")
+def collect_command(
+    on: Annotated[str, typer.Option("--date", help="Collection date, YYYY-MM-DD.")],
+    items: Annotated[
+        Path | None,
+        typer.Option(
+            help="JSON list of collections (member_id, amount_cents, end_to_end_id, remittance); "
+            "default: every open invoice with a usable mandate."
+        ),
+    ] = None,
+    output: Annotated[Path | None, typer.Option(help="Folder to write the pain.008 files into.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Make pain.008 direct debit files (one per sequence type) for the collection date."""
+    try:
+        day = date.fromisoformat(on)
+    except ValueError as error:
+        raise typer.BadParameter("--date must be YYYY-MM-DD") from error
+    given: list[CollectionRequest] | None = None
+    if items is not None:
+        raw = json.loads(items.read_text(encoding="utf-8")) if items.exists() else None
+        if not isinstance(raw, list):
+            raise typer.BadParameter(f"{items}: a JSON list of collections")
+        try:
+            given = [CollectionRequest.model_validate({"collection_date": day.isoformat(), **r}) for r in raw]
+        except (TypeError, ValidationError) as error:
+            raise typer.BadParameter(f"{items}: {error}") from error
+
+    async def work(session: AsyncSession, settings: Settings) -> list[BaseModel]:
+        requests = given if given is not None else await sepa.due_collections(session, actor=cli_actor(), on=day)
+        if not requests:
+            return []
+        return _write(await sepa.collect(session, actor=cli_actor(), settings=settings, requests=requests), output)
+
+    emit(run(work), as_json=as_json, columns=["id", "due_on", "sequence", "item_count", "total_cents", "sha256"])
+
+
+@payments_cli.command("payout")
+def payout_command(
+    instructions: Annotated[Path, typer.Argument(help="JSON list of payout instructions (see PayoutInstruction).")],
+    output: Annotated[Path | None, typer.Option(help="Folder to write the pain.001 file into.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Make a pain.001 credit transfer file for payouts and book each off its liability."""
+    try:
+        given = TypeAdapter(list[PayoutInstruction]).validate_python(json.loads(instructions.read_text("utf-8")))
+    except (OSError, ValueError) as error:
+        raise typer.BadParameter(f"{instructions}: {error}") from error
+
+    async def work(session: AsyncSession, settings: Settings) -> list[BaseModel]:
+        return _write([await sepa.pay_out(session, actor=cli_actor(), settings=settings, instructions=given)], output)
+
+    emit(run(work), as_json=as_json, columns=["id", "due_on", "item_count", "total_cents", "sha256"])

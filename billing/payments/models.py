@@ -1,0 +1,256 @@
+"""Money moving between members and the coop's bank account: SEPA mandates, the pain.008 and pain.001 files
+given to the bank, the camt.053 statements it sends back, and what was made of each booked transaction
+(payments with their invoice allocations, returned debits, the operator's queue of unmatched transactions).
+
+Invoices are not referenced by foreign key yet: ``invoice_id`` columns hold the id the invoice seam
+(``billing.payments.open_items``) hands out, and ``invoice_number`` the number printed on the invoice.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.kit.db import Base, IdMixin, IdType, TimestampMixin, enum_column, fk
+from billing.ledger.models import SystemAccount
+
+
+class SequenceType(enum.StrEnum):
+    """Where a mandate is in its life as SEPA sees it: no collection yet (FRST) or collected before (RCUR)."""
+
+    FRST = "FRST"
+    RCUR = "RCUR"
+
+
+class Mandate(IdMixin, TimestampMixin, Base):
+    """A member's SEPA core direct debit mandate (Lastschriftmandat): the member's account, the unique mandate
+    reference, the day it was signed, and whether it was used yet. One active mandate per member."""
+
+    __tablename__ = "sepa_mandates"
+    __audited__ = True
+    # The full account number stays out of the audit log; ``iban_masked`` is logged instead.
+    __audit_exclude__ = frozenset({"iban"})
+
+    member_id: Mapped[int] = mapped_column(IdType, fk("members.id"), index=True)
+    reference: Mapped[str] = mapped_column(sa.String(35), unique=True)
+    debtor_name: Mapped[str] = mapped_column(sa.String(70))
+    iban: Mapped[str] = mapped_column(sa.String(34))
+    iban_masked: Mapped[str] = mapped_column(sa.String(42))
+    bic: Mapped[str | None] = mapped_column(sa.String(11))
+    signed_on: Mapped[date] = mapped_column(sa.Date)
+    sequence: Mapped[SequenceType] = mapped_column(enum_column(SequenceType, "sepa_sequence_type"))
+    last_collected_on: Mapped[date | None] = mapped_column(sa.Date)
+    revoked_on: Mapped[date | None] = mapped_column(sa.Date)
+
+    __table_args__ = (
+        # One mandate a member has not revoked; giving a new one revokes the old one first.
+        sa.Index(
+            "uq_sepa_mandates_member_active",
+            "member_id",
+            unique=True,
+            postgresql_where=sa.text("revoked_on IS NULL"),
+            sqlite_where=sa.text("revoked_on IS NULL"),
+        ),
+    )
+
+
+class SepaFileKind(enum.StrEnum):
+    """A file for the bank: direct debits to collect (pain.008) or credit transfers to pay out (pain.001)."""
+
+    DIRECT_DEBIT = "direct_debit"
+    CREDIT_TRANSFER = "credit_transfer"
+
+
+class SepaFile(IdMixin, TimestampMixin, Base):
+    """A pain.008 or pain.001 file as it was handed to the bank, stored once with its SHA-256 (GoBD)."""
+
+    __tablename__ = "sepa_files"
+    __audited__ = True
+    __audit_exclude__ = frozenset({"content"})
+
+    kind: Mapped[SepaFileKind] = mapped_column(enum_column(SepaFileKind, "sepa_file_kind"))
+    message_id: Mapped[str] = mapped_column(sa.String(35), unique=True)
+    schema: Mapped[str] = mapped_column(sa.String(20))
+    # The collection or execution date; a direct debit file also has one sequence type.
+    due_on: Mapped[date] = mapped_column(sa.Date, index=True)
+    sequence: Mapped[SequenceType | None] = mapped_column(enum_column(SequenceType, "sepa_sequence_type"))
+    sha256: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    content: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    total_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    item_count: Mapped[int] = mapped_column(sa.Integer)
+
+
+class ItemStatus(enum.StrEnum):
+    """What became of a collection or payout: handed to the bank, booked by it, or sent back."""
+
+    SUBMITTED = "submitted"
+    COLLECTED = "collected"
+    RETURNED = "returned"
+
+
+class CollectionItem(IdMixin, TimestampMixin, Base):
+    """One direct debit in a pain.008 file: an invoice's amount collected from a member's mandate."""
+
+    __tablename__ = "sepa_collection_items"
+    __audited__ = True
+
+    file_id: Mapped[int] = mapped_column(IdType, fk("sepa_files.id"), index=True)
+    member_id: Mapped[int] = mapped_column(IdType, fk("members.id"), index=True)
+    mandate_id: Mapped[int] = mapped_column(IdType, fk("sepa_mandates.id"), index=True)
+    invoice_id: Mapped[int | None] = mapped_column(IdType)
+    end_to_end_id: Mapped[str] = mapped_column(sa.String(35), index=True)
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    remittance: Mapped[str] = mapped_column(sa.String(140))
+    collection_date: Mapped[date] = mapped_column(sa.Date)
+    sequence: Mapped[SequenceType] = mapped_column(enum_column(SequenceType, "sepa_sequence_type"))
+    status: Mapped[ItemStatus] = mapped_column(enum_column(ItemStatus, "sepa_item_status"))
+
+    __table_args__ = (
+        sa.UniqueConstraint("file_id", "end_to_end_id", name="uq_sepa_collection_items_file_e2e"),
+        sa.CheckConstraint("amount_cents > 0", name="amount_positive"),
+    )
+
+
+class PayoutItem(IdMixin, TimestampMixin, Base):
+    """One credit transfer in a pain.001 file: a dividend, a leaving member's capital (§73 GenG) or a refund
+    paid to a member, booked off the liability it settles."""
+
+    __tablename__ = "sepa_payout_items"
+    __audited__ = True
+    __audit_exclude__ = frozenset({"iban"})
+
+    file_id: Mapped[int] = mapped_column(IdType, fk("sepa_files.id"), index=True)
+    member_id: Mapped[int] = mapped_column(IdType, fk("members.id"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(70))
+    iban: Mapped[str] = mapped_column(sa.String(34))
+    iban_masked: Mapped[str] = mapped_column(sa.String(42))
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    end_to_end_id: Mapped[str] = mapped_column(sa.String(35), unique=True)
+    remittance: Mapped[str] = mapped_column(sa.String(140))
+    execution_date: Mapped[date] = mapped_column(sa.Date)
+    liability: Mapped[SystemAccount] = mapped_column(enum_column(SystemAccount, "ledger_system_account"))
+    status: Mapped[ItemStatus] = mapped_column(enum_column(ItemStatus, "sepa_item_status"))
+
+    __table_args__ = (sa.CheckConstraint("amount_cents > 0", name="amount_positive"),)
+
+
+class BankStatement(IdMixin, TimestampMixin, Base):
+    """A camt.053 account statement (Kontoauszug) as the bank sent it, imported once."""
+
+    __tablename__ = "bank_statements"
+    __audited__ = True
+    __audit_exclude__ = frozenset({"content"})
+
+    account_iban: Mapped[str] = mapped_column(sa.String(34))
+    statement_id: Mapped[str] = mapped_column(sa.String(35))
+    created_on: Mapped[date | None] = mapped_column(sa.Date)
+    # The file's hash and bytes as received (a file may hold several statements).
+    sha256: Mapped[str] = mapped_column(sa.String(64), index=True)
+    content: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    transaction_count: Mapped[int] = mapped_column(sa.Integer)
+
+    __table_args__ = (sa.UniqueConstraint("account_iban", "statement_id", name="uq_bank_statements_account_id"),)
+
+
+class TransactionStatus(enum.StrEnum):
+    """What the matching made of a booked transaction, or what an operator decided for it."""
+
+    MATCHED = "matched"
+    PARTIAL = "partial"
+    OVERPAID = "overpaid"
+    RETURNED = "returned"
+    PAYOUT = "payout"
+    QUEUED = "queued"
+    ASSIGNED = "assigned"
+    NOT_OURS = "not_ours"
+
+
+class BankTransaction(IdMixin, TimestampMixin, Base):
+    """One booked movement on the coop's account from a bank statement: money in (credit) or out (debit)."""
+
+    __tablename__ = "bank_transactions"
+    __audited__ = True
+    __audit_exclude__ = frozenset({"counterparty_iban"})
+
+    statement_id: Mapped[int] = mapped_column(IdType, fk("bank_statements.id"), index=True)
+    # A hash of what identifies the booking, so the same booking in two overlapping statements is kept once.
+    fingerprint: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    booking_date: Mapped[date] = mapped_column(sa.Date, index=True)
+    value_date: Mapped[date | None] = mapped_column(sa.Date)
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    credit: Mapped[bool] = mapped_column(sa.Boolean)
+    counterparty_name: Mapped[str | None] = mapped_column(sa.String(140))
+    counterparty_iban: Mapped[str | None] = mapped_column(sa.String(34))
+    remittance: Mapped[str | None] = mapped_column(sa.String(500))
+    end_to_end_id: Mapped[str | None] = mapped_column(sa.String(35), index=True)
+    mandate_reference: Mapped[str | None] = mapped_column(sa.String(35))
+    bank_reference: Mapped[str | None] = mapped_column(sa.String(35))
+    return_reason: Mapped[str | None] = mapped_column(sa.String(4))
+    status: Mapped[TransactionStatus] = mapped_column(
+        enum_column(TransactionStatus, "bank_transaction_status"), index=True
+    )
+    member_id: Mapped[int | None] = mapped_column(IdType, fk("members.id"), index=True)
+    note: Mapped[str | None] = mapped_column(sa.String(500))
+
+    __table_args__ = (sa.CheckConstraint("amount_cents > 0", name="amount_positive"),)
+
+
+class PaymentMethod(enum.StrEnum):
+    """How a payment reached the coop."""
+
+    DIRECT_DEBIT = "direct_debit"
+    TRANSFER = "transfer"
+    CASH = "cash"
+
+
+class Payment(IdMixin, TimestampMixin, Base):
+    """Money a member paid (Zahlungseingang), booked bank to the member's receivables, with the invoices it
+    settles; what no invoice takes stays on the member's account as credit."""
+
+    __tablename__ = "payments"
+    __audited__ = True
+
+    member_id: Mapped[int] = mapped_column(IdType, fk("members.id"), index=True)
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    paid_on: Mapped[date] = mapped_column(sa.Date, index=True)
+    method: Mapped[PaymentMethod] = mapped_column(enum_column(PaymentMethod, "payment_method"))
+    transaction_id: Mapped[int | None] = mapped_column(IdType, fk("bank_transactions.id"), unique=True)
+    reference: Mapped[str | None] = mapped_column(sa.String(140))
+
+    __table_args__ = (sa.CheckConstraint("amount_cents > 0", name="amount_positive"),)
+
+
+class PaymentAllocation(IdMixin, Base):
+    """The part of a payment that settles one invoice."""
+
+    __tablename__ = "payment_allocations"
+
+    payment_id: Mapped[int] = mapped_column(IdType, fk("payments.id"), index=True)
+    invoice_id: Mapped[int] = mapped_column(IdType, index=True)
+    invoice_number: Mapped[str] = mapped_column(sa.String(35), index=True)
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
+
+    __table_args__ = (sa.CheckConstraint("amount_cents > 0", name="amount_positive"),)
+
+
+class ReturnedDebit(IdMixin, TimestampMixin, Base):
+    """A direct debit the member's bank sent back (Rücklastschrift), with the SEPA reason code; it reopens the
+    invoice and charges the member the returned-debit fee."""
+
+    __tablename__ = "returned_debits"
+    __audited__ = True
+
+    transaction_id: Mapped[int] = mapped_column(IdType, fk("bank_transactions.id"), unique=True)
+    collection_item_id: Mapped[int | None] = mapped_column(IdType, fk("sepa_collection_items.id"), index=True)
+    member_id: Mapped[int] = mapped_column(IdType, fk("members.id"), index=True)
+    invoice_id: Mapped[int | None] = mapped_column(IdType)
+    invoice_number: Mapped[str] = mapped_column(sa.String(35), index=True)
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    fee_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    reason_code: Mapped[str] = mapped_column(sa.String(4))
+    returned_on: Mapped[date] = mapped_column(sa.Date)
+
+    __table_args__ = (sa.CheckConstraint("amount_cents > 0 AND fee_cents >= 0", name="amounts"),)

@@ -1,0 +1,160 @@
+"""Every query of the payments package."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing.payments.models import (
+    BankStatement,
+    BankTransaction,
+    CollectionItem,
+    ItemStatus,
+    Mandate,
+    Payment,
+    PaymentAllocation,
+    PayoutItem,
+    ReturnedDebit,
+    SepaFile,
+    SepaFileKind,
+    TransactionStatus,
+)
+
+
+async def active_mandate(session: AsyncSession, member_id: int, *, lock: bool = False) -> Mandate | None:
+    query = sa.select(Mandate).where(Mandate.member_id == member_id, Mandate.revoked_on.is_(None))
+    if lock:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def mandates_of(session: AsyncSession, member_id: int) -> list[Mandate]:
+    query = sa.select(Mandate).where(Mandate.member_id == member_id).order_by(Mandate.id.desc())
+    return list((await session.execute(query)).scalars())
+
+
+async def mandate_count(session: AsyncSession, member_id: int) -> int:
+    query = sa.select(sa.func.count()).select_from(Mandate).where(Mandate.member_id == member_id)
+    return int((await session.execute(query)).scalar_one())
+
+
+async def active_mandates(session: AsyncSession, member_ids: Collection[int]) -> dict[int, Mandate]:
+    query = (
+        sa.select(Mandate)
+        .where(Mandate.member_id.in_(list(member_ids)), Mandate.revoked_on.is_(None))
+        .with_for_update()
+    )
+    return {m.member_id: m for m in (await session.execute(query)).scalars()}
+
+
+async def pending_collections(session: AsyncSession, end_to_end_ids: Collection[str]) -> set[str]:
+    """The end-to-end ids among ``end_to_end_ids`` already submitted or collected (not returned)."""
+    query = sa.select(CollectionItem.end_to_end_id).where(
+        CollectionItem.end_to_end_id.in_(list(end_to_end_ids)), CollectionItem.status != ItemStatus.RETURNED
+    )
+    return set((await session.execute(query)).scalars())
+
+
+async def collections_by_e2e(session: AsyncSession, end_to_end_ids: Collection[str]) -> dict[str, CollectionItem]:
+    """The latest collection item for each end-to-end id."""
+    query = (
+        sa.select(CollectionItem)
+        .where(CollectionItem.end_to_end_id.in_(list(end_to_end_ids)))
+        .order_by(CollectionItem.id)
+    )
+    return {item.end_to_end_id: item for item in (await session.execute(query)).scalars()}
+
+
+async def payouts_by_e2e(session: AsyncSession, end_to_end_ids: Collection[str]) -> dict[str, PayoutItem]:
+    query = sa.select(PayoutItem).where(PayoutItem.end_to_end_id.in_(list(end_to_end_ids)))
+    return {item.end_to_end_id: item for item in (await session.execute(query)).scalars()}
+
+
+async def known_payout_refs(session: AsyncSession, refs: Collection[str]) -> set[str]:
+    query = sa.select(PayoutItem.end_to_end_id).where(PayoutItem.end_to_end_id.in_(list(refs)))
+    return set((await session.execute(query)).scalars())
+
+
+async def files(session: AsyncSession, *, kind: SepaFileKind | None, limit: int, offset: int) -> list[SepaFile]:
+    query = sa.select(SepaFile).order_by(SepaFile.id.desc()).limit(limit).offset(offset)
+    if kind is not None:
+        query = query.where(SepaFile.kind == kind)
+    return list((await session.execute(query)).scalars())
+
+
+async def file(session: AsyncSession, file_id: int) -> SepaFile | None:
+    return await session.get(SepaFile, file_id)
+
+
+async def collection_items(session: AsyncSession, file_id: int) -> list[CollectionItem]:
+    query = sa.select(CollectionItem).where(CollectionItem.file_id == file_id).order_by(CollectionItem.id)
+    return list((await session.execute(query)).scalars())
+
+
+async def statement(session: AsyncSession, *, account_iban: str, statement_id: str) -> BankStatement | None:
+    query = sa.select(BankStatement).where(
+        BankStatement.account_iban == account_iban, BankStatement.statement_id == statement_id
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def known_fingerprints(session: AsyncSession, fingerprints: Collection[str]) -> set[str]:
+    query = sa.select(BankTransaction.fingerprint).where(BankTransaction.fingerprint.in_(list(fingerprints)))
+    return set((await session.execute(query)).scalars())
+
+
+async def transaction(session: AsyncSession, transaction_id: int, *, lock: bool = False) -> BankTransaction | None:
+    query = sa.select(BankTransaction).where(BankTransaction.id == transaction_id)
+    if lock:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def transactions(
+    session: AsyncSession, *, statuses: Collection[TransactionStatus] | None, limit: int, offset: int
+) -> tuple[list[BankTransaction], int]:
+    where = sa.true() if statuses is None else BankTransaction.status.in_(list(statuses))
+    total = int(
+        (await session.execute(sa.select(sa.func.count()).select_from(BankTransaction).where(where))).scalar_one()
+    )
+    query = (
+        sa.select(BankTransaction)
+        .where(where)
+        .order_by(BankTransaction.booking_date, BankTransaction.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list((await session.execute(query)).scalars()), total
+
+
+async def payments_of(session: AsyncSession, member_id: int) -> list[tuple[Payment, list[PaymentAllocation]]]:
+    payments = list(
+        (
+            await session.execute(
+                sa.select(Payment).where(Payment.member_id == member_id).order_by(Payment.paid_on.desc(), Payment.id)
+            )
+        ).scalars()
+    )
+    allocations = await allocations_of(session, [p.id for p in payments])
+    return [(p, allocations.get(p.id, [])) for p in payments]
+
+
+async def allocations_of(session: AsyncSession, payment_ids: Collection[int]) -> dict[int, list[PaymentAllocation]]:
+    found: dict[int, list[PaymentAllocation]] = {}
+    if not payment_ids:
+        return found
+    query = (
+        sa.select(PaymentAllocation)
+        .where(PaymentAllocation.payment_id.in_(list(payment_ids)))
+        .order_by(PaymentAllocation.id)
+    )
+    for allocation in (await session.execute(query)).scalars():
+        found.setdefault(allocation.payment_id, []).append(allocation)
+    return found
+
+
+async def returned_debits_of(session: AsyncSession, member_id: int) -> list[ReturnedDebit]:
+    query = sa.select(ReturnedDebit).where(ReturnedDebit.member_id == member_id).order_by(ReturnedDebit.id.desc())
+    return list((await session.execute(query)).scalars())

@@ -1,0 +1,81 @@
+"""`opentelecom payments ...` on the embedded SQLite database with the demo coop, as a person would run it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.billing.ledger import test_cli as ledger_cli
+from tests.billing.payments.builders import Booking, camt053
+
+# The same demo coop on SQLite and the same way of running the command as the ledger's CLI tests.
+demo_env = ledger_cli.demo_env
+opentelecom = ledger_cli.opentelecom
+
+
+def test_a_statement_imported_twice_from_the_command_line_books_once(demo_env: dict[str, str], tmp_path: Path) -> None:
+    statement = tmp_path / "auszug.xml"
+    statement.write_bytes(camt053(Booking("25.00", remittance="Spende Vereinsfest", bank_reference="CLI-1")))
+
+    first = opentelecom(demo_env, "payments", "import-camt", str(statement), "--json")
+    second = opentelecom(demo_env, "payments", "import-camt", str(statement), "--json")
+    trial = json.loads(opentelecom(demo_env, "ledger", "trial-balance", "--json").stdout)
+
+    assert first.returncode == 0, first.stderr
+    assert (json.loads(first.stdout)["transactions"], json.loads(first.stdout)["queued"]) == (1, 1)
+    assert (json.loads(second.stdout)["transactions"], json.loads(second.stdout)["statements_known"]) == (0, 1)
+    assert {a["code"]: a["balance_cents"] for a in trial["accounts"]}["1360"] == -2500
+    assert trial["balance_cents"] == 0
+
+
+def test_a_payout_file_is_written_and_booked(demo_env: dict[str, str], tmp_path: Path) -> None:
+    members = json.loads(opentelecom(demo_env, "member", "list", "--json").stdout)
+    instructions = tmp_path / "payouts.json"
+    instructions.write_text(
+        json.dumps(
+            [
+                {
+                    "member_id": members[0]["id"],
+                    "name": "Erika Mustermann",
+                    "iban": "DE75512108001245126199",
+                    "amount_cents": 700,
+                    "reference": "RF-CLI-1",
+                    "remittance": "Erstattung Guthaben",
+                    "execution_date": "2026-11-20",
+                    "liability": "receivables",
+                }
+            ]
+        )
+    )
+
+    done = opentelecom(demo_env, "payments", "payout", str(instructions), "--output", str(tmp_path / "out"), "--json")
+
+    assert done.returncode == 0, done.stderr
+    [made] = json.loads(done.stdout)
+    [written] = list((tmp_path / "out").glob("pain.001.001.09-*.xml"))
+    assert (made["item_count"], made["total_cents"]) == (1, 700)
+    assert b"<EndToEndId>RF-CLI-1</EndToEndId>" in written.read_bytes()
+
+
+def test_collecting_from_a_member_without_mandate_fails_with_the_reason(
+    demo_env: dict[str, str], tmp_path: Path
+) -> None:
+    members = json.loads(opentelecom(demo_env, "member", "list", "--json").stdout)
+    items = tmp_path / "items.json"
+    items.write_text(
+        json.dumps(
+            [
+                {
+                    "member_id": members[0]["id"],
+                    "amount_cents": 990,
+                    "end_to_end_id": "2026-000001",
+                    "remittance": "Rechnung 2026-000001",
+                }
+            ]
+        )
+    )
+
+    done = opentelecom(demo_env, "payments", "collect", "--date", "2026-11-16", "--items", str(items))
+
+    assert done.returncode == 1
+    assert "has no mandate" in done.stderr

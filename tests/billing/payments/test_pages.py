@@ -1,0 +1,73 @@
+"""The payment pages: the member's mandate form and payments, the operator's queue and statement upload."""
+
+from __future__ import annotations
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.kit.actor import Role
+from app.settings import Settings
+from billing.payments import repository, service
+from tests.billing.payments.builders import Booking, camt053
+from tests.builders import BOARD, make_member, make_user
+from tests.web.test_pages import csrf_of, web_login
+
+
+async def test_a_member_gives_a_mandate_on_their_page_and_sees_it_masked(
+    client: httpx.AsyncClient, db_session: AsyncSession, settings: Settings
+) -> None:
+    member = await make_member(db_session, settings)
+    member_id = member.id
+    user = await make_user(db_session, role=Role.MEMBER, member=member)
+    await web_login(client, user.email)
+    token = await csrf_of(client, "/portal/payments")
+
+    saved = await client.post(
+        "/portal/payments/mandate",
+        data={"csrf": token, "debtor_name": "Erika Mustermann", "iban": "DE89370400440532013000"},
+    )
+    page = await client.get("/portal/payments")
+
+    assert saved.status_code == 303
+    assert "DE89 **** **** **** **30 00" in page.text
+    assert "DE89370400440532013000" not in page.text
+    assert "Gläubiger-Identifikationsnummer" in page.text  # German by default
+    assert (await repository.active_mandate(db_session, member_id)) is not None
+
+
+async def test_an_operator_uploads_a_statement_and_sees_the_queue(
+    client: httpx.AsyncClient, db_session: AsyncSession, settings: Settings
+) -> None:
+    user = await make_user(db_session, role=Role.OPERATOR)
+    await web_login(client, user.email)
+    token = await csrf_of(client, "/console/payments")
+
+    uploaded = await client.post(
+        "/console/payments/statements",
+        data={"csrf": token},
+        files={"file": ("auszug.xml", camt053(Booking("12.00", name="Max Unbekannt", remittance="??")), "text/xml")},
+    )
+    page = await client.get("/console/payments")
+
+    assert uploaded.status_code == 303, uploaded.text
+    assert page.text.count('class="queued"') == 1
+    assert "Max Unbekannt" in page.text
+
+
+async def test_an_operator_records_a_cash_payment_in_euros(
+    client: httpx.AsyncClient, db_session: AsyncSession, settings: Settings
+) -> None:
+    member = await make_member(db_session, settings)
+    member_id = member.id
+    user = await make_user(db_session, role=Role.OPERATOR)
+    await web_login(client, user.email)
+    token = await csrf_of(client, "/console/payments")
+    form = {"csrf": token, "member_id": str(member_id), "paid_on": "2026-11-05", "method": "cash"}
+
+    recorded = await client.post("/console/payments/manual", data=form | {"amount": "12,50"})
+    refused = await client.post("/console/payments/manual", data=form | {"amount": "zwölf"})
+
+    assert recorded.status_code == 303, recorded.text
+    assert refused.status_code == 422
+    [(payment, _)] = await service.payments_of(db_session, actor=BOARD, member_id=member_id)
+    assert (payment.amount_cents, payment.method.value) == (1250, "cash")
