@@ -40,9 +40,13 @@ from billing.dividends.schemas import (
     PayoutInstruction,
     RunReport,
 )
+from billing.invoices import service as invoices
+from billing.invoices.schemas import CreditDraft
 from billing.ledger import service as ledger
 from billing.ledger.models import SourceKind, SystemAccount
 from billing.ledger.schemas import EntryDraft, LineDraft
+
+POSTING_BATCH = 5000  # allocations per ledger.post_many call (up to three entries each)
 
 
 def business_year_bounds(settings: Settings, year: int) -> tuple[date, date]:
@@ -348,10 +352,12 @@ async def run(session: AsyncSession, *, actor: Actor, settings: Settings, decisi
     if decision.status is DecisionStatus.APPROVED:
         codes = await ledger.system_account_codes(session)
         with action(session, "dividend.run"):
+            for start in range(0, len(allocations), POSTING_BATCH):
+                batch = allocations[start : start + POSTING_BATCH]
+                drafts = [d for a in batch for d in allocation_entries(decision, a, codes)]
+                await ledger.post_many(session, actor=actor, entries=drafts)
+                entries += len(drafts)
             for allocation in allocations:
-                for draft in allocation_entries(decision, allocation, codes):
-                    await ledger.post(session, actor=actor, entry=draft)
-                    entries += 1
                 if allocation.to_capital_cents:
                     await members.record_capital_change(
                         session,
@@ -365,7 +371,7 @@ async def run(session: AsyncSession, *, actor: Actor, settings: Settings, decisi
                         ),
                     )
                 allocation.status = AllocationStatus.BOOKED
-            await _queue_set_off(session, [a for a in allocations if a.set_off_cents])
+            await _queue_set_off(session, decision, [a for a in allocations if a.set_off_cents])
             decision.status = DecisionStatus.BOOKED
             decision.booked_at = utcnow()
             await session.flush()
@@ -386,12 +392,33 @@ async def run(session: AsyncSession, *, actor: Actor, settings: Settings, decisi
     )
 
 
-async def _queue_set_off(session: AsyncSession, allocations: list[DividendAllocation]) -> None:
-    """Seam to billing.invoices: the net dividend set off becomes a credit on the member's next invoice.
+def set_off_text(year: int) -> str:
+    """The settlement's text on the member's next invoice: "Verrechnung Dividende 2025"."""
+    return f"Verrechnung Dividende {year}"
 
-    For now the allocation is marked ``set_off_pending``; at merge this calls ``billing.invoices.add_credits``
-    (which books dividends payable to receivables when the invoice is issued).
-    """
+
+async def _queue_set_off(
+    session: AsyncSession, decision: DividendDecision, allocations: list[DividendAllocation]
+) -> None:
+    """The net dividend set off becomes a credit on the member's next invoice (``billing.invoices.add_credits``,
+    source ``dividend <allocation id>``, drawn from dividends payable): the bill run settles it and books
+    dividends payable to receivables for the member. The allocation is ``set_off_pending`` meanwhile."""
+    if not allocations:
+        return
+    await invoices.add_credits(
+        session,
+        credits=[
+            CreditDraft(
+                member_id=a.member_id,
+                amount_cents=a.set_off_cents,
+                text=set_off_text(decision.business_year),
+                account=SystemAccount.DIVIDENDS_PAYABLE,
+                source_kind=SourceKind.DIVIDEND.value,
+                source_id=str(a.id),
+            )
+            for a in allocations
+        ],
+    )
     for allocation in allocations:
         allocation.status = AllocationStatus.SET_OFF_PENDING
     await session.flush()
