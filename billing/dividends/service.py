@@ -11,10 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit.service import action
 from app.kit.actor import Actor, Role
+from app.kit.db import bulk_insert
 from app.kit.errors import Conflict, Invalid, NotFound
 from app.kit.time import add_months, utcnow
 from app.members import service as members
@@ -44,7 +47,7 @@ from billing.invoices import service as invoices
 from billing.invoices.schemas import CreditDraft
 from billing.ledger import service as ledger
 from billing.ledger.models import SourceKind, SystemAccount
-from billing.ledger.schemas import EntryDraft, LineDraft
+from billing.ledger.schemas import Posting, PostingLine
 
 POSTING_BATCH = 5000  # allocations per ledger.post_many call (up to three entries each)
 
@@ -244,22 +247,31 @@ async def approve(session: AsyncSession, *, actor: Actor, settings: Settings, de
 
 
 async def _approve(session: AsyncSession, settings: Settings, decision: DividendDecision) -> None:
+    """Freeze the allocations, set-based: one multi-row insert (COPY on PostgreSQL) instead of an ORM object
+    each, so they are not in the audit log one by one; the decision's approval is (``dividend.approve``)."""
     computed = await _compute(session, settings, decision, lock=True)
+    now = utcnow()
     with action(session, "dividend.approve"):
+        await bulk_insert(
+            session,
+            DividendAllocation.__table__,  # type: ignore[arg-type]
+            [
+                {
+                    **_allocation_out(c).model_dump(exclude={"status"}),
+                    "decision_id": decision.id,
+                    "exemption_order_id": c.order.id if c.order else None,
+                    "status": AllocationStatus.APPROVED,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for c in computed
+            ],
+        )
         for c in computed:
-            out = _allocation_out(c)
-            session.add(
-                DividendAllocation(
-                    decision_id=decision.id,
-                    exemption_order_id=c.order.id if c.order else None,
-                    status=AllocationStatus.APPROVED,
-                    **out.model_dump(exclude={"status"}),
-                )
-            )
             if c.order is not None and c.withholding.exemption_used_cents:
                 c.order.used_cents += c.withholding.exemption_used_cents
         decision.status = DecisionStatus.APPROVED
-        decision.approved_at = utcnow()
+        decision.approved_at = now
         await session.flush()
 
 
@@ -273,7 +285,7 @@ def payout_reference(year: int, member_number: int | None, member_id: int) -> st
 
 def allocation_entries(
     decision: DividendDecision, allocation: DividendAllocation, codes: dict[SystemAccount, str]
-) -> list[EntryDraft]:
+) -> list[Posting]:
     """The entries that book one member's dividend, all dated on the decision:
 
     * the decision: profit for appropriation to dividends payable (the member), the gross;
@@ -287,8 +299,8 @@ def allocation_entries(
     label = payout_reference(decision.business_year, allocation.member_number, member)
     source = f"{decision.id}/{member}"
 
-    def entry(step: str, text: str, lines: list[LineDraft]) -> EntryDraft:
-        return EntryDraft(
+    def entry(step: str, text: str, lines: list[PostingLine]) -> Posting:
+        return Posting(
             entry_date=decision.decided_on,
             text=text,
             source_kind=SourceKind.DIVIDEND,
@@ -301,22 +313,22 @@ def allocation_entries(
             "G",
             f"{label}: Bruttodividende",
             [
-                LineDraft(account=codes[SystemAccount.PROFIT_FOR_APPROPRIATION], debit_cents=allocation.gross_cents),
-                LineDraft(account=payable, credit_cents=allocation.gross_cents, member_id=member),
+                PostingLine(account=codes[SystemAccount.PROFIT_FOR_APPROPRIATION], debit_cents=allocation.gross_cents),
+                PostingLine(account=payable, credit_cents=allocation.gross_cents, member_id=member),
             ],
         )
     ]
     withheld = allocation.capital_gains_tax_cents + allocation.solidarity_surcharge_cents
     if withheld:
         lines = [
-            LineDraft(account=payable, debit_cents=withheld, member_id=member),
-            LineDraft(
+            PostingLine(account=payable, debit_cents=withheld, member_id=member),
+            PostingLine(
                 account=codes[SystemAccount.CAPITAL_GAINS_TAX_PAYABLE], credit_cents=allocation.capital_gains_tax_cents
             ),
         ]
         if allocation.solidarity_surcharge_cents:
             lines.append(
-                LineDraft(
+                PostingLine(
                     account=codes[SystemAccount.SOLIDARITY_SURCHARGE_PAYABLE],
                     credit_cents=allocation.solidarity_surcharge_cents,
                 )
@@ -328,8 +340,8 @@ def allocation_entries(
                 "C",
                 f"{label}: Gutschrift auf das Geschäftsguthaben",
                 [
-                    LineDraft(account=payable, debit_cents=allocation.to_capital_cents, member_id=member),
-                    LineDraft(
+                    PostingLine(account=payable, debit_cents=allocation.to_capital_cents, member_id=member),
+                    PostingLine(
                         account=codes[SystemAccount.MEMBER_CAPITAL],
                         credit_cents=allocation.to_capital_cents,
                         member_id=member,
@@ -370,7 +382,7 @@ async def run(session: AsyncSession, *, actor: Actor, settings: Settings, decisi
                             decision.business_year, allocation.member_number, allocation.member_id
                         ),
                     )
-                allocation.status = AllocationStatus.BOOKED
+            await _mark(session, decision, allocations)
             await _queue_set_off(session, decision, [a for a in allocations if a.set_off_cents])
             decision.status = DecisionStatus.BOOKED
             decision.booked_at = utcnow()
@@ -390,6 +402,21 @@ async def run(session: AsyncSession, *, actor: Actor, settings: Settings, decisi
         payout_cents=sums.payout_cents,
         set_off_cents=sums.set_off_cents,
     )
+
+
+async def _mark(session: AsyncSession, decision: DividendDecision, allocations: list[DividendAllocation]) -> None:
+    """Every allocation booked, a set-off one pending for the next invoice: two UPDATEs, not one per row."""
+    pending = DividendAllocation.set_off_cents > 0
+    for status, which in ((AllocationStatus.BOOKED, sa.not_(pending)), (AllocationStatus.SET_OFF_PENDING, pending)):
+        await session.execute(
+            sa.update(DividendAllocation)
+            .where(DividendAllocation.decision_id == decision.id, which)
+            .values(status=status, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+    for allocation in allocations:
+        status = AllocationStatus.SET_OFF_PENDING if allocation.set_off_cents > 0 else AllocationStatus.BOOKED
+        set_committed_value(allocation, "status", status)
 
 
 def set_off_text(year: int) -> str:
@@ -419,9 +446,6 @@ async def _queue_set_off(
             for a in allocations
         ],
     )
-    for allocation in allocations:
-        allocation.status = AllocationStatus.SET_OFF_PENDING
-    await session.flush()
 
 
 async def payout_instructions(session: AsyncSession, decision_id: int) -> list[PayoutInstruction]:
