@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.cli.main import JsonOption, cli_actor, emit, run
 from app.kit.time import local_today
 from app.settings import Settings
-from billing.dividends import payouts, service, transfers
+from billing.dividends import payouts, refunds, service, transfers
 from billing.dividends.models import DividendBasis
 from billing.dividends.schemas import (
     CapitalPayoutSchedule,
@@ -167,3 +167,32 @@ def pay_out_command(
         )
 
     emit(run(work), as_json=as_json)
+
+
+@dividends_cli.command("refund")
+def refund_command(
+    year: YearOption,
+    percent: Annotated[str, typer.Option(help="Refund in percent of each member's net service revenue, e.g. 3.")],
+    issue_on: Annotated[str, typer.Option("--issue-on", help="Issue date of the credit notes, YYYY-MM-DD.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Issue the year's patronage refunds (§22 KStG): one credit note per member; members refunded before are
+    skipped."""
+    try:
+        rate = Decimal(percent.replace(",", "."))
+    except InvalidOperation as error:
+        raise typer.BadParameter("--percent must be a number") from error
+
+    async def work(session: AsyncSession, settings: Settings) -> list[BaseModel]:
+        notes = await refunds.issue_patronage_refunds(
+            session,
+            actor=cli_actor(),
+            settings=settings,
+            business_year=year,
+            percent=rate,
+            issue_on=_day(issue_on, "--issue-on"),
+        )
+        return [refunds.refund_line(n) for n in notes]
+
+    columns = ["credit_note_number", "issued_on", "net_cents", "vat_cents", "gross_cents"]
+    emit(run(work), as_json=as_json, columns=columns)

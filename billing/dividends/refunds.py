@@ -228,13 +228,14 @@ async def refunds_of(session: AsyncSession, *, member_id: int, business_year: in
         )
         .order_by(Invoice.id)
     )
-    return [
-        RefundLine(
-            credit_note_number=str(n.number),
-            issued_on=n.issue_date,
-            net_cents=n.net_cents,
-            vat_cents=n.vat_cents,
-            gross_cents=n.gross_cents,
-        )
-        for n in rows.scalars()
-    ]
+    return [refund_line(n) for n in rows.scalars()]
+
+
+def refund_line(note: Invoice) -> RefundLine:
+    return RefundLine(
+        credit_note_number=str(note.number),
+        issued_on=note.issue_date,
+        net_cents=note.net_cents,
+        vat_cents=note.vat_cents,
+        gross_cents=note.gross_cents,
+    )
