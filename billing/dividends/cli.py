@@ -11,14 +11,16 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cli.main import JsonOption, cli_actor, emit, run
+from app.kit.time import local_today
 from app.settings import Settings
-from billing.dividends import payouts, service
+from billing.dividends import payouts, refunds, service, transfers
 from billing.dividends.models import DividendBasis
 from billing.dividends.schemas import (
     CapitalPayoutSchedule,
     DecisionCreate,
     DecisionOut,
     DividendPreview,
+    PayOutReport,
     RunReport,
 )
 from billing.ledger.cli import _day, _eur
@@ -145,3 +147,52 @@ def schedule_payouts_command(
         as_json=as_json,
         columns=["id", "member_id", "capital_cents", "due_on", "set_off_cents", "payout_cents", "status"],
     )
+
+
+@dividends_cli.command("pay-out")
+def pay_out_command(
+    decision: Annotated[int, typer.Option("--decision", min=1, help="The booked dividend decision's id.")],
+    execution_date: Annotated[
+        str | None, typer.Option("--execution-date", help="Day the bank executes, YYYY-MM-DD (default today).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Pay the decision's dividends and the capital payouts due by credit transfer (one pain.001 file); members
+    without an account are listed as waiting. Run again, it pays only what was not paid."""
+
+    async def work(session: AsyncSession, settings: Settings) -> PayOutReport:
+        day = _day(execution_date, "--execution-date") if execution_date else local_today(settings.timezone)
+        return await transfers.pay_out(
+            session, actor=cli_actor(), settings=settings, decision_id=decision, execution_date=day
+        )
+
+    emit(run(work), as_json=as_json)
+
+
+@dividends_cli.command("refund")
+def refund_command(
+    year: YearOption,
+    percent: Annotated[str, typer.Option(help="Refund in percent of each member's net service revenue, e.g. 3.")],
+    issue_on: Annotated[str, typer.Option("--issue-on", help="Issue date of the credit notes, YYYY-MM-DD.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Issue the year's patronage refunds (§22 KStG): one credit note per member; members refunded before are
+    skipped."""
+    try:
+        rate = Decimal(percent.replace(",", "."))
+    except InvalidOperation as error:
+        raise typer.BadParameter("--percent must be a number") from error
+
+    async def work(session: AsyncSession, settings: Settings) -> list[BaseModel]:
+        notes = await refunds.issue_patronage_refunds(
+            session,
+            actor=cli_actor(),
+            settings=settings,
+            business_year=year,
+            percent=rate,
+            issue_on=_day(issue_on, "--issue-on"),
+        )
+        return [refunds.refund_line(n) for n in notes]
+
+    columns = ["credit_note_number", "issued_on", "net_cents", "vat_cents", "gross_cents"]
+    emit(run(work), as_json=as_json, columns=columns)

@@ -151,6 +151,27 @@ class PayoutInstruction(BaseModel):
     due_on: date
 
 
+class WaitingPayout(BaseModel):
+    """A payout that could not go into the credit transfer file: the member gave no account to pay to."""
+
+    kind: str
+    source_id: int
+    member_id: int
+    amount_cents: int
+    reference: str
+
+
+class PayOutReport(BaseModel):
+    """What a pay-out made: the pain.001 file (none if nothing was due), what it pays, what waits for an
+    account, and how many were paid by an earlier file already."""
+
+    file_id: int | None
+    paid: int
+    paid_cents: int
+    paid_before: int
+    waiting: list[WaitingPayout]
+
+
 class CapitalPayoutSchedule(BaseModel):
     """The board enters when the general assembly approved the balance sheet of the year members left in."""
 

@@ -11,10 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit.service import action
 from app.kit.actor import Actor, Role
+from app.kit.db import bulk_insert
 from app.kit.errors import Conflict, Invalid, NotFound
 from app.kit.time import add_months, utcnow
 from app.members import service as members
@@ -40,9 +43,13 @@ from billing.dividends.schemas import (
     PayoutInstruction,
     RunReport,
 )
+from billing.invoices import service as invoices
+from billing.invoices.schemas import CreditDraft
 from billing.ledger import service as ledger
 from billing.ledger.models import SourceKind, SystemAccount
-from billing.ledger.schemas import EntryDraft, LineDraft
+from billing.ledger.schemas import Posting, PostingLine
+
+POSTING_BATCH = 5000  # allocations per ledger.post_many call (up to three entries each)
 
 
 def business_year_bounds(settings: Settings, year: int) -> tuple[date, date]:
@@ -240,22 +247,31 @@ async def approve(session: AsyncSession, *, actor: Actor, settings: Settings, de
 
 
 async def _approve(session: AsyncSession, settings: Settings, decision: DividendDecision) -> None:
+    """Freeze the allocations, set-based: one multi-row insert (COPY on PostgreSQL) instead of an ORM object
+    each, so they are not in the audit log one by one; the decision's approval is (``dividend.approve``)."""
     computed = await _compute(session, settings, decision, lock=True)
+    now = utcnow()
     with action(session, "dividend.approve"):
+        await bulk_insert(
+            session,
+            DividendAllocation.__table__,  # type: ignore[arg-type]
+            [
+                {
+                    **_allocation_out(c).model_dump(exclude={"status"}),
+                    "decision_id": decision.id,
+                    "exemption_order_id": c.order.id if c.order else None,
+                    "status": AllocationStatus.APPROVED,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for c in computed
+            ],
+        )
         for c in computed:
-            out = _allocation_out(c)
-            session.add(
-                DividendAllocation(
-                    decision_id=decision.id,
-                    exemption_order_id=c.order.id if c.order else None,
-                    status=AllocationStatus.APPROVED,
-                    **out.model_dump(exclude={"status"}),
-                )
-            )
             if c.order is not None and c.withholding.exemption_used_cents:
                 c.order.used_cents += c.withholding.exemption_used_cents
         decision.status = DecisionStatus.APPROVED
-        decision.approved_at = utcnow()
+        decision.approved_at = now
         await session.flush()
 
 
@@ -269,7 +285,7 @@ def payout_reference(year: int, member_number: int | None, member_id: int) -> st
 
 def allocation_entries(
     decision: DividendDecision, allocation: DividendAllocation, codes: dict[SystemAccount, str]
-) -> list[EntryDraft]:
+) -> list[Posting]:
     """The entries that book one member's dividend, all dated on the decision:
 
     * the decision: profit for appropriation to dividends payable (the member), the gross;
@@ -283,8 +299,8 @@ def allocation_entries(
     label = payout_reference(decision.business_year, allocation.member_number, member)
     source = f"{decision.id}/{member}"
 
-    def entry(step: str, text: str, lines: list[LineDraft]) -> EntryDraft:
-        return EntryDraft(
+    def entry(step: str, text: str, lines: list[PostingLine]) -> Posting:
+        return Posting(
             entry_date=decision.decided_on,
             text=text,
             source_kind=SourceKind.DIVIDEND,
@@ -297,22 +313,22 @@ def allocation_entries(
             "G",
             f"{label}: Bruttodividende",
             [
-                LineDraft(account=codes[SystemAccount.PROFIT_FOR_APPROPRIATION], debit_cents=allocation.gross_cents),
-                LineDraft(account=payable, credit_cents=allocation.gross_cents, member_id=member),
+                PostingLine(account=codes[SystemAccount.PROFIT_FOR_APPROPRIATION], debit_cents=allocation.gross_cents),
+                PostingLine(account=payable, credit_cents=allocation.gross_cents, member_id=member),
             ],
         )
     ]
     withheld = allocation.capital_gains_tax_cents + allocation.solidarity_surcharge_cents
     if withheld:
         lines = [
-            LineDraft(account=payable, debit_cents=withheld, member_id=member),
-            LineDraft(
+            PostingLine(account=payable, debit_cents=withheld, member_id=member),
+            PostingLine(
                 account=codes[SystemAccount.CAPITAL_GAINS_TAX_PAYABLE], credit_cents=allocation.capital_gains_tax_cents
             ),
         ]
         if allocation.solidarity_surcharge_cents:
             lines.append(
-                LineDraft(
+                PostingLine(
                     account=codes[SystemAccount.SOLIDARITY_SURCHARGE_PAYABLE],
                     credit_cents=allocation.solidarity_surcharge_cents,
                 )
@@ -324,8 +340,8 @@ def allocation_entries(
                 "C",
                 f"{label}: Gutschrift auf das Geschäftsguthaben",
                 [
-                    LineDraft(account=payable, debit_cents=allocation.to_capital_cents, member_id=member),
-                    LineDraft(
+                    PostingLine(account=payable, debit_cents=allocation.to_capital_cents, member_id=member),
+                    PostingLine(
                         account=codes[SystemAccount.MEMBER_CAPITAL],
                         credit_cents=allocation.to_capital_cents,
                         member_id=member,
@@ -348,10 +364,12 @@ async def run(session: AsyncSession, *, actor: Actor, settings: Settings, decisi
     if decision.status is DecisionStatus.APPROVED:
         codes = await ledger.system_account_codes(session)
         with action(session, "dividend.run"):
+            for start in range(0, len(allocations), POSTING_BATCH):
+                batch = allocations[start : start + POSTING_BATCH]
+                drafts = [d for a in batch for d in allocation_entries(decision, a, codes)]
+                await ledger.post_many(session, actor=actor, entries=drafts)
+                entries += len(drafts)
             for allocation in allocations:
-                for draft in allocation_entries(decision, allocation, codes):
-                    await ledger.post(session, actor=actor, entry=draft)
-                    entries += 1
                 if allocation.to_capital_cents:
                     await members.record_capital_change(
                         session,
@@ -364,8 +382,8 @@ async def run(session: AsyncSession, *, actor: Actor, settings: Settings, decisi
                             decision.business_year, allocation.member_number, allocation.member_id
                         ),
                     )
-                allocation.status = AllocationStatus.BOOKED
-            await _queue_set_off(session, [a for a in allocations if a.set_off_cents])
+            await _mark(session, decision, allocations)
+            await _queue_set_off(session, decision, [a for a in allocations if a.set_off_cents])
             decision.status = DecisionStatus.BOOKED
             decision.booked_at = utcnow()
             await session.flush()
@@ -386,15 +404,48 @@ async def run(session: AsyncSession, *, actor: Actor, settings: Settings, decisi
     )
 
 
-async def _queue_set_off(session: AsyncSession, allocations: list[DividendAllocation]) -> None:
-    """Seam to billing.invoices: the net dividend set off becomes a credit on the member's next invoice.
-
-    For now the allocation is marked ``set_off_pending``; at merge this calls ``billing.invoices.add_credits``
-    (which books dividends payable to receivables when the invoice is issued).
-    """
+async def _mark(session: AsyncSession, decision: DividendDecision, allocations: list[DividendAllocation]) -> None:
+    """Every allocation booked, a set-off one pending for the next invoice: two UPDATEs, not one per row."""
+    pending = DividendAllocation.set_off_cents > 0
+    for status, which in ((AllocationStatus.BOOKED, sa.not_(pending)), (AllocationStatus.SET_OFF_PENDING, pending)):
+        await session.execute(
+            sa.update(DividendAllocation)
+            .where(DividendAllocation.decision_id == decision.id, which)
+            .values(status=status, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
     for allocation in allocations:
-        allocation.status = AllocationStatus.SET_OFF_PENDING
-    await session.flush()
+        status = AllocationStatus.SET_OFF_PENDING if allocation.set_off_cents > 0 else AllocationStatus.BOOKED
+        set_committed_value(allocation, "status", status)
+
+
+def set_off_text(year: int) -> str:
+    """The settlement's text on the member's next invoice: "Verrechnung Dividende 2025"."""
+    return f"Verrechnung Dividende {year}"
+
+
+async def _queue_set_off(
+    session: AsyncSession, decision: DividendDecision, allocations: list[DividendAllocation]
+) -> None:
+    """The net dividend set off becomes a credit on the member's next invoice (``billing.invoices.add_credits``,
+    source ``dividend <allocation id>``, drawn from dividends payable): the bill run settles it and books
+    dividends payable to receivables for the member. The allocation is ``set_off_pending`` meanwhile."""
+    if not allocations:
+        return
+    await invoices.add_credits(
+        session,
+        credits=[
+            CreditDraft(
+                member_id=a.member_id,
+                amount_cents=a.set_off_cents,
+                text=set_off_text(decision.business_year),
+                account=SystemAccount.DIVIDENDS_PAYABLE,
+                source_kind=SourceKind.DIVIDEND.value,
+                source_id=str(a.id),
+            )
+            for a in allocations
+        ],
+    )
 
 
 async def payout_instructions(session: AsyncSession, decision_id: int) -> list[PayoutInstruction]:

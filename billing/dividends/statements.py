@@ -16,14 +16,14 @@ from app.web.i18n import Translator
 from app.web.templating import render
 from billing.dividends import repository
 from billing.dividends.models import DecisionStatus
+from billing.dividends.refunds import refunds_of
 from billing.dividends.schemas import AllocationOut, AnnualStatement, RefundLine, StatementMovement
 from billing.dividends.service import business_year_bounds, decision_out
 
 
 async def _patronage_refunds(session: AsyncSession, *, member_id: int, business_year: int) -> list[RefundLine]:
-    """Data hook: the patronage refunds (credit notes) of the year. Empty until billing.invoices issues them;
-    the lead connects it at merge, and the statement shows the section as soon as this returns lines."""
-    return []
+    """The patronage refunds (credit notes) of the year; the statement shows the section when there are any."""
+    return await refunds_of(session, member_id=member_id, business_year=business_year)
 
 
 async def statement_years(session: AsyncSession, *, actor: Actor, settings: Settings, member_id: int) -> list[int]:

@@ -350,6 +350,7 @@ _BUYER_COLUMNS = (
     "buyer_vat_id",
     "buyer_is_business",
 )
+BUYER_COLUMNS = _BUYER_COLUMNS  # what a credit note copies from the invoice it names (dividends' refunds too)
 
 
 def period_bounds(period: str) -> tuple[date, date]:

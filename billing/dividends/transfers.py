@@ -1,0 +1,80 @@
+"""Paying dividends and leaving members' capital out by credit transfer: the booked decision's payouts
+(``service.payout_instructions``) and the §73 payouts due (``payouts.capital_payout_instructions``) go into one
+pain.001 file through ``billing.payments.sepa.pay_out``, which books each: dividends payable (or capital
+payable) to bank, for the member.
+
+The account paid to is the IBAN of the member's mandate (the account they gave the coop; a lapsed mandate's
+account is still theirs to be paid to, a revoked one is not). A member without one waits, listed in the
+report, until they give one. Paid once: every transfer's end-to-end id names its source (``DIV-<allocation>``,
+``CAP-<payout>``), and payments refuses an id it paid before; capital payouts are marked handed over.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.kit.actor import Actor, Role
+from app.settings import Settings
+from billing.dividends import payouts, service
+from billing.dividends.schemas import PayoutInstruction, PayOutReport, WaitingPayout
+from billing.payments import mandates, sepa
+from billing.payments import repository as payments_repository
+from billing.payments.schemas import PayoutInstruction as Transfer
+
+LIABILITIES = {"dividend": "dividends_payable", "capital_payout": "capital_payable"}
+PREFIXES = {"dividend": "DIV", "capital_payout": "CAP"}
+
+
+def end_to_end_id(instruction: PayoutInstruction) -> str:
+    """``DIV-<allocation id>`` or ``CAP-<capital payout id>``: unique per source, so paid only once."""
+    return f"{PREFIXES[instruction.kind]}-{instruction.source_id}"
+
+
+async def pay_out(
+    session: AsyncSession, *, actor: Actor, settings: Settings, decision_id: int, execution_date: date
+) -> PayOutReport:
+    """One credit transfer file for the decision's dividend payouts and the capital payouts due by
+    ``execution_date``; members without an account wait. Run again, it pays only what is new."""
+    actor.require(Role.BOARD)
+    await service.get_decision(session, actor=actor, decision_id=decision_id)
+    due = await service.payout_instructions(session, decision_id)
+    due += await payouts.capital_payout_instructions(session, due_by=execution_date)
+    paid_before = await payments_repository.known_payout_refs(session, [end_to_end_id(i) for i in due])
+    transfers: list[Transfer] = []
+    waiting: list[WaitingPayout] = []
+    for instruction in due:
+        if end_to_end_id(instruction) in paid_before:
+            continue
+        mandate = await mandates.current(session, actor=actor, member_id=instruction.member_id)
+        if mandate is None or mandates.state(mandate, execution_date) == "revoked":
+            waiting.append(WaitingPayout.model_validate(instruction, from_attributes=True))
+            continue
+        transfers.append(
+            Transfer(
+                member_id=instruction.member_id,
+                name=mandate.debtor_name,
+                iban=mandate.iban,
+                bic=mandate.bic,
+                amount_cents=instruction.amount_cents,
+                reference=end_to_end_id(instruction),
+                remittance=instruction.reference,
+                execution_date=execution_date,
+                liability=LIABILITIES[instruction.kind],  # type: ignore[arg-type]
+            )
+        )
+    file_id = None
+    if transfers:
+        sepa_file = await sepa.pay_out(session, actor=actor, settings=settings, instructions=transfers)
+        file_id = sepa_file.id
+        paid = {t.reference for t in transfers}
+        handed = [i.source_id for i in due if i.kind == "capital_payout" and end_to_end_id(i) in paid]
+        await payouts.mark_handed_over(session, payout_ids=handed)
+    return PayOutReport(
+        file_id=file_id,
+        paid=len(transfers),
+        paid_cents=sum(t.amount_cents for t in transfers),
+        paid_before=len(paid_before),
+        waiting=waiting,
+    )
