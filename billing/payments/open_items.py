@@ -22,6 +22,8 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.kit.actor import Actor
+from app.kit.events import publish
 from billing.invoices.models import Invoice, InvoiceKind, InvoiceStatus
 
 
@@ -36,6 +38,16 @@ class OpenItem:
     due_on: date | None = None
     mandate_reference: str | None = None
     issued_on: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InvoicesSettled:
+    """A payment was allocated to a member's invoices (announced by ``settle``, in the payment's transaction),
+    so dunning can resume what the arrears suspended at once instead of at its next run."""
+
+    member_id: int
+    paid_on: date
+    actor: Actor
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,9 +134,16 @@ async def open_items(
     ]
 
 
-async def settle(session: AsyncSession, allocations: Sequence[Allocation]) -> None:
+async def settle(
+    session: AsyncSession, allocations: Sequence[Allocation], *, actor: Actor | None = None, on: date | None = None
+) -> None:
     """These amounts were paid on their invoices. Nothing to write: the open amount is derived from the
-    allocations the caller stored (see the module docstring)."""
+    allocations the caller stored (see the module docstring). With ``actor`` and ``on`` it announces
+    ``InvoicesSettled`` per member (dunning listens)."""
+    if actor is None or on is None:
+        return
+    members = sorted({a.member_id for a in allocations if a.amount_cents > 0})
+    await publish(session, *(InvoicesSettled(member_id=m, paid_on=on, actor=actor) for m in members))
 
 
 async def reopen(session: AsyncSession, *, invoice_id: int | None, number: str, amount_cents: int, on: date) -> None:
