@@ -64,6 +64,7 @@ async def unit_of_work(session: AsyncSession) -> AsyncIterator[AsyncSession]:
 def load_models() -> None:
     """Register every table, so foreign keys between domains resolve whichever domain is used first,
     and the listeners by which one domain follows another's changes (the composition root)."""
+    from billing.dunning.service import install as install_dunning
     from billing.ledger.service import install as install_ledger
     from migrations import target_metadata
     from provisioning.service import install as install_provisioning
@@ -73,6 +74,7 @@ def load_models() -> None:
     install_provisioning()
     install_voip()
     install_ledger()
+    install_dunning()
 
 
 class Database:

@@ -34,6 +34,8 @@ from app.settings import Settings, get_settings
 from app.web import shell as web_shell
 from app.web.pages import all_pages
 from billing.dividends.router import router as dividends_router
+from billing.dunning import service as dunning_service
+from billing.dunning.router import router as dunning_router
 from billing.invoices.router import router as invoices_router
 from billing.ledger.router import router as ledger_router
 from billing.payments.router import router as payments_router
@@ -84,6 +86,8 @@ def register_loops(runner: LoopRunner, settings: Settings) -> None:
         job("provisioning-worker", lambda s: provisioning_tasks.run_batch(s, settings=settings)),
         exclusive=False,
     )
+    # Dunning once an hour: a pass is idempotent for its day, so the day's steps are taken once.
+    runner.register("dunning", 3600, job("dunning", lambda s: dunning_service.run_today(s, settings=settings)))
     # Only with AMI settings: ``make run`` (no Asterisk) shows registration status as unknown.
     voip_tasks.register(runner, settings)
 
@@ -153,6 +157,7 @@ def create_app(
     api.include_router(dividends_router)
     api.include_router(invoices_router)
     api.include_router(payments_router)
+    api.include_router(dunning_router)
     app.include_router(api)
     app.include_router(all_pages())
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "web" / "static")), name="static")

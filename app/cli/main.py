@@ -385,6 +385,7 @@ def audit_list(
 def main() -> None:
     # The domains' command groups live with their domains; registered here, where the CLI is composed.
     from billing.dividends.cli import dividends_cli
+    from billing.dunning.cli import dunning_cli
     from billing.invoices.cli import billing_cli
     from billing.ledger.cli import ledger_cli
     from billing.payments.cli import payments_cli
@@ -399,4 +400,5 @@ def main() -> None:
     cli.add_typer(dividends_cli, name="dividends")
     cli.add_typer(billing_cli, name="billing")
     cli.add_typer(payments_cli, name="payments")
+    cli.add_typer(dunning_cli, name="dunning")
     cli()

@@ -104,6 +104,7 @@ def all_pages() -> APIRouter:
     from app.contracts.pages import router as contract_pages
     from app.members.pages import router as member_pages
     from billing.dividends.pages import router as dividend_pages
+    from billing.dunning.pages import router as dunning_pages
     from billing.invoices.pages import router as invoice_pages
     from billing.payments.pages import router as payment_pages
     from network.health.pages import router as health_pages
@@ -121,6 +122,7 @@ def all_pages() -> APIRouter:
         dividend_pages,
         invoice_pages,
         payment_pages,
+        dunning_pages,
     ):
         pages.include_router(part)
     return pages

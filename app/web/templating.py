@@ -23,6 +23,7 @@ TEMPLATE_DIRS = [
     _ROOT.parent / "billing" / "dividends" / "templates",
     _ROOT.parent / "billing" / "invoices" / "templates",
     _ROOT.parent / "billing" / "payments" / "templates",
+    _ROOT.parent / "billing" / "dunning" / "templates",
 ]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from billing.dunning.models import DunningLevel, DunningStatus
 
@@ -64,3 +64,24 @@ class NoticeOut(BaseModel):
     suspended_contract_ids: list[int]
     settled_on: date | None
     resumed_on: date | None
+
+
+class DunningRunCreate(BaseModel):
+    """A dunning pass for a day (default: today in the coop's time zone)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    today: date | None = Field(default=None, ge=date(2000, 1, 1), le=date(2199, 12, 31))
+
+
+class DunningReportOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    reminders: int
+    warnings: int
+    suspensions: int
+    contracts_suspended: int
+    settled: int
+    contracts_resumed: int
+    fees_cents: int
+    notices: list[int]

@@ -19,11 +19,14 @@ The rules (amounts and days are settings, DOMAIN.md "Payments"):
   resumed (those still suspended); once nothing is overdue, every open notice of the member is settled.
 
 ``run`` does one pass for a day; it is idempotent for the day (a second pass finds every step taken).
+``run_due`` is that pass over what the invoices say is overdue (``overdue_items``); the CLI, the API and the
+daily loop call it. A payment allocated to invoices announces ``InvoicesSettled`` and ``follow_payment``
+resumes (and settles) at once in the payment's transaction, instead of at the next run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,13 +35,17 @@ from app.audit.service import action
 from app.contracts import service as contracts
 from app.contracts.models import ContractStatus
 from app.kit.actor import Actor, Role
-from app.settings import Settings
+from app.kit.events import subscribe
+from app.kit.time import local_today
+from app.settings import Settings, get_settings
 from billing.dunning import repository
 from billing.dunning.models import DunningLevel, DunningNotice, DunningStatus
 from billing.dunning.schemas import DunningReport, NoticeOut, OverdueItem, Step
 from billing.ledger import service as ledger
 from billing.ledger.models import SourceKind, SystemAccount
 from billing.ledger.schemas import EntryDraft, LineDraft
+from billing.payments import open_items
+from billing.payments.open_items import InvoicesSettled
 
 FEES = {
     DunningLevel.REMINDER: "dunning_reminder_fee_cents",
@@ -151,6 +158,76 @@ async def run(
             steps.append(step)
     await _issue(session, actor=actor, settings=settings, today=today, steps=steps, report=report)
     return report
+
+
+async def overdue_items(
+    session: AsyncSession, today: date, member_ids: Collection[int] | None = None
+) -> list[OverdueItem]:
+    """What dunning reads: the issued invoices past their due date on ``today`` with an open amount (of
+    ``member_ids``, or everyone's), from the invoice table and payments' open items."""
+    return [
+        OverdueItem(
+            invoice_id=item.invoice_id,
+            number=item.number,
+            member_id=item.member_id,
+            due_on=item.due_on,
+            open_cents=item.open_cents,
+        )
+        for item in await open_items.open_items(session, member_ids)
+        if item.due_on is not None and item.due_on < today
+    ]
+
+
+async def run_due(session: AsyncSession, *, actor: Actor, settings: Settings, today: date) -> DunningReport:
+    """The dunning pass for ``today`` over every overdue invoice."""
+    actor.require(Role.OPERATOR, Role.BOARD)
+    return await run(session, actor=actor, settings=settings, today=today, overdue=await overdue_items(session, today))
+
+
+async def run_today(session: AsyncSession, *, settings: Settings) -> int:
+    """The daily loop's job: today's pass by the dunning system actor; returns how many notices it issued."""
+    report = await run_due(
+        session, actor=Actor.system("dunning"), settings=settings, today=local_today(settings.timezone)
+    )
+    return len(report.notices)
+
+
+async def follow_payment(
+    session: AsyncSession, *, actor: Actor, settings: Settings, today: date, member_ids: Collection[int]
+) -> DunningReport:
+    """Right after a payment: resume what the members' suspensions stopped once their arrears are below the
+    threshold, and settle their notices once nothing is overdue. Issues no notice."""
+    report = DunningReport()
+    notices = await repository.open_notices(session, list(member_ids))
+    if not notices:
+        return report
+    by_member: dict[int, list[OverdueItem]] = {}
+    for item in await overdue_items(session, today, list(notices)):
+        by_member.setdefault(item.member_id, []).append(item)
+    await _follow_payments(
+        session, actor=actor, settings=settings, today=today, by_member=by_member, open_notices=notices, report=report
+    )
+    return report
+
+
+async def on_invoices_settled(session: AsyncSession, events: Sequence[InvoicesSettled]) -> None:
+    """Listener: a payment settled invoices; resume and settle dunning for those members now. The contract
+    changes are made by the dunning system actor (the payment's actor may be a member paying online)."""
+    if not events:
+        return
+    settings = get_settings()
+    await follow_payment(
+        session,
+        actor=Actor.system("dunning"),
+        settings=settings,
+        today=max(local_today(settings.timezone), max(e.paid_on for e in events)),
+        member_ids={e.member_id for e in events},
+    )
+
+
+def install() -> None:
+    """Follow payments as they are booked (idempotent); called by ``app.db.load_models``."""
+    subscribe(InvoicesSettled, on_invoices_settled)
 
 
 async def _follow_payments(

@@ -46,7 +46,10 @@ def import_camt_command(file: Path, as_json: JsonOption = False) -> None:
 
 @payments_cli.command("collect")
 def collect_command(
-    on: Annotated[str, typer.Option("--date", help="Collection date, YYYY-MM-DD.")],
+    on: Annotated[str | None, typer.Option("--date", help="Collection date, YYYY-MM-DD.")] = None,
+    run_id: Annotated[
+        int | None, typer.Option("--run", help="A bill run: collect its invoices on their collection dates.")
+    ] = None,
     items: Annotated[
         Path | None,
         typer.Option(
@@ -57,9 +60,21 @@ def collect_command(
     output: Annotated[Path | None, typer.Option(help="Folder to write the pain.008 files into.")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Make pain.008 direct debit files (one per sequence type) for the collection date."""
+    """Make pain.008 direct debit files (one per date and sequence type) for a collection date or a bill run."""
+    if (on is None) == (run_id is None):
+        raise typer.BadParameter("give either --date or --run")
+    if run_id is not None:
+        chosen_run = run_id
+
+        async def run_work(session: AsyncSession, settings: Settings) -> list[BaseModel]:
+            files = await sepa.collect_run(session, actor=cli_actor(), settings=settings, run_id=chosen_run)
+            return _write(files, output)
+
+        columns = ["id", "due_on", "sequence", "item_count", "total_cents", "sha256"]
+        emit(run(run_work), as_json=as_json, columns=columns)
+        return
     try:
-        day = date.fromisoformat(on)
+        day = date.fromisoformat(on or "")
     except ValueError as error:
         raise typer.BadParameter("--date must be YYYY-MM-DD") from error
     given: list[CollectionRequest] | None = None

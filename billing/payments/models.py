@@ -2,8 +2,8 @@
 given to the bank, the camt.053 statements it sends back, and what was made of each booked transaction
 (payments with their invoice allocations, returned debits, the operator's queue of unmatched transactions).
 
-Invoices are not referenced by foreign key yet: ``invoice_id`` columns hold the id the invoice seam
-(``billing.payments.open_items``) hands out, and ``invoice_number`` the number printed on the invoice.
+``invoice_id`` columns reference the issued invoice (``invoices.id``, migration 0014); ``invoice_number`` keeps
+the number printed on it, as the bank's remittance or end-to-end id quoted it.
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ class CollectionItem(IdMixin, TimestampMixin, Base):
     file_id: Mapped[int] = mapped_column(IdType, fk("sepa_files.id"), index=True)
     member_id: Mapped[int] = mapped_column(IdType, fk("members.id"), index=True)
     mandate_id: Mapped[int] = mapped_column(IdType, fk("sepa_mandates.id"), index=True)
-    invoice_id: Mapped[int | None] = mapped_column(IdType)
+    invoice_id: Mapped[int | None] = mapped_column(IdType, fk("invoices.id"), index=True)
     end_to_end_id: Mapped[str] = mapped_column(sa.String(35), index=True)
     amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
     remittance: Mapped[str] = mapped_column(sa.String(140))
@@ -229,7 +229,7 @@ class PaymentAllocation(IdMixin, Base):
     __tablename__ = "payment_allocations"
 
     payment_id: Mapped[int] = mapped_column(IdType, fk("payments.id"), index=True)
-    invoice_id: Mapped[int] = mapped_column(IdType, index=True)
+    invoice_id: Mapped[int] = mapped_column(IdType, fk("invoices.id"), index=True)
     invoice_number: Mapped[str] = mapped_column(sa.String(35), index=True)
     amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
 
@@ -246,7 +246,7 @@ class ReturnedDebit(IdMixin, TimestampMixin, Base):
     transaction_id: Mapped[int] = mapped_column(IdType, fk("bank_transactions.id"), unique=True)
     collection_item_id: Mapped[int | None] = mapped_column(IdType, fk("sepa_collection_items.id"), index=True)
     member_id: Mapped[int] = mapped_column(IdType, fk("members.id"), index=True)
-    invoice_id: Mapped[int | None] = mapped_column(IdType)
+    invoice_id: Mapped[int | None] = mapped_column(IdType, fk("invoices.id"), index=True)
     invoice_number: Mapped[str] = mapped_column(sa.String(35), index=True)
     amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
     fee_cents: Mapped[int] = mapped_column(sa.BigInteger)

@@ -57,6 +57,12 @@ async def pending_collections(session: AsyncSession, end_to_end_ids: Collection[
     return set((await session.execute(query)).scalars())
 
 
+async def collected_invoices(session: AsyncSession, invoice_ids: Collection[int]) -> set[int]:
+    """The invoices among ``invoice_ids`` that a collection item names already (whatever became of it)."""
+    query = sa.select(CollectionItem.invoice_id).where(CollectionItem.invoice_id.in_(list(invoice_ids)))
+    return {int(i) for i in (await session.execute(query)).scalars() if i is not None}
+
+
 async def collections_by_e2e(session: AsyncSession, end_to_end_ids: Collection[str]) -> dict[str, CollectionItem]:
     """The latest collection item for each end-to-end id."""
     query = (

@@ -341,6 +341,39 @@ async def due_collections(session: AsyncSession, *, actor: Actor, on: date) -> l
     ]
 
 
+async def collect_run(session: AsyncSession, *, actor: Actor, settings: Settings, run_id: int) -> list[SepaFile]:
+    """The direct debits of a bill run: each of its issued invoices still open whose member has a mandate
+    usable on the invoice's collection date (``collection_date``: the day its text announces), for the open
+    amount, end-to-end id = invoice number; one pain.008 per date and sequence type. Idempotent: an invoice
+    a collection item names already (submitted, collected or returned) is not collected again; a returned
+    debit is dunned, not re-collected."""
+    actor.require(Role.OPERATOR, Role.BOARD)
+    items = await open_items.open_items(session, bill_run_id=run_id)
+    done = await repository.collected_invoices(session, [i.invoice_id for i in items])
+    by_member = await repository.active_mandates(session, {i.member_id for i in items})
+    requests = []
+    for item in items:
+        mandate = by_member.get(item.member_id)
+        if item.invoice_id in done or mandate is None or item.due_on is None:
+            continue
+        day = collection_date(issued_on=item.issued_on or item.due_on, due_on=item.due_on, settings=settings)
+        if mandates.state(mandate, day) != "active":
+            continue
+        requests.append(
+            CollectionRequest(
+                member_id=item.member_id,
+                invoice_id=item.invoice_id,
+                amount_cents=item.open_cents,
+                end_to_end_id=item.number,
+                remittance=f"Rechnung {item.number}",
+                collection_date=day,
+            )
+        )
+    if not requests:
+        return []
+    return await collect(session, actor=actor, settings=settings, requests=requests)
+
+
 async def pay_out(
     session: AsyncSession, *, actor: Actor, settings: Settings, instructions: Sequence[PayoutInstruction]
 ) -> SepaFile:

@@ -109,7 +109,7 @@ async def _record_payment(
         cents=amount_cents,
         member_id=member_id,
     )
-    await open_items.settle(session, allocations)
+    await open_items.settle(session, allocations, actor=actor, on=paid_on)
     return payment
 
 

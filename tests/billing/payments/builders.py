@@ -1,45 +1,91 @@
-"""Builders for payments tests: invoices in the books (until the invoice tables exist), mandates, and
+"""Builders for payments tests: issued invoices, mandates, and
 camt.053 statements written the way a German bank writes them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from decimal import Decimal
 from xml.sax.saxutils import escape
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import bind_actor
 from app.members.models import Member
 from app.settings import Settings
-from billing.ledger import service as ledger
-from billing.ledger.models import JournalEntry, SourceKind
+from billing.invoices import repository as invoice_repository
+from billing.invoices import service as invoices
+from billing.invoices.models import Invoice, InvoiceKind, InvoiceLine, InvoiceSeries, InvoiceStatus, ServiceKind
 from billing.payments import mandates
 from billing.payments.models import Mandate
 from billing.payments.schemas import MandateCreate, PayoutInstruction
-from tests.builders import BOARD, credit, debit, entry_draft
+from tests.builders import BOARD
 
 MEMBER_IBAN = "DE89370400440532013000"  # Commerzbank, the registry knows its BIC
 OTHER_IBAN = "DE75512108001245126199"
 
 
 async def make_invoice(
-    session: AsyncSession, *, member: Member, number: str, gross_cents: int, issued_on: date = date(2026, 10, 1)
-) -> JournalEntry:
-    """An issued invoice as the books show it: receivables (member) to revenue and 19 % VAT."""
+    session: AsyncSession,
+    *,
+    member: Member,
+    number: str | None = None,
+    gross_cents: int,
+    issued_on: date = date(2026, 10, 1),
+    due_on: date | None = None,
+) -> Invoice:
+    """An invoice issued and booked through ``billing.invoices`` (one internet line at 19 %, due 14 days after
+    issue unless told). With ``number`` ("2026-000123") the series is moved to it first, so tests can name
+    the number a payment quotes; without, the series' next number is taken."""
     bind_actor(session, BOARD)
     net = round(gross_cents / 1.19)
-    vat = [credit("1776", gross_cents - net)] if gross_cents > net else []
-    draft = entry_draft(
-        debit("1400", gross_cents, member=member),
-        credit("8401", net),
-        *vat,
-        entry_date=issued_on,
-        text=f"Rechnung {number}",
-        source_kind=SourceKind.INVOICE,
-        source_id=number,
+    invoice = Invoice(
+        kind=InvoiceKind.INVOICE,
+        status=InvoiceStatus.DRAFT,
+        member_id=member.id,
+        buyer_name=f"{member.first_name} {member.last_name}",
+        buyer_street="Hauptstraße 1",
+        buyer_postal_code="12345",
+        buyer_city="Musterstadt",
+        buyer_country="DE",
+        issue_date=issued_on,
+        period_start=issued_on.replace(day=1),
+        period_end=issued_on,
+        due_date=due_on or issued_on + timedelta(days=14),
+        net_cents=net,
+        vat_cents=gross_cents - net,
+        gross_cents=gross_cents,
+        amount_due_cents=gross_cents,
     )
-    return await ledger.post(session, actor=BOARD, entry=draft)
+    session.add(invoice)
+    await session.flush()
+    session.add(
+        InvoiceLine(
+            invoice_id=invoice.id,
+            position=1,
+            description="Glasfaser 250",
+            quantity=Decimal(1),
+            unit="MON",
+            unit_price=Decimal(net) / 100,
+            net_cents=net,
+            vat_rate=Decimal("19.00"),
+            service_kind=ServiceKind.INTERNET,
+        )
+    )
+    await session.flush()
+    series = await invoice_repository.series_id(session, InvoiceKind.INVOICE, issued_on.year)
+    if number is not None:
+        await session.execute(
+            sa.update(InvoiceSeries).where(InvoiceSeries.id == series).values(next_number=int(number.split("-")[-1]))
+        )
+    where = "id = :invoice_id"
+    await invoices.issue_drafts(
+        session, kind=InvoiceKind.INVOICE, year=issued_on.year, where=where, params={"invoice_id": invoice.id}
+    )
+    await invoices.post_issued(session, actor=BOARD, where=Invoice.id == invoice.id)
+    await session.refresh(invoice)
+    return invoice
 
 
 async def make_mandate(

@@ -79,3 +79,14 @@ def test_collecting_from_a_member_without_mandate_fails_with_the_reason(
 
     assert done.returncode == 1
     assert "has no mandate" in done.stderr
+
+
+def test_collecting_needs_a_date_or_a_bill_run_and_a_run_without_invoices_makes_no_file(
+    demo_env: dict[str, str],
+) -> None:
+    neither = opentelecom(demo_env, "payments", "collect", "--json")
+    empty_run = opentelecom(demo_env, "payments", "collect", "--run", "999999", "--json")
+
+    assert neither.returncode != 0 and "--date or --run" in neither.stderr
+    assert empty_run.returncode == 0, empty_run.stderr
+    assert json.loads(empty_run.stdout) == []
