@@ -21,6 +21,7 @@ async def test_health_reports_database_and_every_loop(client: httpx.AsyncClient)
         "session-cleanup",
         "provisioning-worker",
         "snmp-poller",
+        "invoice-pdfs",
     }
 
 
