@@ -3,16 +3,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from typing import Annotated
 
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.cli.main import JsonOption, cli_actor, emit, run
+from app.cli.main import JsonOption, cli_actor, emit, run, run_async
 from app.db import Database
-from app.kit.errors import DomainError
 from app.settings import Settings, get_settings
 from billing.invoices import billrun, documents
 from billing.invoices.schemas import BillRunOut
@@ -41,11 +39,7 @@ def render_stored(*, run_id: int | None, limit: int | None = None) -> documents.
         finally:
             await database.dispose()
 
-    try:
-        return asyncio.run(main())
-    except DomainError as error:
-        typer.secho(f"error: {error.detail}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from error
+    return run_async(main)
 
 
 def _report(report: documents.RenderReport) -> None:

@@ -297,25 +297,15 @@ async def render_pending(
     return RenderReport(rendered=done, seconds=seconds)
 
 
-async def pdf_of(session: AsyncSession, *, settings: Settings, invoice: Invoice) -> bytes:
-    """The stored PDF of an issued invoice the caller may see, rendered and stored on first request."""
-    stored = await repository.document(session, invoice.id, DocumentFormat.PDF)
+async def stored_or_made(session: AsyncSession, *, settings: Settings, invoice: Invoice, fmt: DocumentFormat) -> bytes:
+    """An issued invoice's stored rendering, made and stored on first request: the PDF (with Factur-X)
+    or the XRechnung 3.0 XML (which also needs the buyer's e-mail, BT-49)."""
+    stored = await repository.document(session, invoice.id, fmt)
     if stored is not None:
         return stored.content
     if invoice.status is not InvoiceStatus.ISSUED:
         raise Conflict(f"Invoice {invoice.id} is not issued.", code="invoice_not_issued")
-    doc = await document_for(session, settings=settings, invoice_id=invoice.id)
-    content = await rendering.render_invoice_pdf(doc)
-    return await _store_or_keep(session, invoice_id=invoice.id, content=content)
-
-
-async def xrechnung_of(session: AsyncSession, *, settings: Settings, invoice: Invoice) -> bytes:
-    """The invoice's XRechnung 3.0 XML (CII), made and stored on first export, the stored one after."""
-    stored = await repository.document(session, invoice.id, DocumentFormat.XML)
-    if stored is not None:
-        return stored.content
-    if invoice.status is not InvoiceStatus.ISSUED:
-        raise Conflict(f"Invoice {invoice.id} is not issued.", code="invoice_not_issued")
-    (doc,) = await documents_for(session, settings=settings, invoice_ids=[invoice.id], emails=True)
-    content = xrechnung_xml(doc)
-    return await _store_or_keep(session, invoice_id=invoice.id, content=content, fmt=DocumentFormat.XML)
+    xml = fmt is DocumentFormat.XML
+    (doc,) = await documents_for(session, settings=settings, invoice_ids=[invoice.id], emails=xml)
+    content = xrechnung_xml(doc) if xml else await rendering.render_invoice_pdf(doc)
+    return await _store_or_keep(session, invoice_id=invoice.id, content=content, fmt=fmt)

@@ -13,7 +13,7 @@ from app.kit.pagination import Page, PageParams, page_params
 from app.kit.validation import IdPath, IdQuery
 from billing.documents.service import sha256
 from billing.invoices import billrun, documents, repository, service
-from billing.invoices.models import BillRun, InvoiceKind, InvoiceStatus
+from billing.invoices.models import BillRun, DocumentFormat, InvoiceKind, InvoiceStatus
 from billing.invoices.schemas import BillRunCreate, BillRunOut, CreditNoteCreate, InvoiceDetail, InvoiceOut
 
 router = APIRouter(tags=["invoices"])
@@ -55,7 +55,7 @@ async def get_invoice(actor: ActorDep, session: SessionDep, settings: SettingsDe
 async def get_invoice_pdf(actor: ActorDep, session: SessionDep, settings: SettingsDep, invoice_id: IdPath) -> Response:
     """The invoice's PDF (PDF/A-3 with Factur-X): the stored one, rendered and stored on first request."""
     found = await service.get_invoice(session, actor=actor, invoice_id=invoice_id)
-    content = await documents.pdf_of(session, settings=settings, invoice=found)
+    content = await documents.stored_or_made(session, settings=settings, invoice=found, fmt=DocumentFormat.PDF)
     return Response(
         content,
         media_type="application/pdf",
@@ -69,7 +69,7 @@ async def get_invoice_xrechnung(
 ) -> Response:
     """The invoice as XRechnung 3.0 (CII XML) for a business member's e-invoicing; stored on first export."""
     found = await service.get_invoice(session, actor=actor, invoice_id=invoice_id)
-    content = await documents.xrechnung_of(session, settings=settings, invoice=found)
+    content = await documents.stored_or_made(session, settings=settings, invoice=found, fmt=DocumentFormat.XML)
     return Response(
         content,
         media_type="application/xml",
