@@ -4,7 +4,7 @@ member's mandate, a batch read in a fixed number of queries, and the XRechnung e
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import httpx
@@ -22,7 +22,7 @@ from billing.invoices import documents, repository, service
 from billing.invoices.models import DocumentFormat, Invoice, InvoiceDocumentFile, InvoiceKind
 from billing.invoices.schemas import CreditNoteCreate
 from billing.payments import sepa
-from tests.billing.invoices.builders import run_period
+from tests.billing.invoices.builders import make_draft_invoice, run_period
 from tests.billing.payments.builders import make_mandate
 from tests.builders import BOARD, make_contract, make_member, make_plan, make_user, token_for
 
@@ -44,37 +44,11 @@ async def test_a_compensation_is_a_negative_quantity_at_a_non_negative_price(
     db_session: AsyncSession, settings: Settings
 ) -> None:
     member = await make_member(db_session, settings)
-    invoice = Invoice(
-        kind=InvoiceKind.INVOICE,
-        status="draft",
-        member_id=member.id,
-        buyer_name="Erika Mustermann",
-        buyer_street="Weg 1",
-        buyer_postal_code="10115",
-        buyer_city="Berlin",
-        buyer_country="DE",
-        issue_date=date(2026, 11, 2),
-        period_start=date(2026, 11, 1),
-        period_end=date(2026, 11, 30),
-        due_date=date(2026, 11, 16),
-        net_cents=2990,
-        vat_cents=568,
-        gross_cents=3558,
-        amount_due_cents=3558,
+    invoice = await make_draft_invoice(
+        db_session,
+        member=member,
+        lines=[(1, "MON", "39.90", 3990, "internet"), (3, "DAY", "-3.3333", -1000, "compensation")],
     )
-    db_session.add(invoice)
-    await db_session.flush()
-    # As the bill run writes them: the compensation is 3 days at a negative price with a negative net.
-    for position, (quantity, unit, price, net, kind) in enumerate(
-        ((1, "MON", "39.90", 3990, "internet"), (3, "DAY", "-3.3333", -1000, "compensation")), start=1
-    ):
-        await db_session.execute(
-            sa.text(
-                "INSERT INTO invoice_lines (invoice_id, position, description, quantity, unit, unit_price, "
-                "net_cents, vat_rate, service_kind) VALUES (:i, :p, 'x', :q, :u, :price, :n, 19, :k)"
-            ),
-            {"i": invoice.id, "p": position, "q": quantity, "u": unit, "price": Decimal(price), "n": net, "k": kind},
-        )
     await service.issue_drafts(
         db_session, kind=InvoiceKind.INVOICE, year=2026, where="id = :id", params={"id": invoice.id}
     )
