@@ -36,6 +36,7 @@ from app.web.pages import all_pages
 from billing.dividends.router import router as dividends_router
 from billing.dunning import service as dunning_service
 from billing.dunning.router import router as dunning_router
+from billing.invoices import tasks as invoice_tasks
 from billing.invoices.router import router as invoices_router
 from billing.ledger.router import router as ledger_router
 from billing.payments.router import router as payments_router
@@ -105,6 +106,7 @@ def create_app(
         runner = LoopRunner(app.state.database.transaction, dialect=app.state.database.engine.dialect.name)
         register_loops(runner, settings)
         health_tasks.register(runner, app.state.database)
+        invoice_tasks.register(runner, settings, app.state.database)
         app.state.loops = runner
         if settings.run_background_loops if run_loops is None else run_loops:
             runner.start()

@@ -78,3 +78,16 @@ def test_unknown_member_is_a_clear_error(cli_env: dict[str, str]) -> None:
 
     assert result.returncode == 1
     assert "Member 999999 not found" in result.stderr
+
+
+def test_an_issued_bill_run_renders_its_pdfs_and_a_second_render_has_nothing_left(cli_env: dict[str, str]) -> None:
+    from datetime import date
+
+    issued = opentelecom(cli_env, "billing", "run", "--period", f"{date.today():%Y-%m}", "--issue", "--json")
+    again = opentelecom(cli_env, "billing", "render")
+
+    run = json.loads(issued.stdout)
+    assert run["status"] == "issued" and run["invoice_count"] > 30
+    assert f"rendered {run['invoice_count']} PDFs" in issued.stderr
+    assert f"PDFs: {run['invoice_count']}/{run['invoice_count']}" in issued.stderr
+    assert "rendered 0 PDFs" in again.stderr

@@ -7,7 +7,7 @@ import getpass
 import json
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -68,6 +68,11 @@ def run(work: Callable[[AsyncSession, Settings], Awaitable[T]]) -> T:
         finally:
             await database.dispose()
 
+    return run_async(main)
+
+
+def run_async(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run ``main()`` in an event loop; domain errors end the command with a message and exit code 1."""
     try:
         return asyncio.run(main())
     except DomainError as error:

@@ -25,6 +25,8 @@ from app.members import service as members
 from app.members.models import Member
 from app.members.schemas import MemberApplication
 from app.settings import Settings
+from billing.payments import mandates
+from billing.payments.schemas import MandateCreate
 from network import service as network
 from network.health import service as health
 from network.health.models import DeviceKind, SnmpVersion
@@ -38,6 +40,7 @@ from voip import service as voip
 from voip.models import CallDetailRecord
 from voip.schemas import NumberBlockCreate, RateCreate
 
+DEMO_IBAN = "DE89370400440532013000"  # the well-known example IBAN of the German banks
 DEMO_PASSWORD = "demo-pass"  # noqa: S105 - documented in the README; demo data only
 
 STAFF = [
@@ -317,6 +320,7 @@ async def seed(
 
     start = today - timedelta(days=400)
     contracts_made = 0
+    ben: Member | None = None
     for index in range(members_count):
         first = FIRST[index % len(FIRST)]
         last = LAST[(index * 7) % len(LAST)]
@@ -387,6 +391,7 @@ async def seed(
             )
             users += 1
         if index == 1:
+            ben = member
             await auth_service.create_user(
                 session,
                 email="ben@example.org",
@@ -554,6 +559,15 @@ async def seed(
         subscribed_on=today - timedelta(days=3),
     )
     await members.apply_departures(session, settings=settings)
+    # Ben pays by SEPA direct debit, so his invoices carry the pre-notification.
+    assert ben is not None
+    await mandates.give(
+        session,
+        actor=board,
+        settings=settings,
+        member_id=ben.id,
+        data=MandateCreate(debtor_name=ben.display_name, iban=DEMO_IBAN, signed_on=today - timedelta(days=30)),
+    )
     await seed_health(session, settings=settings)
     await seed_calls(session, settings=settings, today=today)
     await session.flush()

@@ -356,3 +356,69 @@ async def revenue_by_month(session: AsyncSession, *, since: date) -> list[Any]:
         .order_by(month)
     )
     return list((await session.execute(query)).all())
+
+
+# --- documents (many invoices at once) ---------------------------------------------------------------
+
+
+async def invoices_by_ids(session: AsyncSession, invoice_ids: Sequence[int]) -> list[Invoice]:
+    if not invoice_ids:
+        return []
+    # Issuing numbers drafts with one UPDATE, past the ORM: read the rows as they are, not as loaded before.
+    query = sa.select(Invoice).where(Invoice.id.in_(list(invoice_ids))).execution_options(populate_existing=True)
+    return list((await session.execute(query)).scalars())
+
+
+async def lines_of(session: AsyncSession, invoice_ids: Sequence[int]) -> list[InvoiceLine]:
+    query = (
+        sa.select(InvoiceLine)
+        .where(InvoiceLine.invoice_id.in_(list(invoice_ids)))
+        .order_by(InvoiceLine.invoice_id, InvoiceLine.position)
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def contract_terms_of(session: AsyncSession, invoice_ids: Sequence[int]) -> list[InvoiceContractTerms]:
+    query = (
+        sa.select(InvoiceContractTerms)
+        .where(InvoiceContractTerms.invoice_id.in_(list(invoice_ids)))
+        .order_by(InvoiceContractTerms.invoice_id, InvoiceContractTerms.contract_number)
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def settlements_of(session: AsyncSession, invoice_ids: Sequence[int]) -> list[InvoiceSettlement]:
+    query = (
+        sa.select(InvoiceSettlement)
+        .where(InvoiceSettlement.invoice_id.in_(list(invoice_ids)))
+        .order_by(InvoiceSettlement.invoice_id, InvoiceSettlement.id)
+    )
+    return list((await session.execute(query)).scalars())
+
+
+def _without_document(fmt: DocumentFormat, run_id: int | None) -> sa.ColumnElement[bool]:
+    stored = sa.select(InvoiceDocumentFile.id).where(
+        InvoiceDocumentFile.invoice_id == Invoice.id, InvoiceDocumentFile.format == fmt
+    )
+    condition = sa.and_(Invoice.status == InvoiceStatus.ISSUED, ~stored.exists())
+    if run_id is not None:
+        condition = sa.and_(condition, Invoice.bill_run_id == run_id)
+    return condition
+
+
+async def count_without_document(session: AsyncSession, *, fmt: DocumentFormat, run_id: int | None) -> int:
+    query = sa.select(sa.func.count()).select_from(Invoice).where(_without_document(fmt, run_id))
+    return int((await session.execute(query)).scalar_one())
+
+
+async def without_document(
+    session: AsyncSession, *, fmt: DocumentFormat, run_id: int | None, after_id: int, limit: int
+) -> list[int]:
+    """Issued invoices (of a run) with no stored ``fmt``, in id order after ``after_id``."""
+    query = (
+        sa.select(Invoice.id)
+        .where(_without_document(fmt, run_id), Invoice.id > after_id)
+        .order_by(Invoice.id)
+        .limit(limit)
+    )
+    return [int(i) for i in (await session.execute(query)).scalars()]

@@ -11,8 +11,9 @@ from fastapi.responses import Response
 from app.auth.deps import ActorDep, BoardDep, SessionDep, SettingsDep, StaffDep
 from app.kit.pagination import Page, PageParams, page_params
 from app.kit.validation import IdPath, IdQuery
-from billing.invoices import billrun, repository, service
-from billing.invoices.models import BillRun, InvoiceKind, InvoiceStatus
+from billing.documents.service import sha256
+from billing.invoices import billrun, documents, repository, service
+from billing.invoices.models import BillRun, DocumentFormat, InvoiceKind, InvoiceStatus
 from billing.invoices.schemas import BillRunCreate, BillRunOut, CreditNoteCreate, InvoiceDetail, InvoiceOut
 
 router = APIRouter(tags=["invoices"])
@@ -51,14 +52,31 @@ async def get_invoice(actor: ActorDep, session: SessionDep, settings: SettingsDe
 
 
 @router.get("/invoices/{invoice_id}/pdf", response_class=Response, responses=NOT_FOUND)
-async def get_invoice_pdf(actor: ActorDep, session: SessionDep, invoice_id: IdPath) -> Response:
-    """The invoice's stored PDF (409 ``invoice_document_missing`` until one is rendered)."""
-    stored = await service.stored_document(session, actor=actor, invoice_id=invoice_id)
+async def get_invoice_pdf(actor: ActorDep, session: SessionDep, settings: SettingsDep, invoice_id: IdPath) -> Response:
+    """The invoice's PDF (PDF/A-3 with Factur-X): the stored one, rendered and stored on first request."""
     found = await service.get_invoice(session, actor=actor, invoice_id=invoice_id)
+    content = await documents.stored_or_made(session, settings=settings, invoice=found, fmt=DocumentFormat.PDF)
     return Response(
-        stored.content,
+        content,
         media_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="rechnung-{found.number}.pdf"', "ETag": stored.sha256},
+        headers={"Content-Disposition": f'inline; filename="rechnung-{found.number}.pdf"', "ETag": sha256(content)},
+    )
+
+
+@router.get("/invoices/{invoice_id}/xrechnung", response_class=Response, responses=NOT_FOUND)
+async def get_invoice_xrechnung(
+    actor: ActorDep, session: SessionDep, settings: SettingsDep, invoice_id: IdPath
+) -> Response:
+    """The invoice as XRechnung 3.0 (CII XML) for a business member's e-invoicing; stored on first export."""
+    found = await service.get_invoice(session, actor=actor, invoice_id=invoice_id)
+    content = await documents.stored_or_made(session, settings=settings, invoice=found, fmt=DocumentFormat.XML)
+    return Response(
+        content,
+        media_type="application/xml",
+        headers={
+            "Content-Disposition": f'attachment; filename="xrechnung-{found.number}.xml"',
+            "ETag": sha256(content),
+        },
     )
 
 

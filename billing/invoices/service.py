@@ -235,17 +235,6 @@ async def invoice_detail(session: AsyncSession, *, actor: Actor, settings: Setti
     )
 
 
-async def stored_document(
-    session: AsyncSession, *, actor: Actor, invoice_id: int, fmt: DocumentFormat = DocumentFormat.PDF
-) -> InvoiceDocumentFile:
-    """The stored rendering of an invoice the actor may see (``invoice_document_missing``, 409, if none yet)."""
-    found = await get_invoice(session, actor=actor, invoice_id=invoice_id)
-    stored = await repository.document(session, found.id, fmt)
-    if stored is None:
-        raise Conflict(f"Invoice {invoice_id} has no {fmt.value} yet.", code="invoice_document_missing")
-    return stored
-
-
 async def store_document(
     session: AsyncSession, *, invoice_id: int, fmt: DocumentFormat, content: bytes
 ) -> InvoiceDocumentFile:

@@ -3,6 +3,7 @@ lapsed after 36 months without a collection (DOMAIN.md), revoked by the member o
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 
@@ -159,6 +160,12 @@ async def current(session: AsyncSession, *, actor: Actor, member_id: int) -> Man
     """The member's mandate that is not revoked (it may have lapsed; see ``state``)."""
     self_or_staff(actor, member_id)
     return await repository.active_mandate(session, member_id)
+
+
+async def active_for(session: AsyncSession, *, member_ids: Collection[int]) -> dict[int, Mandate]:
+    """The members' mandates that are not revoked, by member, read without locking (an invoice's payment
+    block; see ``state`` for whether one has lapsed)."""
+    return await repository.active_mandates(session, member_ids, lock=False)
 
 
 async def history(session: AsyncSession, *, actor: Actor, member_id: int) -> list[Mandate]:

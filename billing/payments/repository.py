@@ -40,12 +40,12 @@ async def mandate_count(session: AsyncSession, member_id: int) -> int:
     return int((await session.execute(query)).scalar_one())
 
 
-async def active_mandates(session: AsyncSession, member_ids: Collection[int]) -> dict[int, Mandate]:
-    query = (
-        sa.select(Mandate)
-        .where(Mandate.member_id.in_(list(member_ids)), Mandate.revoked_on.is_(None))
-        .with_for_update()
-    )
+async def active_mandates(
+    session: AsyncSession, member_ids: Collection[int], *, lock: bool = True
+) -> dict[int, Mandate]:
+    query = sa.select(Mandate).where(Mandate.member_id.in_(list(member_ids)), Mandate.revoked_on.is_(None))
+    if lock:
+        query = query.with_for_update()
     return {m.member_id: m for m in (await session.execute(query)).scalars()}
 
 

@@ -22,6 +22,7 @@ async def test_health_reports_database_and_every_loop(client: httpx.AsyncClient)
         "provisioning-worker",
         "snmp-poller",
         "dunning",
+        "invoice-pdfs",
     }
 
 

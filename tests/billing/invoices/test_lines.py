@@ -15,7 +15,7 @@ from app.kit.time import last_day_of_month, local_today
 from app.settings import Settings
 from billing.invoices import billrun, repository, service
 from billing.invoices.models import Invoice, InvoiceKind
-from tests.billing.invoices.builders import run_period
+from tests.billing.invoices.builders import make_draft_invoice, run_period
 from tests.builders import BOARD, make_contract, make_member, make_plan
 
 
@@ -72,35 +72,9 @@ async def test_a_compensation_line_is_booked_to_revenue_reductions(
     db_session: AsyncSession, settings: Settings
 ) -> None:
     member = await make_member(db_session, settings)
-    invoice = Invoice(
-        kind=InvoiceKind.INVOICE,
-        status="draft",
-        member_id=member.id,
-        buyer_name="X",
-        buyer_street="Weg 1",
-        buyer_postal_code="10115",
-        buyer_city="Berlin",
-        buyer_country="DE",
-        issue_date=date(2026, 11, 2),
-        period_start=date(2026, 11, 1),
-        period_end=date(2026, 11, 30),
-        due_date=date(2026, 11, 16),
-        net_cents=1990,
-        vat_cents=378,
-        gross_cents=2368,
-        amount_due_cents=2368,
+    invoice = await make_draft_invoice(
+        db_session, member=member, lines=[(1, "C62", "0", 3990, "internet"), (1, "C62", "0", -2000, "compensation")]
     )
-    db_session.add(invoice)
-    await db_session.flush()
-    for position, (net, kind) in enumerate(((3990, "internet"), (-2000, "compensation")), start=1):
-        await db_session.execute(
-            sa.text(
-                "INSERT INTO invoice_lines (invoice_id, position, description, quantity, unit, unit_price, "
-                "net_cents, vat_rate, service_kind) VALUES (:i, :p, 'x', 1, 'C62', 0, :n, 19, :k)"
-            ),
-            {"i": invoice.id, "p": position, "n": net, "k": kind},
-        )
-
     await service.issue_drafts(
         db_session, kind=InvoiceKind.INVOICE, year=2026, where="id = :id", params={"id": invoice.id}
     )

@@ -61,12 +61,14 @@ def test_collecting_from_a_member_without_mandate_fails_with_the_reason(
     demo_env: dict[str, str], tmp_path: Path
 ) -> None:
     members = json.loads(opentelecom(demo_env, "member", "list", "--json").stdout)
+    # Ben is the demo's one member with a mandate.
+    without = next(m for m in members if m["email"] != "ben@example.org")
     items = tmp_path / "items.json"
     items.write_text(
         json.dumps(
             [
                 {
-                    "member_id": members[0]["id"],
+                    "member_id": without["id"],
                     "amount_cents": 990,
                     "end_to_end_id": "2026-000001",
                     "remittance": "Rechnung 2026-000001",
