@@ -19,6 +19,7 @@ import resource
 import secrets
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
 
@@ -140,26 +141,35 @@ async def _run(database: Database) -> dict[str, float]:
     }
 
 
-def bench_billing() -> dict[str, float]:
-    name = f"ot_bench_billing_{os.getpid()}_{secrets.token_hex(3)}"
+def on_scratch_database(
+    prefix: str, build: Callable[[str], Awaitable[float]], run: Callable[[Database], Awaitable[dict[str, float]]]
+) -> tuple[float, dict[str, float]]:
+    """A benchmark on a scratch PostgreSQL database: created and migrated to head, filled by ``build(dsn)``
+    (which returns its seconds), measured by ``run(database)``, dropped whatever happens; (build seconds,
+    what ``run`` measured)."""
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
     dsn = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
     asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     try:
         migrate.upgrade(dsn)
-        build_s = asyncio.run(_build(dsn))
+        build_s = asyncio.run(build(dsn))
         install_audit()
         settings = Settings(environment="test", database_url=dsn, run_background_loops=False, _env_file=None)  # type: ignore[call-arg]
 
         async def main() -> dict[str, float]:
             database = Database(settings)
             try:
-                return await _run(database)
+                return await run(database)
             finally:
                 await database.dispose()
 
-        results = asyncio.run(main())
+        return build_s, asyncio.run(main())
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def bench_billing() -> dict[str, float]:
+    build_s, results = on_scratch_database("ot_bench_billing", _build, _run)
     results["bill_run_members"] = MEMBERS
     results["bill_run_data_build_s"] = round(build_s, 1)
     results["bill_run_peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

@@ -12,33 +12,26 @@ book: ledger entries through ``post_many``, set-offs queued as pending credits),
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import resource
-import secrets
 import sys
 import time
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-import asyncpg
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app import migrate  # noqa: E402
 from app.audit.service import bind_actor  # noqa: E402
-from app.audit.service import install as install_audit  # noqa: E402
 from app.db import Database  # noqa: E402
 from app.kit.actor import Actor  # noqa: E402
-from app.settings import Settings  # noqa: E402
 from billing.dividends import service  # noqa: E402
 from billing.dividends.schemas import DecisionCreate  # noqa: E402
 from billing.ledger import service as ledger  # noqa: E402
+from tools.bench_billing import on_scratch_database  # noqa: E402
 
-ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 MEMBERS = int(os.environ.get("OT_BENCH_DIVIDENDS_MEMBERS", "10000"))
 
 SETUP_SQL = [
@@ -57,14 +50,6 @@ SETUP_SQL = [
        SELECT g, 'set_off', now(), now() FROM generate_series(10, :members, 10) AS g""",
     "ANALYZE",
 ]
-
-
-async def _admin(statement: str) -> None:
-    admin = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await admin.execute(statement)
-    finally:
-        await admin.close()
 
 
 async def _build(dsn: str) -> float:
@@ -107,25 +92,7 @@ async def _run(database: Database) -> dict[str, float]:
 
 
 def bench_dividends() -> dict[str, float]:
-    name = f"ot_bench_dividends_{os.getpid()}_{secrets.token_hex(3)}"
-    dsn = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    try:
-        migrate.upgrade(dsn)
-        build_s = asyncio.run(_build(dsn))
-        install_audit()
-        settings = Settings(environment="test", database_url=dsn, run_background_loops=False, _env_file=None)  # type: ignore[call-arg]
-
-        async def main() -> dict[str, float]:
-            database = Database(settings)
-            try:
-                return await _run(database)
-            finally:
-                await database.dispose()
-
-        results = asyncio.run(main())
-    finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    build_s, results = on_scratch_database("ot_bench_dividends", _build, _run)
     results["dividend_run_members"] = MEMBERS
     results["dividend_run_data_build_s"] = round(build_s, 1)
     results["dividend_run_peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
