@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     # rate and the days from the issue date to the due date.
     vat_standard_rate: Decimal = Field(default=Decimal("19"), ge=0, le=100)
     invoice_due_days: int = Field(default=14, ge=0, le=90)
+    # How many months before a bill run's period it looks back for fees billed in advance that a termination
+    # or plan change entered later cut short (corrected by a credit note, or charged, on that run).
+    billing_correction_months: int = Field(default=3, ge=1, le=24)
 
     # Sessions and login throttling.
     session_hours: int = Field(default=12, gt=0)

@@ -552,12 +552,14 @@ class BillableContract:
 
 @dataclass(frozen=True, slots=True)
 class PlanChange:
-    """A contract moved from one plan to another, effective from ``effective_on`` (the coop's local day)."""
+    """A contract moved from one plan to another, effective from ``effective_on`` (the coop's local day);
+    ``recorded_at`` is when it was made (a bill run drafted before that moment billed the old plan)."""
 
     contract_id: int
     effective_on: date
     from_plan_id: int
     to_plan_id: int
+    recorded_at: datetime | None = None
 
 
 async def billable_plans(session: AsyncSession) -> dict[int, BillablePlan]:
@@ -587,5 +589,5 @@ async def plan_changes(session: AsyncSession, *, since: date, zone: str) -> list
     for entity_id, at, before, after in await repository.plan_change_rows(session, since=start):
         day = at.astimezone(ZoneInfo(zone)).date()
         if day >= since and before and after and "plan_id" in before and "plan_id" in after:
-            changes.append(PlanChange(int(entity_id), day, int(before["plan_id"]), int(after["plan_id"])))
+            changes.append(PlanChange(int(entity_id), day, int(before["plan_id"]), int(after["plan_id"]), at))
     return changes

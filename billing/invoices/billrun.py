@@ -8,7 +8,10 @@ once however often a run is repeated):
 * the setup fee of a contract that started in the period or the month before (its first invoice);
 * the rated calls of the month before;
 * outage compensation (§58 (3) TKG) of earlier months not credited yet, as negative lines;
-* pending credits (a dividend set off) as settlements outside the VAT base.
+* pending credits (a dividend set off) as settlements outside the VAT base;
+* corrections of monthly fees of earlier periods (billed in advance) that a termination or plan change
+  entered after their run cut short: what those days should have cost minus what they were billed, a credit
+  as a credit note naming the invoice that billed them, a charge as a line of this invoice (``_Chunk.correct``).
 
 Usage items: no plan meters volume (plans have rates and fees only), so a run bills none.
 
@@ -22,6 +25,7 @@ from __future__ import annotations
 import functools
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -67,6 +71,9 @@ class _Draft:
     lines: list[dict[str, Any]] = field(default_factory=list)
     terms: list[dict[str, Any]] = field(default_factory=list)
     settlements: list[dict[str, Any]] = field(default_factory=list)
+    # A credit note of the run: the invoice it corrects and that invoice's period.
+    corrects_invoice_id: int | None = None
+    period: tuple[date, date] | None = None
 
 
 def _unit_price(cents: int | Decimal, quantity: Decimal) -> Decimal:
@@ -100,6 +107,22 @@ def _segments(
     ]
 
 
+def _plan_on(day: date, changes: Sequence[contracts.PlanChange], current: int) -> int:
+    """The plan a contract was on on ``day`` by its plan changes (oldest first): the last change in force by
+    then, else the plan the first later change left, else ``current``."""
+    plan: int | None = None
+    for change in changes:
+        if change.effective_on > day:
+            return change.from_plan_id if plan is None else plan
+        plan = change.to_plan_id
+    return current if plan is None else plan
+
+
+def _correction_base(source_ref: str) -> str:
+    """``fee-correction:7:2026-10:01`` of itself or of a later correction ``fee-correction:7:2026-10:01:2``."""
+    return ":".join(source_ref.split(":")[:4])
+
+
 def _compensation_cents(fee_cents: int, lower_days: int, higher_days: int) -> int:
     lower = max(LOWER_RATE[0], decimal_to_cents(Decimal(fee_cents) * LOWER_RATE[1] / 100))
     higher = max(HIGHER_RATE[0], decimal_to_cents(Decimal(fee_cents) * HIGHER_RATE[1] / 100))
@@ -124,8 +147,12 @@ class _Chunk:
         last: date,
         plans: dict[int, contracts.BillablePlan],
         changes: dict[int, list[contracts.PlanChange]],
+        since: date | None = None,
     ):
         self.settings, self.first, self.last, self.plans, self.changes = settings, first, last, plans, changes
+        # Fees of periods from ``since`` up to ``first`` are corrected (``correct``); ``changes`` reach back to it.
+        self.since = since or first
+        self.credit_notes: dict[int, _Draft] = {}  # by the invoice each corrects
         self.rate = settings.vat_standard_rate
         self.days_in_month = (last - first).days + 1
         self.previous = add_months(first, -1)
@@ -146,8 +173,10 @@ class _Chunk:
         period_start: date,
         period_end: date,
         source_ref: str,
+        vat_rate: Decimal | None = None,
+        into: _Draft | None = None,
     ) -> None:
-        draft = self.drafts.get(contract.member_id)
+        draft = into or self.drafts.get(contract.member_id)
         if draft is None:
             draft = self.drafts[contract.member_id] = _Draft(contract.member_id)
         # One key order for every line: the chunk's lines are written with one COPY column list.
@@ -158,7 +187,7 @@ class _Chunk:
                 "unit": unit,
                 "unit_price": unit_price,
                 "net_cents": net_cents,
-                "vat_rate": self.rate,
+                "vat_rate": self.rate if vat_rate is None else vat_rate,
                 "service_kind": service_kind.value,
                 "period_start": period_start,
                 "period_end": period_end,
@@ -255,6 +284,125 @@ class _Chunk:
             source_ref=f"outage:{contract.id}:{owed.incident_id}:{owed.period:%Y-%m}",
         )
 
+    async def correct(self, session: AsyncSession, *, member_from: int, member_to: int) -> None:
+        """Correct the fees of periods from ``since`` up to this one, billed in advance, that a termination or
+        plan change entered after their run cut short: the chunk's contracts that ran then and ended before
+        this period or changed plan in it (also of members with nothing in service any more), their fee lines
+        read in one query."""
+        if self.since >= self.first:
+            return
+        before = self.first - timedelta(days=1)
+        ran = await contracts.billable_contracts(
+            session, first=self.since, last=before, member_from=member_from, member_to=member_to
+        )
+        affected = [
+            c
+            for c in ran
+            if (c.end_on is not None and c.end_on < before)
+            or any(self.since <= change.effective_on < self.first for change in self.changes.get(c.id, ()))
+        ]
+        if affected:
+            rows = await repository.fee_lines_to_correct(
+                session, contract_ids=[c.id for c in affected], since=self.since, before=self.first
+            )
+            self.corrections(affected, rows)
+
+    def corrections(self, ran: Sequence[contracts.BillableContract], rows: Sequence[Any]) -> None:
+        """Correct each fee line in ``rows`` (``repository.fee_lines_to_correct``) of an earlier period: what its
+        days should have cost by the contract's end and plans now, less what it billed for them and what was
+        corrected of it already. A fee line an operator credited by hand (or whose correction they credited) is
+        theirs and left alone: correcting it again would credit twice or bill again what they waived."""
+        by_id = {c.id: c for c in ran}
+        fees, corrected, credited = [], defaultdict(list), set()
+        for row in rows:
+            ref = str(row.source_ref)
+            if ref.startswith("cn:"):
+                credited.add(int(ref[3:]))
+            elif ref.startswith("fee-correction:"):
+                corrected[_correction_base(ref)].append(row)
+            elif row.kind == InvoiceKind.INVOICE and row.invoice_period_start < self.first:
+                fees.append(row)
+        for row in fees:
+            earlier = corrected[f"fee-correction:{row.source_ref.removeprefix('fee:')}"]
+            if row.id in credited or any(r.id in credited for r in earlier) or row.contract_id not in by_id:
+                continue
+            self._correct_fee(by_id[row.contract_id], row, earlier)
+
+    def _correct_fee(self, contract: contracts.BillableContract, row: Any, earlier: Sequence[Any]) -> None:
+        a, b = row.period_start, row.period_end
+        month_days = (row.invoice_period_end - row.invoice_period_start).days + 1
+        changes = self.changes.get(contract.id, [])
+        # The plan the line billed: the contract's as its invoice was drafted (later changes unknown to it).
+        known = [c for c in changes if c.recorded_at is None or c.recorded_at < row.drafted_at]
+        later = [c for c in changes if c not in known]
+        billed_plan = _plan_on(a, known, later[0].from_plan_id if later else contract.plan_id)
+        # Days that differ from what was billed, in runs of one plan (None: not in service).
+        runs: list[list[Any]] = []
+        day = a
+        while day <= b:
+            running = contract.start_on <= day and (contract.end_on is None or day <= contract.end_on)
+            plan = _plan_on(day, changes, contract.plan_id) if running else None
+            if plan != billed_plan:
+                if runs and runs[-1][2] == plan and runs[-1][1] == day - timedelta(days=1):
+                    runs[-1][1] = day
+                else:
+                    runs.append([day, day, plan])
+            day += timedelta(days=1)
+        days = sum((y - x).days + 1 for x, y, _ in runs)
+        line_days = (b - a).days + 1
+        target = 0
+        if days:
+            billed = row.net_cents - pro_rata_cents(row.net_cents, line_days - days, line_days)
+            due = sum(
+                pro_rata_cents(self.plans[p].monthly_fee_cents, (y - x).days + 1, month_days)
+                for x, y, p in runs
+                if p is not None
+            )
+            target = due - billed
+        done = sum(r.net_cents if r.kind == InvoiceKind.INVOICE else -r.net_cents for r in earlier)
+        cents = target - done
+        if not cents:
+            return
+        reasons = []
+        if contract.start_on > a:
+            reasons.append(f"Vertragsbeginn {contract.start_on:%d.%m.%Y}")
+        if contract.end_on is not None and contract.end_on < b:
+            reasons.append(f"Kündigung zum {contract.end_on:%d.%m.%Y}")
+        for x, _, p in runs:
+            if p is not None:
+                since = max((c.effective_on for c in changes if c.effective_on <= x and c.to_plan_id == p), default=x)
+                reasons.append(f"Tarifwechsel zu {self.plans[p].name} am {since:%d.%m.%Y}")
+        month = f"{row.invoice_period_start:%m/%Y}"
+        label = "Gutschrift" if cents < 0 else "Nachberechnung"
+        what = (
+            f"anteilig ({days} von {month_days} Tagen), {', '.join(reasons)}" if days else "Berichtigung der Korrektur"
+        )
+        quantity, unit = (Decimal(days), "DAY") if days else (ONE, "C62")
+        into = None
+        if cents < 0:
+            into = self.credit_notes.get(row.invoice_id)
+            if into is None:
+                into = self.credit_notes[row.invoice_id] = _Draft(
+                    row.member_id,
+                    corrects_invoice_id=row.invoice_id,
+                    period=(row.invoice_period_start, row.invoice_period_end),
+                )
+        base = f"fee-correction:{row.source_ref.removeprefix('fee:')}"
+        self._line(
+            contract,
+            description=f"{label} Monatsentgelt {month} {what} (Rechnung {row.number}, Pos. {row.position})"[:300],
+            quantity=quantity,
+            unit=unit,
+            unit_price=_unit_price(abs(cents), quantity),
+            net_cents=abs(cents),
+            service_kind=ServiceKind(row.service_kind),
+            period_start=runs[0][0] if runs else a,
+            period_end=runs[-1][1] if runs else b,
+            source_ref=base if not earlier else f"{base}:{len(earlier) + 1}",
+            vat_rate=row.vat_rate,
+            into=into,
+        )
+
     def terms(self, contract: contracts.BillableContract) -> None:
         term_end, last_day = _term_dates(contract.start_on, contract.min_term_months, contract.notice_months)
         draft = self.drafts.get(contract.member_id)
@@ -279,8 +427,9 @@ async def _build_chunk(session: AsyncSession, chunk: _Chunk, *, member_from: int
     running = await contracts.billable_contracts(
         session, first=first, last=last, member_from=member_from, member_to=member_to
     )
+    await chunk.correct(session, member_from=member_from, member_to=member_to)
     if not running:
-        return []
+        return [*chunk.drafts.values(), *chunk.credit_notes.values()]
     low, high = min(c.id for c in running), max(c.id for c in running)
     changes = chunk.changes
     calls = await rating.call_totals(session, period=chunk.previous, contract_from=low, contract_to=high)
@@ -309,7 +458,7 @@ async def _build_chunk(session: AsyncSession, chunk: _Chunk, *, member_from: int
                     "account": credit.account,
                 }
             )
-    return list(chunk.drafts.values())
+    return [*chunk.drafts.values(), *chunk.credit_notes.values()]
 
 
 async def _write_chunk(
@@ -331,13 +480,13 @@ async def _write_chunk(
         vat = sum(v for _, v in totals.values())
         rows.append(
             {
-                "kind": InvoiceKind.INVOICE.value,
+                "kind": (InvoiceKind.CREDIT_NOTE if draft.corrects_invoice_id else InvoiceKind.INVOICE).value,
                 "status": InvoiceStatus.DRAFT.value,
                 "number": None,
                 "series_id": None,
                 "member_id": draft.member_id,
                 "bill_run_id": run.id,
-                "corrects_invoice_id": None,
+                "corrects_invoice_id": draft.corrects_invoice_id,
                 "buyer_name": buyer.name,
                 "buyer_street": buyer.street,
                 "buyer_postal_code": buyer.postal_code,
@@ -348,8 +497,8 @@ async def _write_chunk(
                 "buyer_vat_id": None,
                 "buyer_is_business": False,
                 "issue_date": issue_on,
-                "period_start": run.period_start,
-                "period_end": run.period_end,
+                "period_start": draft.period[0] if draft.period else run.period_start,
+                "period_end": draft.period[1] if draft.period else run.period_end,
                 "due_date": due,
                 "net_cents": net,
                 "vat_cents": vat,
@@ -376,9 +525,11 @@ async def _write_chunk(
 async def preview(
     session: AsyncSession, *, actor: Actor, settings: Settings, period: str, issue_on: date | None = None
 ) -> BillRun:
-    """Draft this period's invoices for every member with a contract in service, and return the run with
-    its totals. Open previews (of any period) are thrown away first: one preview at a time, so their
-    sources are free again. A period issued already yields only what was not billed yet (usually nothing)."""
+    """Draft this period's invoices for every member with a contract in service, and the credit notes
+    correcting fees of the last ``billing_correction_months`` that a termination or plan change cut short
+    (also for members with nothing in service any more), and return the run with its totals. Open previews
+    (of any period) are thrown away first: one preview at a time, so their sources are free again. A period
+    issued already yields only what was not billed yet (usually nothing)."""
     actor.require(Role.BOARD)
     first, last = service.period_bounds(period)
     issue_on = issue_on or local_today(settings.timezone)
@@ -392,13 +543,15 @@ async def preview(
         session.add(run)
         await session.flush()
     plans = await contracts.billable_plans(session)
+    # Members who had a contract since ``since`` may be owed a correction of fees billed then.
+    since = add_months(first, -settings.billing_correction_months)
     changes: dict[int, list[contracts.PlanChange]] = defaultdict(list)
-    for change in await contracts.plan_changes(session, since=first, zone=settings.timezone):
+    for change in await contracts.plan_changes(session, since=since, zone=settings.timezone):
         changes[change.contract_id].append(change)
-    member_ids = await contracts.members_in_service(session, first=first, last=last)
+    member_ids = await contracts.members_in_service(session, first=since, last=last)
     for start in range(0, len(member_ids), CHUNK):
         ids = member_ids[start : start + CHUNK]
-        chunk = _Chunk(settings=settings, first=first, last=last, plans=plans, changes=changes)
+        chunk = _Chunk(settings=settings, first=first, last=last, plans=plans, changes=changes, since=since)
         drafts = await _build_chunk(session, chunk, member_from=ids[0], member_to=ids[-1])
         if not drafts:
             continue
@@ -413,9 +566,10 @@ async def preview(
 
 
 async def issue(session: AsyncSession, *, actor: Actor, settings: Settings, run_id: int) -> BillRun:
-    """Issue a previewed run in this transaction: number its drafts gaplessly (member order), book them and
-    their settlements in the ledger, consume the credits they settle. Issuing an issued run again changes
-    nothing; a preview dated before today is stale (``bill_run_stale``): preview again."""
+    """Issue a previewed run in this transaction: number its drafts gaplessly (member order; its credit notes
+    in their own series), book them and their settlements in the ledger, consume the credits they settle.
+    Issuing an issued run again changes nothing; a preview dated before today is stale (``bill_run_stale``):
+    preview again."""
     actor.require(Role.BOARD)
     run = await repository.bill_run(session, run_id, lock=True)
     if run is None:
@@ -431,9 +585,10 @@ async def issue(session: AsyncSession, *, actor: Actor, settings: Settings, run_
         raise Conflict("The preview is from an earlier day; preview the run again.", code="bill_run_stale")
     started = time.perf_counter()
     if issue_on is not None:
-        await service.issue_drafts(
-            session, kind=InvoiceKind.INVOICE, year=issue_on.year, where="bill_run_id = :run", params={"run": run.id}
-        )
+        for kind in (InvoiceKind.INVOICE, InvoiceKind.CREDIT_NOTE):
+            await service.issue_drafts(
+                session, kind=kind, year=issue_on.year, where="bill_run_id = :run", params={"run": run.id}
+            )
         await service.post_issued(session, actor=actor, where=Invoice.bill_run_id == run.id)
         await repository.consume_credits(session, run.id)
     with action(session, "bill_run.issue"):

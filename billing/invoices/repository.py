@@ -150,15 +150,69 @@ async def billed_refs_of_contracts(session: AsyncSession, *, contract_from: int,
     return {str(r) for r in (await session.execute(query)).scalars()}
 
 
+async def fee_lines_to_correct(
+    session: AsyncSession, *, contract_ids: Sequence[int], since: date, before: date
+) -> list[Any]:
+    """The issued lines of those contracts for days in [since, before) that a correction of fees billed in
+    advance needs: the monthly fees (``fee:``), the corrections made of them already (``fee-correction:``) and
+    the credit notes an operator made of either (``cn:<line id>``), with their invoice; plain rows."""
+    if not contract_ids:
+        return []
+    kinds = sa.or_(
+        InvoiceLine.source_ref.like("fee:%"),
+        InvoiceLine.source_ref.like("fee-correction:%"),
+        InvoiceLine.source_ref.like("cn:%"),
+    )
+    query = (
+        sa.select(
+            InvoiceLine.id,
+            InvoiceLine.position,
+            InvoiceLine.source_ref,
+            InvoiceLine.contract_id,
+            InvoiceLine.contract_number,
+            InvoiceLine.period_start,
+            InvoiceLine.period_end,
+            InvoiceLine.net_cents,
+            InvoiceLine.vat_rate,
+            InvoiceLine.service_kind,
+            Invoice.id.label("invoice_id"),
+            Invoice.kind,
+            Invoice.number,
+            Invoice.member_id,
+            Invoice.issue_date,
+            Invoice.period_start.label("invoice_period_start"),
+            Invoice.period_end.label("invoice_period_end"),
+            Invoice.created_at.label("drafted_at"),
+        )
+        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .where(
+            InvoiceLine.contract_id.in_(list(contract_ids)),
+            Invoice.status == InvoiceStatus.ISSUED,
+            InvoiceLine.period_end >= since,
+            InvoiceLine.period_start < before,
+            kinds,
+        )
+        .order_by(InvoiceLine.contract_id, InvoiceLine.period_start, InvoiceLine.id)
+    )
+    return list((await (await session.connection()).execute(query)).all())
+
+
+def _signed() -> sa.Case[int]:
+    """-1 for a credit note (its amounts are stored positive, what it credits), else 1."""
+    return sa.case((Invoice.kind == InvoiceKind.CREDIT_NOTE, -1), else_=1)
+
+
 async def run_totals(session: AsyncSession, run_id: int) -> dict[str, int]:
+    """A run's invoices and credit notes (the corrections it made) counted, their sums net of the credits."""
+    sign = _signed()
     invoices = (
         await session.execute(
             sa.select(
                 sa.func.count(),
-                sa.func.coalesce(sa.func.sum(Invoice.net_cents), 0),
-                sa.func.coalesce(sa.func.sum(Invoice.vat_cents), 0),
-                sa.func.coalesce(sa.func.sum(Invoice.gross_cents), 0),
-                sa.func.coalesce(sa.func.sum(Invoice.amount_due_cents), 0),
+                sa.func.coalesce(sa.func.sum(sign * Invoice.net_cents), 0),
+                sa.func.coalesce(sa.func.sum(sign * Invoice.vat_cents), 0),
+                sa.func.coalesce(sa.func.sum(sign * Invoice.gross_cents), 0),
+                sa.func.coalesce(sa.func.sum(sign * Invoice.amount_due_cents), 0),
             ).where(Invoice.bill_run_id == run_id)
         )
     ).one()
@@ -183,7 +237,7 @@ async def run_totals(session: AsyncSession, run_id: int) -> dict[str, int]:
 
 async def net_by_service(session: AsyncSession, run_id: int) -> dict[str, int]:
     query = (
-        sa.select(InvoiceLine.service_kind, sa.func.sum(InvoiceLine.net_cents))
+        sa.select(InvoiceLine.service_kind, sa.func.sum(_signed() * InvoiceLine.net_cents))
         .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
         .where(Invoice.bill_run_id == run_id)
         .group_by(InvoiceLine.service_kind)
@@ -377,7 +431,7 @@ async def search(
 async def revenue_by_month(session: AsyncSession, *, since: date) -> list[Any]:
     """Net of issued invoices less credit notes per issue month and service kind, since ``since``."""
     month = sa.func.substr(sa.cast(Invoice.issue_date, sa.String), 1, 7)
-    sign = sa.case((Invoice.kind == InvoiceKind.CREDIT_NOTE, -1), else_=1)
+    sign = _signed()
     query = (
         sa.select(month.label("month"), InvoiceLine.service_kind, sa.func.sum(sign * InvoiceLine.net_cents))
         .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
