@@ -18,7 +18,6 @@ from billing.invoices.models import (
     BillRunStatus,
     DocumentFormat,
     Invoice,
-    InvoiceContractTerms,
     InvoiceDocumentFile,
     InvoiceKind,
     InvoiceLine,
@@ -128,7 +127,7 @@ async def delete_drafts_of_runs(session: AsyncSession, run_ids: Sequence[int]) -
     if not run_ids:
         return
     drafts = sa.select(Invoice.id).where(Invoice.bill_run_id.in_(run_ids), Invoice.status == InvoiceStatus.DRAFT)
-    for child in (InvoiceLine, InvoiceContractTerms, InvoiceSettlement):
+    for child in (InvoiceLine, InvoiceSettlement):
         await session.execute(sa.delete(child).where(child.invoice_id.in_(drafts)))
     await session.execute(
         sa.delete(Invoice).where(Invoice.bill_run_id.in_(run_ids), Invoice.status == InvoiceStatus.DRAFT)
@@ -372,15 +371,6 @@ async def lines(session: AsyncSession, invoice_id: int) -> list[InvoiceLine]:
     return list((await session.execute(query)).scalars())
 
 
-async def contract_terms(session: AsyncSession, invoice_id: int) -> list[InvoiceContractTerms]:
-    query = (
-        sa.select(InvoiceContractTerms)
-        .where(InvoiceContractTerms.invoice_id == invoice_id)
-        .order_by(InvoiceContractTerms.contract_number)
-    )
-    return list((await session.execute(query)).scalars())
-
-
 async def settlements(session: AsyncSession, invoice_id: int) -> list[InvoiceSettlement]:
     query = (
         sa.select(InvoiceSettlement).where(InvoiceSettlement.invoice_id == invoice_id).order_by(InvoiceSettlement.id)
@@ -458,15 +448,6 @@ async def lines_of(session: AsyncSession, invoice_ids: Sequence[int]) -> list[In
         sa.select(InvoiceLine)
         .where(InvoiceLine.invoice_id.in_(list(invoice_ids)))
         .order_by(InvoiceLine.invoice_id, InvoiceLine.position)
-    )
-    return list((await session.execute(query)).scalars())
-
-
-async def contract_terms_of(session: AsyncSession, invoice_ids: Sequence[int]) -> list[InvoiceContractTerms]:
-    query = (
-        sa.select(InvoiceContractTerms)
-        .where(InvoiceContractTerms.invoice_id.in_(list(invoice_ids)))
-        .order_by(InvoiceContractTerms.invoice_id, InvoiceContractTerms.contract_number)
     )
     return list((await session.execute(query)).scalars())
 

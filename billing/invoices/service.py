@@ -57,6 +57,12 @@ REVENUE_ACCOUNTS = {
 POSTING_BATCH = 5000
 
 
+def contract_terms(invoice: Invoice) -> list[ContractTermsOut]:
+    """The contract facts ``invoice`` states, in contract order."""
+    terms = [ContractTermsOut.model_validate(t) for t in invoice.contract_terms or []]
+    return sorted(terms, key=lambda t: t.contract_number)
+
+
 # --- numbers -----------------------------------------------------------------------------------------
 
 
@@ -204,7 +210,7 @@ async def invoice_detail(session: AsyncSession, *, actor: Actor, settings: Setti
         seller_vat_id=settings.coop_vat_id,
         lines=[InvoiceLineOut.model_validate(line) for line in lines],
         vat_totals=[VatTotalOut(rate=rate, net_cents=net, vat_cents=vat) for rate, (net, vat) in totals.items()],
-        contracts=[ContractTermsOut.model_validate(t) for t in await repository.contract_terms(session, found.id)],
+        contracts=contract_terms(found),
         settlements=[SettlementOut.model_validate(s) for s in await repository.settlements(session, found.id)],
         has_pdf=await repository.document(session, found.id, DocumentFormat.PDF) is not None,
     )
