@@ -48,7 +48,6 @@ from billing.invoices.models import (
     BillRun,
     BillRunStatus,
     Invoice,
-    InvoiceContractTerms,
     InvoiceKind,
     InvoiceLine,
     InvoiceSettlement,
@@ -413,11 +412,11 @@ class _Chunk:
                 "contract_id": contract.id,
                 "contract_number": contract.number,
                 "plan_name": self.plans[contract.plan_id].name,
-                "start_on": contract.start_on,
-                "min_term_end_on": term_end,
+                "start_on": contract.start_on.isoformat(),
+                "min_term_end_on": term_end.isoformat(),
                 "notice_months": contract.notice_months,
                 "notice_after_min_term_months": self.settings.contract_notice_after_min_term_months,
-                "last_day_to_cancel": last_day if last_day >= contract.start_on else None,
+                "last_day_to_cancel": last_day.isoformat() if last_day >= contract.start_on else None,
             }
         )
 
@@ -506,19 +505,18 @@ async def _write_chunk(
                 "amount_due_cents": net + vat + sum(s["amount_cents"] for s in draft.settlements),
                 "currency": "EUR",
                 "issued_at": None,
+                "contract_terms": draft.terms,
                 "created_at": now,
                 "updated_at": now,
             }
         )
     invoice_ids = await bulk_insert(session, Invoice.__table__, rows, ids=True)  # type: ignore[arg-type]
-    lines, terms, settlements = [], [], []
+    lines, settlements = [], []
     for invoice_id, draft in zip(invoice_ids, drafts, strict=True):
         for position, line in enumerate(draft.lines, start=1):
             lines.append({"invoice_id": invoice_id, "position": position, **line})
-        terms += [{"invoice_id": invoice_id, **t} for t in draft.terms]
         settlements += [{"invoice_id": invoice_id, **s} for s in draft.settlements]
     await bulk_insert(session, InvoiceLine.__table__, lines)  # type: ignore[arg-type]
-    await bulk_insert(session, InvoiceContractTerms.__table__, terms)  # type: ignore[arg-type]
     await bulk_insert(session, InvoiceSettlement.__table__, settlements)  # type: ignore[arg-type]
 
 

@@ -46,13 +46,12 @@ from billing.invoices import repository
 from billing.invoices.models import (
     DocumentFormat,
     Invoice,
-    InvoiceContractTerms,
     InvoiceKind,
     InvoiceLine,
     InvoiceSettlement,
     InvoiceStatus,
 )
-from billing.invoices.service import store_document
+from billing.invoices.service import contract_terms, store_document
 from billing.payments import mandates, sepa
 
 log = logging.getLogger("opentelecom.invoices")
@@ -143,12 +142,9 @@ async def documents_for(
     if missing:
         raise NotFound(f"Invoice {missing[0]} is not an issued invoice.", code="invoice_not_found")
     lines: dict[int, list[InvoiceLine]] = defaultdict(list)
-    terms: dict[int, list[InvoiceContractTerms]] = defaultdict(list)
     settlements: dict[int, list[InvoiceSettlement]] = defaultdict(list)
     for row in await repository.lines_of(session, ids):
         lines[row.invoice_id].append(row)
-    for term in await repository.contract_terms_of(session, ids):
-        terms[term.invoice_id].append(term)
     for settlement in await repository.settlements_of(session, ids):
         settlements[settlement.invoice_id].append(settlement)
     corrected_ids = [i.corrects_invoice_id for i in invoices.values() if i.corrects_invoice_id]
@@ -209,7 +205,7 @@ async def documents_for(
                         ),
                         last_day_to_cancel=t.last_day_to_cancel,
                     )
-                    for t in terms[invoice_id]
+                    for t in contract_terms(invoice)
                 ),
                 settlements=tuple(
                     Settlement(text=s.text, amount_cents=int(s.amount_cents)) for s in settlements[invoice_id]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -127,6 +128,10 @@ class Invoice(IdMixin, TimestampMixin, Base):
     amount_due_cents: Mapped[int] = mapped_column(sa.BigInteger)
     currency: Mapped[str] = mapped_column(sa.String(3), default="EUR")
     issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The contract facts the invoice states (§ 5 TKTransparenzV), as they stood on the issue date: one object
+    # per contract (contract_number, plan_name, start_on, min_term_end_on, notice_months,
+    # notice_after_min_term_months, last_day_to_cancel; dates ISO 8601). Part of the row, so as final as it.
+    contract_terms: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list, server_default=sa.text("'[]'"))
 
     __table_args__ = (
         sa.CheckConstraint("(status = 'issued') = (number IS NOT NULL)", name="issued_has_number"),
@@ -159,23 +164,6 @@ class InvoiceLine(IdMixin, Base):
     source_ref: Mapped[str | None] = mapped_column(sa.String(80), unique=True)
 
     __table_args__ = (sa.UniqueConstraint("invoice_id", "position", name="uq_invoice_lines_invoice_position"),)
-
-
-class InvoiceContractTerms(IdMixin, Base):
-    """The contract facts an invoice states (§5 TKTransparenzV): start, end of the minimum term, notice,
-    last day to cancel, as they stood on the issue date."""
-
-    __tablename__ = "invoice_contract_terms"
-
-    invoice_id: Mapped[int] = mapped_column(IdType, fk("invoices.id", ondelete="CASCADE"), index=True)
-    contract_id: Mapped[int] = mapped_column(IdType, fk("contracts.id"))
-    contract_number: Mapped[str] = mapped_column(sa.String(20))
-    plan_name: Mapped[str] = mapped_column(sa.String(120))
-    start_on: Mapped[date] = mapped_column(sa.Date)
-    min_term_end_on: Mapped[date | None] = mapped_column(sa.Date)
-    notice_months: Mapped[int] = mapped_column(sa.Integer)
-    notice_after_min_term_months: Mapped[int] = mapped_column(sa.Integer)
-    last_day_to_cancel: Mapped[date | None] = mapped_column(sa.Date)
 
 
 class InvoiceSettlement(IdMixin, Base):

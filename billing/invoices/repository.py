@@ -12,12 +12,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.actor import Actor, owned_by
+from app.kit.db import IdType
 from billing.invoices.models import (
     BillRun,
     BillRunStatus,
     DocumentFormat,
     Invoice,
-    InvoiceContractTerms,
     InvoiceDocumentFile,
     InvoiceKind,
     InvoiceLine,
@@ -26,6 +26,8 @@ from billing.invoices.models import (
     InvoiceStatus,
     PendingCredit,
 )
+from billing.ledger.models import SourceKind
+from billing.ledger.schemas import SELECTED_LINE_COLUMNS
 
 PREFIXES = {InvoiceKind.INVOICE: "", InvoiceKind.CREDIT_NOTE: "GS-"}
 NUMBER_DIGITS = 6
@@ -125,7 +127,7 @@ async def delete_drafts_of_runs(session: AsyncSession, run_ids: Sequence[int]) -
     if not run_ids:
         return
     drafts = sa.select(Invoice.id).where(Invoice.bill_run_id.in_(run_ids), Invoice.status == InvoiceStatus.DRAFT)
-    for child in (InvoiceLine, InvoiceContractTerms, InvoiceSettlement):
+    for child in (InvoiceLine, InvoiceSettlement):
         await session.execute(sa.delete(child).where(child.invoice_id.in_(drafts)))
     await session.execute(
         sa.delete(Invoice).where(Invoice.bill_run_id.in_(run_ids), Invoice.status == InvoiceStatus.DRAFT)
@@ -242,42 +244,69 @@ async def net_by_service(session: AsyncSession, run_id: int) -> dict[str, int]:
     return {str(kind): int(net) for kind, net in (await session.execute(query)).all()}
 
 
-async def posting_rows(session: AsyncSession, *, where: sa.ColumnElement[bool], after_id: int, limit: int) -> list[Any]:
-    """Issued invoices with their net per service kind, in id order from ``after_id``: what the ledger books."""
-    invoices = (
-        sa.select(Invoice.id)
-        .where(where, Invoice.status == InvoiceStatus.ISSUED, Invoice.id > after_id)
-        .order_by(Invoice.id)
-        .limit(limit)
-        .subquery()
+def posting_lines(
+    *, where: sa.ColumnElement[bool], receivables: int, vat: int, revenue: dict[str, int]
+) -> sa.Select[Any]:
+    """The ledger lines of the issued invoices and credit notes matching ``where``, as the query
+    ``ledger.post_selected`` books (one row per line, ``SELECTED_LINE_COLUMNS``): receivables with the gross
+    (member), revenue per service kind's account with the net, VAT with the VAT; an invoice debits receivables,
+    a credit note credits them. Signed amounts become a debit or a credit; zero lines are left out."""
+    issued = sa.and_(where, Invoice.status == InvoiceStatus.ISSUED)
+    is_invoice = Invoice.kind == InvoiceKind.INVOICE
+    sign = sa.case((is_invoice, 1), else_=-1)
+    source_kind = sa.case((is_invoice, SourceKind.INVOICE.value), else_=SourceKind.CREDIT_NOTE.value)
+    text = sa.case((is_invoice, "Rechnung "), else_="Gutschrift ") + Invoice.number
+    no_member = sa.cast(sa.null(), IdType)
+
+    def head(position: int, account: Any, member: Any, credit: Any) -> list[Any]:
+        """Columns of a line whose signed amount ``credit`` is a credit when positive, a debit when negative."""
+        columns = (
+            source_kind,
+            Invoice.number,
+            Invoice.issue_date,
+            text,
+            sa.literal(position),
+            account,
+            member,
+            sa.case((credit < 0, -credit), else_=0),
+            sa.case((credit > 0, credit), else_=0),
+        )
+        return [column.label(name) for column, name in zip(columns, SELECTED_LINE_COLUMNS, strict=True)]
+
+    gross = -sign * Invoice.gross_cents
+    receivable = sa.select(*head(1, sa.literal(receivables), Invoice.member_id, gross)).where(issued, gross != 0)
+    account = sa.case(
+        *((InvoiceLine.service_kind == kind, account_id) for kind, account_id in sorted(revenue.items())),
+        else_=sa.null(),
     )
+    net = sign * sa.func.sum(InvoiceLine.net_cents)
+    revenues = (
+        sa.select(*head(2, account, no_member, net))
+        .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)
+        .where(issued)
+        .group_by(Invoice.id, Invoice.kind, Invoice.number, Invoice.issue_date, account)
+        .having(net != 0)
+    )
+    tax = sign * Invoice.vat_cents
+    taxes = sa.select(*head(3, sa.literal(vat), no_member, tax)).where(issued, tax != 0)
+    return sa.select(sa.union_all(receivable, revenues, taxes).subquery())
+
+
+async def settlement_rows(session: AsyncSession, *, where: sa.ColumnElement[bool]) -> list[Any]:
+    """The issued invoices matching ``where`` that settle credits, one row per ledger account drawn from."""
     query = (
         sa.select(
             Invoice.id,
-            Invoice.kind,
             Invoice.number,
             Invoice.member_id,
             Invoice.issue_date,
-            Invoice.vat_cents,
-            Invoice.gross_cents,
-            InvoiceLine.service_kind,
-            sa.func.sum(InvoiceLine.net_cents).label("net"),
+            InvoiceSettlement.account,
+            sa.func.sum(InvoiceSettlement.amount_cents).label("amount"),
         )
-        .join(invoices, invoices.c.id == Invoice.id)
-        .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)
-        .group_by(Invoice.id, InvoiceLine.service_kind)
+        .join(InvoiceSettlement, InvoiceSettlement.invoice_id == Invoice.id)
+        .where(where, Invoice.status == InvoiceStatus.ISSUED)
+        .group_by(Invoice.id, Invoice.number, Invoice.member_id, Invoice.issue_date, InvoiceSettlement.account)
         .order_by(Invoice.id)
-    )
-    return list((await (await session.connection()).execute(query)).all())
-
-
-async def settlement_rows(session: AsyncSession, invoice_ids: Sequence[int]) -> list[Any]:
-    if not invoice_ids:
-        return []
-    query = (
-        sa.select(InvoiceSettlement.invoice_id, InvoiceSettlement.account, sa.func.sum(InvoiceSettlement.amount_cents))
-        .where(InvoiceSettlement.invoice_id.in_(invoice_ids))
-        .group_by(InvoiceSettlement.invoice_id, InvoiceSettlement.account)
     )
     return list((await session.execute(query)).all())
 
@@ -339,15 +368,6 @@ async def invoice(session: AsyncSession, invoice_id: int, *, actor: Actor | None
 
 async def lines(session: AsyncSession, invoice_id: int) -> list[InvoiceLine]:
     query = sa.select(InvoiceLine).where(InvoiceLine.invoice_id == invoice_id).order_by(InvoiceLine.position)
-    return list((await session.execute(query)).scalars())
-
-
-async def contract_terms(session: AsyncSession, invoice_id: int) -> list[InvoiceContractTerms]:
-    query = (
-        sa.select(InvoiceContractTerms)
-        .where(InvoiceContractTerms.invoice_id == invoice_id)
-        .order_by(InvoiceContractTerms.contract_number)
-    )
     return list((await session.execute(query)).scalars())
 
 
@@ -428,15 +448,6 @@ async def lines_of(session: AsyncSession, invoice_ids: Sequence[int]) -> list[In
         sa.select(InvoiceLine)
         .where(InvoiceLine.invoice_id.in_(list(invoice_ids)))
         .order_by(InvoiceLine.invoice_id, InvoiceLine.position)
-    )
-    return list((await session.execute(query)).scalars())
-
-
-async def contract_terms_of(session: AsyncSession, invoice_ids: Sequence[int]) -> list[InvoiceContractTerms]:
-    query = (
-        sa.select(InvoiceContractTerms)
-        .where(InvoiceContractTerms.invoice_id.in_(list(invoice_ids)))
-        .order_by(InvoiceContractTerms.invoice_id, InvoiceContractTerms.contract_number)
     )
     return list((await session.execute(query)).scalars())
 

@@ -57,6 +57,12 @@ REVENUE_ACCOUNTS = {
 POSTING_BATCH = 5000
 
 
+def contract_terms(invoice: Invoice) -> list[ContractTermsOut]:
+    """The contract facts ``invoice`` states, in contract order."""
+    terms = [ContractTermsOut.model_validate(t) for t in invoice.contract_terms or []]
+    return sorted(terms, key=lambda t: t.contract_number)
+
+
 # --- numbers -----------------------------------------------------------------------------------------
 
 
@@ -83,72 +89,47 @@ async def issue_drafts(
 # --- the ledger --------------------------------------------------------------------------------------
 
 
-def _signed_line(account: str, cents: int, member_id: int | None) -> PostingLine:
-    """Positive cents are a credit, negative a debit."""
-    if cents >= 0:
-        return PostingLine(account=account, credit_cents=cents, member_id=member_id)
-    return PostingLine(account=account, debit_cents=-cents, member_id=member_id)
-
-
 async def post_issued(session: AsyncSession, *, actor: Actor, where: sa.ColumnElement[bool]) -> int:
-    """Book the issued invoices and credit notes matching ``where`` (set-based, in batches): an invoice
+    """Book the issued invoices and credit notes matching ``where``, set-based in the database: an invoice
     debits receivables (member) with the gross and credits revenue per service kind with the net and VAT 19 %
     with the VAT (a compensation's negative net debits revenue reductions); a credit note the reverse. The
     settlements of an invoice (credits set off) post debit the credit's account, credit receivables (source
     ``set_off``). Returns how many entries were booked."""
+    ids = await ledger.system_account_ids(session)
+    revenue = {kind.value: ids[account] for kind, account in REVENUE_ACCOUNTS.items()}
+    booked = await ledger.post_selected(
+        session,
+        actor=actor,
+        lines=repository.posting_lines(
+            where=where, receivables=ids[SystemAccount.RECEIVABLES], vat=ids[SystemAccount.VAT_19], revenue=revenue
+        ),
+    )
     codes = await ledger.system_account_codes(session)
-    receivables, vat = codes[SystemAccount.RECEIVABLES], codes[SystemAccount.VAT_19]
-    after, booked = 0, 0
-    while True:
-        rows = await repository.posting_rows(session, where=where, after_id=after, limit=POSTING_BATCH)
-        if not rows:
-            return booked
-        by_invoice: dict[int, list[Any]] = defaultdict(list)
-        for row in rows:
-            by_invoice[row.id].append(row)
-        drafts: list[Posting] = []
-        for parts in by_invoice.values():
-            head = parts[0]
-            sign = 1 if head.kind == InvoiceKind.INVOICE else -1
-            lines = [_signed_line(receivables, -sign * head.gross_cents, head.member_id)]
-            nets: dict[str, int] = defaultdict(int)
-            for part in parts:
-                nets[codes[REVENUE_ACCOUNTS[ServiceKind(part.service_kind)]]] += int(part.net)
-            lines += [_signed_line(code, sign * net, None) for code, net in sorted(nets.items()) if net]
-            if head.vat_cents:
-                lines.append(_signed_line(vat, sign * head.vat_cents, None))
-            lines = [line for line in lines if line.debit_cents or line.credit_cents]
-            if len(lines) >= 2:
-                source = SourceKind.INVOICE if sign > 0 else SourceKind.CREDIT_NOTE
-                label = "Rechnung" if sign > 0 else "Gutschrift"
-                drafts.append(
-                    Posting(
-                        entry_date=head.issue_date,
-                        text=f"{label} {head.number}",
-                        source_kind=source,
-                        source_id=str(head.number),
-                        lines=lines,
-                    )
-                )
-        set_offs: dict[int, list[tuple[str, int]]] = defaultdict(list)
-        for invoice_id, account, amount in await repository.settlement_rows(session, list(by_invoice)):
-            set_offs[invoice_id].append((codes[SystemAccount(account)], int(amount)))
-        for invoice_id, parts in set_offs.items():
-            head = by_invoice[invoice_id][0]
-            total = sum(-amount for _, amount in parts)
-            lines = [PostingLine(account=code, debit_cents=-amount, member_id=head.member_id) for code, amount in parts]
-            lines.append(PostingLine(account=receivables, credit_cents=total, member_id=head.member_id))
-            drafts.append(
-                Posting(
-                    entry_date=head.issue_date,
-                    text=f"Verrechnung mit Rechnung {head.number}",
-                    source_kind=SourceKind.SET_OFF,
-                    source_id=str(head.number),
-                    lines=lines,
-                )
+    receivables = codes[SystemAccount.RECEIVABLES]
+    set_offs: dict[int, list[Any]] = defaultdict(list)
+    for row in await repository.settlement_rows(session, where=where):
+        set_offs[row.id].append(row)
+    drafts: list[Posting] = []
+    for parts in set_offs.values():
+        head = parts[0]
+        member = head.member_id
+        lines = [
+            PostingLine(account=codes[SystemAccount(part.account)], debit_cents=-int(part.amount), member_id=member)
+            for part in parts
+        ]
+        lines.append(
+            PostingLine(account=receivables, credit_cents=-sum(int(p.amount) for p in parts), member_id=member)
+        )
+        drafts.append(
+            Posting(
+                entry_date=head.issue_date,
+                text=f"Verrechnung mit Rechnung {head.number}",
+                source_kind=SourceKind.SET_OFF,
+                source_id=str(head.number),
+                lines=lines,
             )
-        booked += len(await ledger.post_many(session, actor=actor, entries=drafts))
-        after = max(by_invoice)
+        )
+    return booked + len(await ledger.post_many(session, actor=actor, entries=drafts))
 
 
 # --- credits -----------------------------------------------------------------------------------------
@@ -229,7 +210,7 @@ async def invoice_detail(session: AsyncSession, *, actor: Actor, settings: Setti
         seller_vat_id=settings.coop_vat_id,
         lines=[InvoiceLineOut.model_validate(line) for line in lines],
         vat_totals=[VatTotalOut(rate=rate, net_cents=net, vat_cents=vat) for rate, (net, vat) in totals.items()],
-        contracts=[ContractTermsOut.model_validate(t) for t in await repository.contract_terms(session, found.id)],
+        contracts=contract_terms(found),
         settlements=[SettlementOut.model_validate(s) for s in await repository.settlements(session, found.id)],
         has_pdf=await repository.document(session, found.id, DocumentFormat.PDF) is not None,
     )

@@ -166,3 +166,17 @@ class Posting(NamedTuple):
     source_id: str
     lines: Sequence[PostingLine]
     currency: str = LEDGER_CURRENCY
+
+
+# The columns of the query ``post_selected`` books: one row per posting line.
+SELECTED_LINE_COLUMNS = (
+    "source_kind",
+    "source_id",
+    "entry_date",
+    "text",
+    "position",
+    "account_id",
+    "member_id",
+    "debit_cents",
+    "credit_cents",
+)

@@ -9,15 +9,18 @@ swapped sides that names it. Services only flush; the caller's unit of work comm
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import action
 from app.kit.actor import Actor, Role
-from app.kit.db import bulk_insert
+from app.kit.db import UTCDateTime, bulk_insert
 from app.kit.errors import Conflict, Invalid, NotFound
 from app.kit.events import ShareCapitalTransferred, SharePaymentRecorded, subscribe
 from app.kit.time import utcnow
@@ -32,6 +35,7 @@ from billing.ledger.models import (
     SystemAccount,
 )
 from billing.ledger.schemas import (
+    SELECTED_LINE_COLUMNS,
     AccountBalance,
     AccountCreate,
     EntryDraft,
@@ -293,6 +297,155 @@ async def post_many(session: AsyncSession, *, actor: Actor, entries: Sequence[En
     return [booked.get((d.source_kind, d.source_id)) or next(new_ids) for d in entries]
 
 
+def _staging_table(name: str) -> sa.Table:
+    return sa.Table(
+        name,
+        sa.MetaData(),
+        sa.Column("source_kind", sa.String(32)),
+        sa.Column("source_id", sa.String(32)),
+        sa.Column("entry_date", sa.Date),
+        sa.Column("text", sa.String(200)),
+        sa.Column("position", sa.Integer),
+        sa.Column("account_id", sa.BigInteger),
+        sa.Column("member_id", sa.BigInteger),
+        sa.Column("debit_cents", sa.BigInteger),
+        sa.Column("credit_cents", sa.BigInteger),
+        prefixes=["TEMPORARY"],
+    )
+
+
+async def _first(session: AsyncSession, query: sa.Select[Any]) -> Any:
+    return (await session.execute(query.limit(1))).first()
+
+
+async def _check_staged(session: AsyncSession, staged: sa.Table) -> None:
+    """``post_many``'s rules, each one query over every staged line at once."""
+    s = staged.c
+    if await _first(session, sa.select(s.source_id).where(s.source_kind == SourceKind.REVERSAL.value)):
+        raise Invalid("Reversals are posted by reversing an entry.", code="ledger_source_reserved", field="source_kind")
+    bad = await _first(
+        session,
+        sa.select(s.source_kind, s.source_id, s.debit_cents, s.credit_cents).where(
+            sa.or_(
+                s.debit_cents < 0,
+                s.credit_cents < 0,
+                sa.and_(s.debit_cents == 0, s.credit_cents == 0),
+                sa.and_(s.debit_cents != 0, s.credit_cents != 0),
+            )
+        ),
+    )
+    if bad:
+        raise Invalid(
+            f"{bad.source_kind} {bad.source_id}: a line is a positive debit or a positive credit "
+            f"(debit {bad.debit_cents}, credit {bad.credit_cents}).",
+            code="ledger_amount_not_positive",
+            field="lines",
+        )
+    bad = await _first(
+        session,
+        sa.select(s.source_kind, s.source_id, sa.func.sum(s.debit_cents), sa.func.sum(s.credit_cents))
+        .group_by(s.source_kind, s.source_id)
+        .having(
+            sa.or_(
+                sa.func.count() < 2,
+                sa.func.sum(s.debit_cents) != sa.func.sum(s.credit_cents),
+                sa.func.count(sa.distinct(s.entry_date)) != 1,
+            )
+        ),
+    )
+    if bad:
+        raise Invalid(
+            f"{bad[0]} {bad[1]} does not make an entry: at least two lines on one date, debits ({bad[2]} cents) "
+            f"equal to credits ({bad[3]} cents).",
+            code="ledger_unbalanced",
+            field="lines",
+        )
+    bad = await _first(
+        session,
+        sa.select(s.source_kind, s.source_id, s.account_id, Account.code)
+        .select_from(staged)
+        .outerjoin(Account, Account.id == s.account_id)
+        .where(
+            sa.or_(
+                Account.id.is_(None),
+                Account.closed_on < s.entry_date,
+                Account.per_member != s.member_id.is_not(None),
+            )
+        ),
+    )
+    if bad:
+        raise Invalid(
+            f"{bad.source_kind} {bad.source_id}: account {bad.code or bad.account_id} is unknown, closed on the "
+            "entry's date, or kept per member where the line names none (or the reverse).",
+            code="ledger_account_refused",
+            field="lines",
+        )
+    booked = await _first(
+        session,
+        sa.select(JournalEntry.id, s.source_kind, s.source_id).join(
+            JournalEntry, sa.and_(JournalEntry.source_kind == s.source_kind, JournalEntry.source_id == s.source_id)
+        ),
+    )
+    if booked:
+        raise Conflict(
+            f"{booked.source_kind} {booked.source_id} is booked already (entry {booked.id}).",
+            code="ledger_source_conflict",
+            entry_id=booked.id,
+        )
+
+
+async def post_selected(session: AsyncSession, *, actor: Actor, lines: sa.Select[Any]) -> int:
+    """Book the entries a query describes, set-based inside the database (a bill run's 100,000 invoices), and
+    return how many. ``lines`` yields one row per posting line with the columns ``SELECTED_LINE_COLUMNS``
+    (in that order); the lines of one source (kind and id) are one entry, in ``position`` order.
+
+    The rows are staged in a temporary table and checked there before anything is written, one query per
+    rule, with the rules of ``post_many``: positive one-sided lines, at least two lines on one date that
+    balance, known accounts open on the date, members exactly on the accounts kept per member; a source
+    booked already is ``ledger_source_conflict`` (callers post what they issued in the same transaction).
+    Then two INSERT ... SELECT write the entries and their lines. Not in the audit log one by one: the
+    caller records the action that caused them."""
+    actor.require(Role.OPERATOR, Role.BOARD)
+    staged = _staging_table(f"ledger_staged_{secrets.token_hex(4)}")
+    connection = await session.connection()
+    await connection.run_sync(staged.create)
+    await connection.execute(sa.insert(staged).from_select(list(SELECTED_LINE_COLUMNS), lines))
+    if connection.dialect.name == "postgresql":
+        await connection.execute(sa.text(f"ANALYZE {staged.name}"))  # temporary tables get no statistics otherwise
+    await _check_staged(session, staged)
+    s = staged.c
+    entries = (
+        sa.select(
+            sa.func.min(s.entry_date),
+            sa.literal(utcnow(), UTCDateTime()),
+            sa.func.min(s.text),
+            s.source_kind,
+            s.source_id,
+            sa.literal(LEDGER_CURRENCY),
+        )
+        .group_by(s.source_kind, s.source_id)
+        .order_by(s.source_kind, s.source_id)
+    )
+    result = await connection.execute(
+        sa.insert(JournalEntry.__table__).from_select(  # type: ignore[arg-type]
+            ["entry_date", "booked_at", "text", "source_kind", "source_id", "currency"], entries
+        )
+    )
+    written = (
+        sa.select(JournalEntry.id, s.account_id, s.member_id, s.debit_cents, s.credit_cents)
+        .join(JournalEntry, sa.and_(JournalEntry.source_kind == s.source_kind, JournalEntry.source_id == s.source_id))
+        .order_by(JournalEntry.id, s.position, s.account_id)
+    )
+    await connection.execute(
+        sa.insert(JournalLine.__table__).from_select(  # type: ignore[arg-type]
+            ["entry_id", "account_id", "member_id", "debit_cents", "credit_cents"], written
+        )
+    )
+    # Dropped only after success: after an error the transaction is rolled back, and the table with it.
+    await connection.run_sync(staged.drop)
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def reverse(
     session: AsyncSession, *, actor: Actor, entry_id: int, reversed_on: date, text: str | None = None
 ) -> JournalEntry:
@@ -347,14 +500,23 @@ async def list_accounts(session: AsyncSession, *, actor: Actor) -> list[Account]
     return await repository.accounts(session)
 
 
-async def system_account_codes(session: AsyncSession) -> dict[SystemAccount, str]:
-    """The codes of the accounts the software posts into, by their key. Every key has an account (seeded by
-    the migration); a missing one is a broken installation."""
-    found = {key: account.code for key, account in (await repository.system_accounts(session)).items()}
+async def _system_accounts(session: AsyncSession) -> dict[SystemAccount, Account]:
+    found = await repository.system_accounts(session)
     missing = set(SystemAccount) - set(found)
     if missing:
         raise RuntimeError(f"ledger system accounts missing: {', '.join(sorted(missing))}")
     return found
+
+
+async def system_account_codes(session: AsyncSession) -> dict[SystemAccount, str]:
+    """The codes of the accounts the software posts into, by their key. Every key has an account (seeded by
+    the migration); a missing one is a broken installation."""
+    return {key: account.code for key, account in (await _system_accounts(session)).items()}
+
+
+async def system_account_ids(session: AsyncSession) -> dict[SystemAccount, int]:
+    """The ids of the accounts the software posts into, by their key (for ``post_selected``)."""
+    return {key: account.id for key, account in (await _system_accounts(session)).items()}
 
 
 async def create_account(session: AsyncSession, *, actor: Actor, data: AccountCreate) -> Account:

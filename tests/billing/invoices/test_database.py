@@ -44,7 +44,7 @@ async def _issued_and_draft(db_session: AsyncSession, settings: Settings) -> tup
         "DELETE FROM invoices WHERE id = :id",
         "UPDATE invoice_lines SET net_cents = 1 WHERE invoice_id = :id",
         "DELETE FROM invoice_lines WHERE invoice_id = :id",
-        "DELETE FROM invoice_contract_terms WHERE invoice_id = :id",
+        "UPDATE invoices SET contract_terms = '[]' WHERE id = :id",
         "INSERT INTO invoice_lines (invoice_id, position, description, quantity, unit, unit_price, net_cents, "
         "vat_rate, service_kind) VALUES (:id, 99, 'nachträglich', 1, 'C62', 1, 100, 19, 'internet')",
     ],
@@ -66,7 +66,7 @@ async def test_a_draft_can_be_changed_and_deleted(db_session: AsyncSession, sett
         sa.text("UPDATE invoice_lines SET description = 'neu' WHERE invoice_id = :id"), {"id": draft}
     )
     await db_session.execute(sa.text("DELETE FROM invoice_lines WHERE invoice_id = :id"), {"id": draft})
-    await db_session.execute(sa.text("DELETE FROM invoice_contract_terms WHERE invoice_id = :id"), {"id": draft})
+    await db_session.execute(sa.text("UPDATE invoices SET contract_terms = '[]' WHERE id = :id"), {"id": draft})
     await db_session.execute(sa.text("DELETE FROM invoices WHERE id = :id"), {"id": draft})
 
     left = await db_session.execute(sa.text("SELECT count(*) FROM invoices WHERE id = :id"), {"id": draft})
