@@ -48,8 +48,12 @@ async def make_member(
     applied_on: date = date(2025, 1, 2),
     admitted_on: date | None = date(2025, 1, 10),
     paid_cents: int | None = None,
+    organisation: str | None = None,
+    is_business: bool = False,
+    vat_id: str | None = None,
 ) -> Member:
-    """A member admitted on ``admitted_on`` (None leaves an applicant) who paid ``paid_cents`` (default: all)."""
+    """A member admitted on ``admitted_on`` (None leaves an applicant) who paid ``paid_cents`` (default: all);
+    a business with ``is_business`` (and ``vat_id``)."""
     bind_actor(session, BOARD)
     n = _next()
     member = await members.apply(
@@ -59,12 +63,15 @@ async def make_member(
         application=MemberApplication(
             first_name=first_name,
             last_name=last_name or f"Muster{n}",
+            organisation=organisation,
             street=f"Teststraße {n}",
             postal_code="10115",
             city="Berlin",
             email=f"member{n}@example.org",
             shares=shares,
             applied_on=applied_on,
+            is_business=is_business,
+            vat_id=vat_id,
         ),
     )
     if admitted_on is not None:

@@ -146,6 +146,9 @@ STREETS = [
     "Feldstraße",
 ]
 TOWNS = [("14467", "Potsdam"), ("14469", "Potsdam"), ("14532", "Kleinmachnow"), ("14513", "Teltow")]
+# Two members buy as businesses, so the demo shows invoices with a VAT ID and the XRechnung export. Their VAT IDs
+# are made up in the DE99999999x range the coop's own demo VAT ID is from (with a valid check digit).
+BUSINESSES = {4: ("Tischlerei Schulz GmbH", "DE999999987"), 7: ("Hoffmann Architekten PartG", "DE999999979")}
 
 
 @dataclass
@@ -330,9 +333,13 @@ async def seed(
             applied = start + timedelta(days=10 + index * 5)
         if index in (10, 11, 12):  # joined the year before last, have left or ended their line since
             applied = today - timedelta(days=620 + index)
+        organisation, vat_id = BUSINESSES.get(index, (None, None))
         application = MemberApplication(
             first_name=first,
             last_name=last,
+            organisation=organisation,
+            is_business=vat_id is not None,
+            vat_id=vat_id,
             street=f"{STREETS[index % len(STREETS)]} {rng.randint(1, 80)}",
             postal_code=postal,
             city=town,

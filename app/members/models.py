@@ -53,6 +53,9 @@ class Member(IdMixin, TimestampMixin, Base):
     email: Mapped[str] = mapped_column(sa.String(254), index=True)
     phone: Mapped[str | None] = mapped_column(sa.String(40))
     birth_date: Mapped[date | None] = mapped_column(sa.Date)
+    # A business buys as an entrepreneur (§14 UStG): its invoices name its VAT ID and it may ask for XRechnung.
+    is_business: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
+    vat_id: Mapped[str | None] = mapped_column(sa.String(20))  # USt-IdNr., business members only
 
     applied_on: Mapped[date] = mapped_column(sa.Date)
     shares_applied: Mapped[int] = mapped_column(sa.Integer)
@@ -171,9 +174,24 @@ class ShareTransfer(IdMixin, TimestampMixin, Base):
     )
 
 
+# What the register keeps a dated history of (``MemberDetails``): a member's row holds the current values.
+REGISTER_FIELDS = (
+    "first_name",
+    "last_name",
+    "organisation",
+    "street",
+    "postal_code",
+    "city",
+    "country",
+    "is_business",
+    "vat_id",
+)
+
+
 class MemberDetails(IdMixin, Base):
-    """Name and address of a member as they stood from ``effective_on``: the register's dated history of
-    changes (§30 GenG), so a register as of a past date shows the address valid then."""
+    """Name, address and business details (flag, VAT ID) of a member as they stood from ``effective_on``: the
+    register's dated history of changes (§30 GenG), so a register or an invoice as of a past date shows what
+    was valid then."""
 
     __tablename__ = "member_details"
     __audited__ = True
@@ -187,6 +205,8 @@ class MemberDetails(IdMixin, Base):
     postal_code: Mapped[str] = mapped_column(sa.String(10))
     city: Mapped[str] = mapped_column(sa.String(100))
     country: Mapped[str] = mapped_column(sa.String(2))
+    is_business: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
+    vat_id: Mapped[str | None] = mapped_column(sa.String(20))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (sa.Index("ix_member_details_member_effective", "member_id", "effective_on"),)

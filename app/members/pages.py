@@ -116,6 +116,22 @@ async def console_share_payment(web: StaffPage, session: SessionDep, member_id: 
     return redirect(f"/console/members/{member_id}", flash=web.translator.gettext("Payment recorded."))
 
 
+@router.post("/console/members/{member_id}/business", response_class=HTMLResponse)
+async def console_business(web: StaffPage, session: SessionDep, member_id: IdPath) -> Response:
+    """Whether the member buys as a business, and its VAT ID (invoices name it from today on)."""
+    form = await web.check_csrf()
+    try:
+        changes = ContactUpdate(is_business=form.get("is_business") == "on", vat_id=str(form.get("vat_id", "")))
+        await service.update_contact(
+            session, actor=web.user, member_id=member_id, changes=changes, zone=web.settings.timezone
+        )
+    except DomainError as error:
+        return web.error(error)
+    except ValueError as error:
+        return web.render("error.html", status_code=422, message=str(error))
+    return redirect(f"/console/members/{member_id}", flash=web.translator.gettext("Business details saved."))
+
+
 # --- board ---------------------------------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.actor import Actor
 from app.members.models import (
+    REGISTER_FIELDS,
     CapitalMovement,
     CapitalMovementKind,
     Member,
@@ -316,9 +317,10 @@ async def capital_movements_between(
 
 
 async def buyer_rows(session: AsyncSession, *, member_from: int, member_to: int, on: date) -> dict[int, dict[str, Any]]:
-    """Number, name and address of the members with ids in [member_from, member_to] as they stood at the end
-    of ``on`` (plain rows, two queries for the whole range: for bill runs of many members)."""
-    columns = ("first_name", "last_name", "organisation", "street", "postal_code", "city", "country")
+    """Number, name, address and business details (flag, VAT ID) of the members with ids in [member_from,
+    member_to] as they stood at the end of ``on`` (plain rows, two queries for the whole range: for bill runs of
+    many members)."""
+    columns = REGISTER_FIELDS
     connection = await session.connection()  # Core rows: a bill run reads every member this way
     members = await connection.execute(
         sa.select(Member.id, Member.number, *(getattr(Member, c) for c in columns)).where(

@@ -23,6 +23,8 @@ PostalCode = Annotated[str, text(10, min_length=3, pattern=r"^[0-9A-Za-z -]{3,10
 Country = Annotated[str, text(2, min_length=2, pattern=r"^[A-Z]{2}$"), NoControl]
 Phone = Annotated[str, text(40, min_length=4, pattern=r"^\+?[0-9 ()/-]{4,40}$"), NoControl]
 Reference = Annotated[str, text(140, min_length=0), NoControl]
+# The form is checked and normalised (upper case, no spaces) by app.members.business, for the API and the pages.
+VatId = Annotated[str, text(30, min_length=0), NoControl]
 
 
 class Address(BaseModel):
@@ -46,6 +48,8 @@ class MemberApplication(Address):
     shares: int = Field(ge=1, le=1000, description="Number of shares subscribed with the application")
     instalments: int = Field(default=1, ge=1, le=60, description="1 = paid at once")
     applied_on: SaneDate | None = None
+    is_business: bool = Field(default=False, description="Buys as a business (entrepreneur), not as a consumer")
+    vat_id: VatId | None = Field(default=None, description="USt-IdNr., business members only (DE + 9 digits)")
 
 
 class CustomerCreate(MemberApplication):
@@ -55,7 +59,7 @@ class CustomerCreate(MemberApplication):
 
 
 class ContactUpdate(BaseModel):
-    """What a member may change about themselves."""
+    """What a member may change about themselves; staff also whether the member is a business and its VAT ID."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -65,6 +69,8 @@ class ContactUpdate(BaseModel):
     postal_code: PostalCode | None = None
     city: Name | None = None
     country: Country | None = None
+    is_business: bool | None = Field(default=None, description="Staff only")
+    vat_id: VatId | None = Field(default=None, description="Staff only; null removes it; business members only")
 
 
 class MemberOut(BaseModel):
@@ -84,6 +90,8 @@ class MemberOut(BaseModel):
     email: str
     phone: str | None
     birth_date: date | None
+    is_business: bool
+    vat_id: str | None
     applied_on: date
     shares_applied: int
     admitted_on: date | None

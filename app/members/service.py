@@ -17,7 +17,9 @@ from app.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from app.kit.events import ShareCapitalTransferred, SharePaymentRecorded, publish
 from app.kit.time import add_months, local_today, utcnow
 from app.members import repository
+from app.members.business import business_details
 from app.members.models import (
+    REGISTER_FIELDS,
     CapitalMovement,
     CapitalMovementKind,
     LeavingReason,
@@ -94,6 +96,7 @@ async def apply(
     if customer and not settings.allow_non_member_customers:
         raise Forbidden("The statute does not allow non-member customers.", code="non_members_not_allowed")
     applied_on = application.applied_on or today
+    is_business, vat_id = business_details(is_business=application.is_business, vat_id=application.vat_id)
     member = Member(
         status=MemberStatus.CUSTOMER if customer else MemberStatus.APPLICANT,
         first_name=application.first_name,
@@ -106,6 +109,8 @@ async def apply(
         email=str(application.email).lower(),
         phone=application.phone,
         birth_date=application.birth_date,
+        is_business=is_business,
+        vat_id=vat_id,
         applied_on=applied_on,
         shares_applied=application.shares,
     )
@@ -541,11 +546,12 @@ async def withdraw_notice(session: AsyncSession, *, actor: Actor, settings: Sett
     return member
 
 
-REGISTER_FIELDS = ("first_name", "last_name", "organisation", "street", "postal_code", "city", "country")
+BUSINESS_FIELDS = frozenset({"is_business", "vat_id"})
+REQUIRED_FIELDS = frozenset({"email", "street", "postal_code", "city", "country", "is_business"})
 
 
 def _record_details(session: AsyncSession, member: Member, effective_on: date) -> None:
-    """Keep the register's history: name and address as they stand from ``effective_on``."""
+    """Keep the register's history: name, address and business details as they stand from ``effective_on``."""
     session.add(
         MemberDetails(
             member_id=member.id,
@@ -565,15 +571,26 @@ async def update_contact(
     effective_on: date | None = None,
     zone: str = "Europe/Berlin",
 ) -> Member:
-    """Members keep their own contact data current; operators may correct it. An address change is dated
-    (today unless ``effective_on`` says otherwise) so past registers keep the old address."""
+    """Members keep their own contact data current; operators may correct it and set whether the member is a
+    business and its VAT ID (which invoices name from then on). A change of address or business details is
+    dated (today unless ``effective_on`` says otherwise) so past registers and invoices keep the old one."""
     actor.require(Role.MEMBER, Role.OPERATOR, Role.BOARD)
     member = await get_member(session, actor=actor, member_id=member_id, lock=True)
     values = changes.model_dump(exclude_unset=True)
+    for field, value in values.items():
+        if value is None and field in REQUIRED_FIELDS:
+            raise Invalid(f"{field} cannot be empty.", field=field)
+    if BUSINESS_FIELDS & values.keys():
+        if actor.is_member:
+            raise Forbidden(
+                "Whether a member is a business, and its VAT ID, are recorded by the coop's staff.",
+                code="business_details_staff_only",
+            )
+        values["is_business"], values["vat_id"] = business_details(
+            is_business=values.get("is_business", member.is_business), vat_id=values.get("vat_id", member.vat_id)
+        )
     before = {field: getattr(member, field) for field in REGISTER_FIELDS}
     for field, value in values.items():
-        if value is None and field in ("email", "street", "postal_code", "city", "country"):
-            raise Invalid(f"{field} cannot be empty.", field=field)
         setattr(member, field, str(value).lower() if field == "email" and value else value)
     with action(session, "member.contact_update"):
         if any(getattr(member, field) != before[field] for field in REGISTER_FIELDS):
@@ -762,7 +779,8 @@ async def record_capital_change(
 
 @dataclass(frozen=True, slots=True)
 class Buyer:
-    """A member as an invoice names them: register number, name and address on a given day."""
+    """A member as an invoice names them: register number, name, address, whether a business and its VAT ID,
+    on a given day."""
 
     member_id: int
     number: int | None
@@ -771,6 +789,8 @@ class Buyer:
     postal_code: str
     city: str
     country: str
+    is_business: bool
+    vat_id: str | None
 
 
 async def buyers_as_of(session: AsyncSession, *, member_from: int, member_to: int, on: date) -> dict[int, Buyer]:
@@ -785,6 +805,8 @@ async def buyers_as_of(session: AsyncSession, *, member_from: int, member_to: in
             postal_code=row["postal_code"],
             city=row["city"],
             country=row["country"],
+            is_business=bool(row["is_business"]),
+            vat_id=row["vat_id"],
         )
         for member_id, row in rows.items()
     }

@@ -492,9 +492,8 @@ async def _write_chunk(
                 "buyer_city": buyer.city,
                 "buyer_country": buyer.country,
                 "buyer_member_number": buyer.number,
-                # The member register keeps no VAT ID or business flag yet: consumers throughout.
-                "buyer_vat_id": None,
-                "buyer_is_business": False,
+                "buyer_vat_id": buyer.vat_id,
+                "buyer_is_business": buyer.is_business,
                 "issue_date": issue_on,
                 "period_start": draft.period[0] if draft.period else run.period_start,
                 "period_end": draft.period[1] if draft.period else run.period_end,

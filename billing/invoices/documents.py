@@ -295,13 +295,21 @@ async def render_pending(
 
 async def stored_or_made(session: AsyncSession, *, settings: Settings, invoice: Invoice, fmt: DocumentFormat) -> bytes:
     """An issued invoice's stored rendering, made and stored on first request: the PDF (with Factur-X)
-    or the XRechnung 3.0 XML (which also needs the buyer's e-mail, BT-49)."""
+    or the XRechnung 3.0 XML (which also needs the buyer's e-mail, BT-49). XRechnung is for invoices to
+    business members only (``xrechnung_business_only``): a consumer's invoice is its PDF."""
+    xml = fmt is DocumentFormat.XML
+    if xml and not invoice.buyer_is_business:
+        raise Conflict(
+            f"Invoice {invoice.number or invoice.id} is addressed to a consumer; XRechnung is made only for invoices "
+            "to business members. Its PDF (with Factur-X XML) is the invoice; mark the member as a business for "
+            "XRechnung on their next invoices.",
+            code="xrechnung_business_only",
+        )
     stored = await repository.document(session, invoice.id, fmt)
     if stored is not None:
         return stored.content
     if invoice.status is not InvoiceStatus.ISSUED:
         raise Conflict(f"Invoice {invoice.id} is not issued.", code="invoice_not_issued")
-    xml = fmt is DocumentFormat.XML
     (doc,) = await documents_for(session, settings=settings, invoice_ids=[invoice.id], emails=xml)
     content = xrechnung_xml(doc) if xml else await rendering.render_invoice_pdf(doc)
     return await _store_or_keep(session, invoice_id=invoice.id, content=content, fmt=fmt)

@@ -63,11 +63,16 @@ async def get_invoice_pdf(actor: ActorDep, session: SessionDep, settings: Settin
     )
 
 
-@router.get("/invoices/{invoice_id}/xrechnung", response_class=Response, responses=NOT_FOUND)
+@router.get(
+    "/invoices/{invoice_id}/xrechnung",
+    response_class=Response,
+    responses={**NOT_FOUND, 409: {"description": "A consumer's invoice (`xrechnung_business_only`) or not issued"}},
+)
 async def get_invoice_xrechnung(
     actor: ActorDep, session: SessionDep, settings: SettingsDep, invoice_id: IdPath
 ) -> Response:
-    """The invoice as XRechnung 3.0 (CII XML) for a business member's e-invoicing; stored on first export."""
+    """The invoice as XRechnung 3.0 (CII XML) for a business member's e-invoicing; stored on first export.
+    Invoices to consumers have none (409 ``xrechnung_business_only``)."""
     found = await service.get_invoice(session, actor=actor, invoice_id=invoice_id)
     content = await documents.stored_or_made(session, settings=settings, invoice=found, fmt=DocumentFormat.XML)
     return Response(

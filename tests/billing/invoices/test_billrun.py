@@ -3,19 +3,22 @@ books what it issued in the ledger, settles pending credits, and bills nothing t
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.service import bind_actor
 from app.kit.time import local_today
+from app.members import service as members
+from app.members.schemas import ContactUpdate
 from app.settings import Settings
 from billing.invoices import repository, service
 from billing.invoices.models import BillRunStatus, InvoiceStatus
 from billing.invoices.schemas import CreditDraft, CreditNoteCreate
 from billing.ledger.models import SystemAccount
 from tests.billing.invoices.builders import run_period
-from tests.builders import BOARD, make_contract, make_member, make_plan
+from tests.builders import BOARD, OPERATOR, make_contract, make_member, make_plan
 
 PERIOD = "2026-10"
 
@@ -89,6 +92,40 @@ async def test_a_bill_run_issues_complete_invoices_whose_totals_equal_the_ledger
     assert ledger[SystemAccount.REVENUE_INTERNET.value] == (0, 7980 + 2832)
     assert ledger[SystemAccount.REVENUE_SETUP_FEES.value] == (0, 4900)
     assert ledger[SystemAccount.VAT_19.value] == (0, first.vat_cents + second.vat_cents)
+
+
+async def test_a_bill_run_names_each_buyer_as_business_or_consumer_as_the_register_stood_on_the_issue_day(
+    db_session: AsyncSession, settings: Settings
+) -> None:
+    business = await make_member(db_session, settings, is_business=True, vat_id="DE999999987")
+    consumer = await make_member(db_session, settings)
+    later = await make_member(db_session, settings)  # becomes a business only after the invoice's date
+    for member in (business, consumer, later):
+        await make_contract(db_session, settings, member=member)
+    issue_on = local_today(settings.timezone)
+    bind_actor(db_session, BOARD)
+    await members.update_contact(
+        db_session,
+        actor=OPERATOR,
+        member_id=later.id,
+        changes=ContactUpdate(is_business=True, vat_id="ATU12345678"),
+        effective_on=issue_on + timedelta(days=1),
+    )
+
+    run = await run_period(db_session, settings, period=PERIOD, issue_on=issue_on)
+    invoices = {i.member_id: i for i in await _invoices(db_session, settings, run.id)}
+
+    assert (invoices[business.id].buyer_is_business, invoices[business.id].buyer_vat_id) == (True, "DE999999987")
+    assert (invoices[consumer.id].buyer_is_business, invoices[consumer.id].buyer_vat_id) == (False, None)
+    assert (invoices[later.id].buyer_is_business, invoices[later.id].buyer_vat_id) == (False, None)
+    note = await service.create_credit_note(
+        db_session,
+        actor=BOARD,
+        settings=settings,
+        invoice_id=invoices[business.id].id,
+        data=CreditNoteCreate(reason="Storno"),
+    )
+    assert (note.buyer_is_business, note.buyer_vat_id) == (True, "DE999999987")  # a credit note names its invoice's
 
 
 async def test_a_second_run_of_an_issued_period_bills_nothing(db_session: AsyncSession, settings: Settings) -> None:

@@ -1,6 +1,7 @@
 """What an issued invoice's document says: the sign conventions EN 16931 wants (a compensation as a negative
 quantity at a positive price, a credit note positive and naming its invoice), the payment block from the
-member's mandate, a batch read in a fixed number of queries, and the XRechnung export stored once."""
+member's mandate, the buyer's VAT ID (BT-48) for a business, a batch read in a fixed number of queries, and
+the XRechnung export stored once, for business members' invoices only."""
 
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from facturx import xml_check_xsd
+from lxml import etree
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.kit.actor import Role
 from app.members.models import Member
 from app.settings import Settings
+from billing.documents.cii import NSMAP
 from billing.documents.model import DocumentKind, PaymentMeans
+from billing.documents.pdf import invoice_html
 from billing.documents.service import invoice_xml
 from billing.invoices import documents, repository, service
 from billing.invoices.models import DocumentFormat, Invoice, InvoiceDocumentFile, InvoiceKind
@@ -28,6 +32,12 @@ from tests.builders import BOARD, make_contract, make_member, make_plan, make_us
 
 pytestmark = pytest.mark.postgres
 PERIOD = "2026-10"
+VAT_ID = "DE999999987"
+BUYER_VAT_ID = "//ram:BuyerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID='VA']"  # BT-48
+
+
+def _buyer_vat_ids(xml: bytes) -> list[str]:
+    return [str(e.text) for e in etree.fromstring(xml).xpath(BUYER_VAT_ID, namespaces=NSMAP)]
 
 
 async def _issued(session: AsyncSession, settings: Settings, *members: Member) -> list[Invoice]:
@@ -123,15 +133,57 @@ async def test_a_batch_of_documents_is_read_in_the_same_number_of_queries_as_one
     assert len(statements) == one
 
 
+async def test_a_business_buyers_document_names_its_vat_id_in_the_pdf_and_the_xml_and_a_consumers_none(
+    db_session: AsyncSession, settings: Settings
+) -> None:
+    business = await make_member(
+        db_session, settings, organisation="Tischlerei Schulz GmbH", is_business=True, vat_id=VAT_ID
+    )
+    consumer = await make_member(db_session, settings)
+    to_business, to_consumer = await _issued(db_session, settings, business, consumer)
+
+    business_doc, consumer_doc = await documents.documents_for(
+        db_session, settings=settings, invoice_ids=[to_business.id, to_consumer.id]
+    )
+
+    assert (business_doc.buyer.is_business, business_doc.buyer.vat_id) == (True, VAT_ID)
+    assert (consumer_doc.buyer.is_business, consumer_doc.buyer.vat_id) == (False, None)
+    assert f"Ihre USt-IdNr.</th><td>{VAT_ID}" in invoice_html(business_doc)
+    assert "Ihre USt-IdNr." not in invoice_html(consumer_doc)
+    business_xml = invoice_xml(business_doc)  # the Factur-X XML the PDF embeds
+    assert _buyer_vat_ids(business_xml) == [VAT_ID]
+    assert xml_check_xsd(business_xml, flavor="factur-x", level="en16931")
+    assert _buyer_vat_ids(invoice_xml(consumer_doc)) == []
+
+
+async def _xrechnung_readers(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings, *, owner: Member
+) -> tuple[int, list[dict[str, str]]]:
+    """The one issued invoice of ``owner`` and the headers of its member, the board and another member."""
+    [invoice] = await _issued(session, settings, owner)
+    invoice_id, other = invoice.id, await make_member(session, settings)
+    users = [
+        await make_user(session, role=Role.MEMBER, member=owner),
+        await make_user(session, role=Role.BOARD),
+        await make_user(session, role=Role.MEMBER, member=other),
+    ]
+    return invoice_id, [await token_for(client, user) for user in users]
+
+
+async def _stored_xml_count(session: AsyncSession, invoice_id: int) -> int:
+    stored = await session.execute(
+        sa.select(sa.func.count()).where(
+            InvoiceDocumentFile.invoice_id == invoice_id, InvoiceDocumentFile.format == DocumentFormat.XML
+        )
+    )
+    return int(stored.scalar_one())
+
+
 async def test_the_xrechnung_export_is_valid_cii_stored_once_and_only_for_its_member_and_staff(
     client: httpx.AsyncClient, db_session: AsyncSession, settings: Settings
 ) -> None:
-    owner, other = await make_member(db_session, settings), await make_member(db_session, settings)
-    [invoice] = await _issued(db_session, settings, owner)
-    invoice_id = invoice.id
-    mine = await token_for(client, await make_user(db_session, role=Role.MEMBER, member=owner))
-    theirs = await token_for(client, await make_user(db_session, role=Role.MEMBER, member=other))
-    board = await token_for(client, await make_user(db_session, role=Role.BOARD))
+    owner = await make_member(db_session, settings, is_business=True, vat_id=VAT_ID)
+    invoice_id, (mine, board, theirs) = await _xrechnung_readers(client, db_session, settings, owner=owner)
     url = f"/api/v1/invoices/{invoice_id}/xrechnung"
 
     first, again = await client.get(url, headers=mine), await client.get(url, headers=board)
@@ -140,11 +192,25 @@ async def test_the_xrechnung_export_is_valid_cii_stored_once_and_only_for_its_me
     assert first.headers["content-type"].startswith("application/xml")
     assert b"urn:xeinkauf.de:kosit:xrechnung_3.0" in first.content
     assert xml_check_xsd(first.content, flavor="factur-x", level="en16931")
+    assert _buyer_vat_ids(first.content) == [VAT_ID]
     assert again.content == first.content
     assert (await client.get(url, headers=theirs)).status_code == 404
-    stored = await db_session.execute(
-        sa.select(sa.func.count()).where(
-            InvoiceDocumentFile.invoice_id == invoice_id, InvoiceDocumentFile.format == DocumentFormat.XML
-        )
-    )
-    assert stored.scalar_one() == 1
+    assert await _stored_xml_count(db_session, invoice_id) == 1
+
+
+async def test_a_consumers_invoice_has_no_xrechnung_and_a_stranger_still_gets_not_found(
+    client: httpx.AsyncClient, db_session: AsyncSession, settings: Settings
+) -> None:
+    consumer = await make_member(db_session, settings)
+    invoice_id, (mine, board, theirs) = await _xrechnung_readers(client, db_session, settings, owner=consumer)
+    url = f"/api/v1/invoices/{invoice_id}/xrechnung"
+
+    by_member, by_board, by_stranger = [await client.get(url, headers=h) for h in (mine, board, theirs)]
+
+    for refused in (by_member, by_board):
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["code"] == "xrechnung_business_only"
+        assert "consumer" in refused.json()["detail"]
+    assert by_stranger.status_code == 404
+    assert (await client.get(f"/api/v1/invoices/{invoice_id}/pdf", headers=mine)).status_code == 200
+    assert await _stored_xml_count(db_session, invoice_id) == 0

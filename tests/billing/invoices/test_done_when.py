@@ -1,6 +1,7 @@
 """Issue 6's done-when, end to end on PostgreSQL: the demo coop billed, issued and rendered; the PDFs say
 what §14 (4) UStG and §5 TKTransparenzV require, carry the Factur-X XML the documents module makes, match the
-books, are stored once, and are read by their member and the board only."""
+books, are stored once, and are read by their member and the board only; a business member's invoice names its
+VAT ID and exports as XRechnung, a consumer's does not."""
 
 from __future__ import annotations
 
@@ -164,7 +165,8 @@ async def test_the_demo_coops_bill_run_renders_lawful_pdfs_that_match_the_books_
     with_calls = next(i for i in invoices if ServiceKind.TELEPHONY.value in kinds[i.id])
     with_mandate = next(i for i in invoices if by_id[i.id].payment.means is PaymentMeans.SEPA_DIRECT_DEBIT)
     two_contracts = next(i for i in invoices if len(by_id[i.id].contracts) > 1)
-    sample = [invoices[0], with_calls, with_mandate, two_contracts]
+    business = next(i for i in invoices if i.buyer_is_business)  # the demo's businesses: VAT ID and XRechnung
+    sample = [invoices[0], with_calls, with_mandate, two_contracts, business]
 
     for invoice in sample:
         doc = await documents.document_for(db_session, settings=settings, invoice_id=invoice.id)
@@ -182,6 +184,9 @@ async def test_the_demo_coops_bill_run_renders_lawful_pdfs_that_match_the_books_
     assert mask_iban(mandate_doc.payment.iban) in mandate_text
     assert day(mandate_doc.payment.collection_on) in mandate_text
     assert "Lastschrift" in mandate_text
+    business_id, vat_id = business.id, business.buyer_vat_id
+    assert vat_id in {vat for _, vat in seed.BUSINESSES.values()}
+    assert f"Ihre USt-IdNr. {vat_id}" in pdf_text(stored[business_id].content)
 
     # The books: the invoices' totals are what the ledger booked from them, per account.
     codes = await ledger.system_account_codes(db_session)
@@ -226,3 +231,11 @@ async def test_the_demo_coops_bill_run_renders_lawful_pdfs_that_match_the_books_
     assert by_stranger.status_code == 404
     assert (await client.get(f"/api/v1/invoices/{invoice_id}/xrechnung", headers=theirs)).status_code == 404
     assert await _counts(db_session) == before
+
+    # XRechnung: Ben buys as a consumer (none for him); the demo's businesses get a valid one naming their VAT ID.
+    consumers = await client.get(f"/api/v1/invoices/{invoice_id}/xrechnung", headers=mine)
+    assert consumers.status_code == 409 and consumers.json()["code"] == "xrechnung_business_only"
+    xrechnung = await client.get(f"/api/v1/invoices/{business_id}/xrechnung", headers=board)
+    assert xrechnung.status_code == 200, xrechnung.text
+    assert xml_check_xsd(xrechnung.content, flavor="factur-x", level="en16931")
+    assert f'<ram:ID schemeID="VA">{vat_id}</ram:ID>'.encode() in xrechnung.content

@@ -30,7 +30,7 @@ async def test_a_bill_run_issues_on_sqlite_and_the_invoice_stays_final(tmp_path:
     database = Database(settings)
     try:
         async with database.transaction() as session:
-            member = await make_member(session, settings)
+            member = await make_member(session, settings, is_business=True, vat_id="DE999999987")
             await make_contract(session, settings, member=member)
         async with database.transaction() as session:
             bind_actor(session, BOARD)
@@ -42,6 +42,8 @@ async def test_a_bill_run_issues_on_sqlite_and_the_invoice_stays_final(tmp_path:
                 sa.text("SELECT count(*) FROM journal_entries WHERE source_kind = 'invoice'")
             )
             assert entries.scalar_one() == 1
+            buyer = await session.execute(sa.text("SELECT buyer_is_business, buyer_vat_id FROM invoices"))
+            assert [(bool(business), vat_id) for business, vat_id in buyer] == [(True, "DE999999987")]
             with pytest.raises(IntegrityError, match="invoice is issued"):
                 await session.execute(sa.text("UPDATE invoices SET net_cents = 1"))
     finally:
