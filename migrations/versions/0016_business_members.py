@@ -6,7 +6,7 @@ Batch mode: SQLite adds columns in place (ALTER TABLE ADD COLUMN) and drops them
 ``members``, which many tables reference, is never rebuilt.
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 """
 
 from collections.abc import Sequence
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0016"
-down_revision: str | None = "0014"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
