@@ -16,6 +16,10 @@ from billing.dividends.models import (
     DividendPreference,
     ExemptionOrder,
 )
+from billing.invoices.models import Invoice, InvoiceLine, InvoiceStatus
+
+# A patronage refund's credit note line names its year and member in ``source_ref``: ``patronage:<year>:<member>``.
+REFUND_REF_PREFIX = "patronage"
 
 
 async def decision(session: AsyncSession, decision_id: int, *, lock: bool = False) -> DividendDecision | None:
@@ -104,3 +108,18 @@ async def capital_payout(session: AsyncSession, payout_id: int, *, lock: bool = 
     if lock:
         query = query.with_for_update()
     return (await session.execute(query)).scalar_one_or_none()
+
+
+async def refund_totals(session: AsyncSession, business_year: int) -> tuple[int, int, int, int]:
+    """Count, net, VAT and gross of the issued patronage refund credit notes of ``business_year``."""
+    refunded = sa.select(InvoiceLine.invoice_id).where(
+        InvoiceLine.source_ref.like(f"{REFUND_REF_PREFIX}:{business_year}:%")
+    )
+    query = sa.select(
+        sa.func.count(Invoice.id),
+        sa.func.coalesce(sa.func.sum(Invoice.net_cents), 0),
+        sa.func.coalesce(sa.func.sum(Invoice.vat_cents), 0),
+        sa.func.coalesce(sa.func.sum(Invoice.gross_cents), 0),
+    ).where(Invoice.status == InvoiceStatus.ISSUED, Invoice.id.in_(refunded))
+    count, net, vat, gross = (await session.execute(query)).one()
+    return int(count), int(net), int(vat), int(gross)
