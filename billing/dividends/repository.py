@@ -48,6 +48,12 @@ async def allocations(
     return list((await session.execute(query.order_by(DividendAllocation.id))).scalars())
 
 
+def allocation_refs(decision_id: int, prefix: str) -> sa.Select[str]:
+    """``<prefix>-<allocation id>`` of every allocation of the decision, as a query (payout end-to-end ids)."""
+    ref = sa.literal(f"{prefix}-") + sa.cast(DividendAllocation.id, sa.String)
+    return sa.select(ref).where(DividendAllocation.decision_id == decision_id)
+
+
 async def preferences(session: AsyncSession, member_ids: list[int]) -> dict[int, DividendChoice]:
     if not member_ids:
         return {}

@@ -173,6 +173,7 @@ class PayOutReport(BaseModel):
     paid_cents: int
     paid_before: int
     waiting: list[WaitingPayout]
+    waiting_cents: int = 0
 
 
 class CapitalPayoutSchedule(BaseModel):
