@@ -80,3 +80,30 @@ def test_upgrade_downgrade_upgrade_on_sqlite_without_differences(tmp_path: Path)
     assert _tables(url) <= {"alembic_version"}
     migrate.upgrade(url)
     assert _diff(url) == []
+
+
+def _sqlite_schema(url: str, sql: str) -> list[Any]:
+    async def run() -> list[Any]:
+        engine = create_async_engine(url, poolclass=sa.pool.NullPool)
+        async with engine.connect() as connection:
+            rows = list((await connection.execute(sa.text(sql))).all())
+        await engine.dispose()
+        return rows
+
+    return asyncio.run(run())
+
+
+def test_widening_the_service_kinds_on_sqlite_keeps_the_issued_invoice_triggers(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'kinds.db'}"
+    triggers = "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'invoice_lines' ORDER BY name"
+    table = "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'invoice_lines'"
+
+    migrate.upgrade(url, "0014")
+    before = _sqlite_schema(url, triggers)
+    migrate.upgrade(url, "0017")
+    after = _sqlite_schema(url, triggers)
+    [(widened,)] = _sqlite_schema(url, table)
+
+    assert len(before) == 4
+    assert after == before
+    assert "'compensation', 'refund')" in widened

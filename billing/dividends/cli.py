@@ -29,21 +29,33 @@ dividends_cli = typer.Typer(help="Member dividends and leaving members' payouts.
 YearOption = Annotated[int, typer.Option("--year", min=1900, max=2199, help="The business year.")]
 
 
+def _percent(value: str, option: str) -> Decimal:
+    try:
+        return Decimal(value.replace(",", "."))
+    except InvalidOperation as error:
+        raise typer.BadParameter(f"{option} must be a number") from error
+
+
 @dividends_cli.command("decide")
 def decide_command(
     year: YearOption,
     rate: Annotated[str, typer.Option(help="Dividend rate in percent of paid-in capital, e.g. 3.5.")],
     decided_on: Annotated[str, typer.Option("--decided-on", help="Day of the general assembly, YYYY-MM-DD.")],
     basis: Annotated[DividendBasis | None, typer.Option(help="days or months (default from settings).")] = None,
+    refund_percent: Annotated[
+        str | None,
+        typer.Option("--refund-percent", help="Patronage refund in percent of net service revenue, if decided."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Enter the general assembly's dividend decision for a business year (a draft until it is run)."""
-    try:
-        rate_percent = Decimal(rate.replace(",", "."))
-    except InvalidOperation as error:
-        raise typer.BadParameter("--rate must be a number") from error
+    """Enter the general assembly's dividend decision for a business year (a draft until it is run), with the
+    patronage refund if one was decided."""
     data = DecisionCreate(
-        business_year=year, rate_percent=rate_percent, decided_on=_day(decided_on, "--decided-on"), basis=basis
+        business_year=year,
+        rate_percent=_percent(rate, "--rate"),
+        decided_on=_day(decided_on, "--decided-on"),
+        basis=basis,
+        refund_percent=_percent(refund_percent, "--refund-percent") if refund_percent is not None else None,
     )
 
     async def work(session: AsyncSession, settings: Settings) -> DecisionOut:
@@ -172,25 +184,29 @@ def pay_out_command(
 @dividends_cli.command("refund")
 def refund_command(
     year: YearOption,
-    percent: Annotated[str, typer.Option(help="Refund in percent of each member's net service revenue, e.g. 3.")],
     issue_on: Annotated[str, typer.Option("--issue-on", help="Issue date of the credit notes, YYYY-MM-DD.")],
+    percent: Annotated[
+        str | None,
+        typer.Option(
+            help="Refund in percent of each member's net service revenue, e.g. 3 (default: the year's decision's)."
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Issue the year's patronage refunds (§22 KStG): one credit note per member; members refunded before are
-    skipped."""
-    try:
-        rate = Decimal(percent.replace(",", "."))
-    except InvalidOperation as error:
-        raise typer.BadParameter("--percent must be a number") from error
+    skipped. Without --percent, at the refund percent entered on the year's dividend decision."""
+    rate = _percent(percent, "--percent") if percent is not None else None
+    day = _day(issue_on, "--issue-on")
 
     async def work(session: AsyncSession, settings: Settings) -> list[BaseModel]:
+        if rate is None:
+            decision = await service.decision_for_year(session, actor=cli_actor(), year=year)
+            report = await refunds.issue_decided_refunds(
+                session, actor=cli_actor(), settings=settings, decision_id=decision.id, issue_on=day
+            )
+            return list(report.issued)
         notes = await refunds.issue_patronage_refunds(
-            session,
-            actor=cli_actor(),
-            settings=settings,
-            business_year=year,
-            percent=rate,
-            issue_on=_day(issue_on, "--issue-on"),
+            session, actor=cli_actor(), settings=settings, business_year=year, percent=rate, issue_on=day
         )
         return [refunds.refund_line(n) for n in notes]
 

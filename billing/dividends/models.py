@@ -65,6 +65,9 @@ class DividendDecision(IdMixin, TimestampMixin, Base):
     status: Mapped[DecisionStatus] = mapped_column(enum_column(DecisionStatus, "dividend_decision_status"))
     # Decided more than six months after the year end (§48 (1) GenG): valid, but the board is warned.
     late: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    # The patronage refund (§22 KStG) decided with it, in percent of each member's net service revenue of the
+    # year; none when no refund was decided.
+    refund_percent: Mapped[Decimal | None] = mapped_column(sa.Numeric(7, 4))
     # The tax rates in force when the allocations were frozen.
     capital_gains_tax_percent: Mapped[Decimal] = mapped_column(sa.Numeric(6, 3))
     solidarity_surcharge_percent: Mapped[Decimal] = mapped_column(sa.Numeric(6, 3))
@@ -73,6 +76,7 @@ class DividendDecision(IdMixin, TimestampMixin, Base):
 
     __table_args__ = (
         sa.CheckConstraint("rate_percent > 0 AND rate_percent <= 100", name="rate_range"),
+        sa.CheckConstraint("refund_percent > 0 AND refund_percent <= 100", name="refund_range"),
         sa.CheckConstraint("year_start <= year_end", name="year_order"),
     )
 

@@ -1,5 +1,5 @@
 """Pages about dividends: the member's choice, exemption orders and annual statements in the portal; the
-board's decision, preview and run."""
+board's decision, preview and run, the pay-out by credit transfer and the patronage refund."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from app.kit.money import decimal_to_cents
 from app.kit.time import local_today
 from app.kit.validation import IdPath
 from app.web.shell import BoardPage, MemberPage, Web, redirect
-from billing.dividends import choices, service, statements
-from billing.dividends.models import DividendBasis, DividendChoice
+from billing.dividends import choices, refunds, service, statements, transfers
+from billing.dividends.models import DecisionStatus, DividendBasis, DividendChoice
 from billing.dividends.schemas import DecisionCreate, ExemptionOrderCreate
 
 router = APIRouter()
@@ -30,6 +30,16 @@ def _invalid(web: Web) -> Response:
 
 def _amount(form: Mapping[str, Any], field: str) -> Decimal:
     return Decimal(str(form.get(field, "")).strip().replace(",", "."))
+
+
+def _optional_amount(form: Mapping[str, Any], field: str) -> Decimal | None:
+    return _amount(form, field) if str(form.get(field, "")).strip() else None
+
+
+def _day(web: Web, form: Mapping[str, Any], field: str) -> date:
+    """A date from the form, today when left empty."""
+    value = str(form.get(field, "")).strip()
+    return date.fromisoformat(value) if value else local_today(web.settings.timezone)
 
 
 @router.get("/portal/dividends", response_class=HTMLResponse)
@@ -122,6 +132,7 @@ async def board_decide(web: BoardPage, session: SessionDep) -> Response:
             rate_percent=_amount(form, "rate_percent"),
             decided_on=date.fromisoformat(str(form.get("decided_on", ""))),
             basis=DividendBasis(str(form.get("basis", web.settings.dividend_basis))),
+            refund_percent=_optional_amount(form, "refund_percent"),
         )
         decision = await service.enter_decision(session, actor=web.user, settings=web.settings, data=data)
     except DomainError as error:
@@ -133,12 +144,20 @@ async def board_decide(web: BoardPage, session: SessionDep) -> Response:
 
 @router.get("/board/dividends/{decision_id}", response_class=HTMLResponse)
 async def board_preview(web: BoardPage, session: SessionDep, decision_id: IdPath) -> Response:
-    """Every member's dividend with the totals, and the button that runs it."""
+    """Every member's dividend with the totals and the button that runs it; once booked, the credit transfer
+    files that paid it and the pay-out; the patronage refund issued for the year and the button that issues it."""
     try:
         preview = await service.preview(session, actor=web.user, settings=web.settings, decision_id=decision_id)
     except DomainError as error:
         return web.error(error)
-    return web.render("dividends/board_preview.html", preview=preview)
+    booked = preview.decision.status is DecisionStatus.BOOKED
+    return web.render(
+        "dividends/board_preview.html",
+        preview=preview,
+        files=await transfers.payout_files(session, actor=web.user, decision_id=decision_id) if booked else [],
+        refunded=await refunds.refund_totals(session, actor=web.user, business_year=preview.decision.business_year),
+        today=local_today(web.settings.timezone),
+    )
 
 
 @router.post("/board/dividends/{decision_id}/run", response_class=HTMLResponse)
@@ -149,3 +168,59 @@ async def board_run(web: BoardPage, session: SessionDep, decision_id: IdPath) ->
     except DomainError as error:
         return web.error(error)
     return redirect(f"/board/dividends/{decision_id}", flash=web.translator.gettext("The dividend was booked."))
+
+
+@router.post("/board/dividends/{decision_id}/pay-out", response_class=HTMLResponse)
+async def board_pay_out(web: BoardPage, session: SessionDep, decision_id: IdPath) -> Response:
+    """Make the credit transfer file of the booked decision (and the capital payouts due); the page lists it."""
+    form = await web.check_csrf()
+    gettext, money = web.translator.gettext, web.translator.money
+    try:
+        report = await transfers.pay_out(
+            session,
+            actor=web.user,
+            settings=web.settings,
+            decision_id=decision_id,
+            execution_date=_day(web, form, "execution_date"),
+        )
+    except DomainError as error:
+        return web.error(error)
+    except ValueError:
+        return _invalid(web)
+    if report.file_id is None:
+        message = gettext("Nothing new to pay out.")
+    else:
+        message = gettext(
+            "Credit transfer file made: %(n)s transfers, %(total)s.", n=report.paid, total=money(report.paid_cents)
+        )
+    if report.waiting:
+        message += " " + gettext(
+            "%(n)s payouts (%(total)s) wait for an account.", n=len(report.waiting), total=money(report.waiting_cents)
+        )
+    return redirect(f"/board/dividends/{decision_id}", flash=message)
+
+
+@router.post("/board/dividends/{decision_id}/refunds", response_class=HTMLResponse)
+async def board_refunds(web: BoardPage, session: SessionDep, decision_id: IdPath) -> Response:
+    """Issue the decided patronage refund's credit notes; the page shows the year's refunds."""
+    form = await web.check_csrf()
+    gettext, money = web.translator.gettext, web.translator.money
+    try:
+        report = await refunds.issue_decided_refunds(
+            session,
+            actor=web.user,
+            settings=web.settings,
+            decision_id=decision_id,
+            issue_on=_day(web, form, "issue_on"),
+        )
+    except DomainError as error:
+        return web.error(error)
+    except ValueError:
+        return _invalid(web)
+    if report.issued:
+        message = gettext(
+            "%(n)s refund credit notes issued, %(total)s.", n=len(report.issued), total=money(report.issued_gross_cents)
+        )
+    else:
+        message = gettext("No new refund credit notes: every member with revenue in the year has been refunded.")
+    return redirect(f"/board/dividends/{decision_id}", flash=message)

@@ -16,14 +16,19 @@ invoice keeps the document valid there and points to the period whose revenue it
 states the basis (the year, the percent and the net revenue it was computed on). It is not a self-billing
 Gutschrift (§14 (2) UStG). A member who had no invoice in the year has no revenue and gets none.
 
-**The books.** Debit patronage refunds (8770) the net and VAT 19 % the VAT, credit receivables (member) the
-gross, source ``credit_note <number>``: the refund is a credit on the member's account, which the next payment
-matching or invoice clears like any credit note; it is not paid out through dividends payable (a refund is a
-revenue reduction, not a distribution of profit, so it does not belong in the dividend liability and bears no
-capital gains tax). Paying a credit balance out is payments' refund (liability ``receivables``).
+**The books.** The line's service kind is ``refund``, which ``billing.invoices.service.post_issued`` books like
+any credit note: debit patronage refunds (8770, the kind's account) the net and VAT 19 % the VAT, credit
+receivables (member) the gross, source ``credit_note <number>``. The refund is a credit on the member's
+account, which the next payment matching or invoice clears like any credit note; it is not paid out through
+dividends payable (a refund is a revenue reduction, not a distribution of profit, so it does not belong in the
+dividend liability and bears no capital gains tax). Paying a credit balance out is payments' refund
+(liability ``receivables``).
 
 Idempotent: each line's unique ``source_ref`` is ``patronage:<year>:<member>``, so a member is refunded once
 per year however often this runs.
+
+The percent is the board's entry on the year's dividend decision (``refund_percent``): the board page and the
+API issue through ``issue_decided_refunds``, which takes it from there.
 """
 
 from __future__ import annotations
@@ -40,16 +45,14 @@ from app.kit.errors import Invalid
 from app.kit.money import cents_to_decimal, format_money, vat_by_rate, whole_cents
 from app.members import service as members
 from app.settings import Settings
-from billing.dividends.schemas import RefundLine
-from billing.dividends.service import business_year_bounds
+from billing.dividends import repository
+from billing.dividends.schemas import RefundLine, RefundReport, RefundTotals
+from billing.dividends.service import business_year_bounds, get_decision
 from billing.invoices import service as invoices
 from billing.invoices.models import Invoice, InvoiceKind, InvoiceLine, InvoiceStatus, ServiceKind
-from billing.ledger import service as ledger
-from billing.ledger.models import SourceKind, SystemAccount
-from billing.ledger.schemas import Posting, PostingLine
 
 VAT_RATE = Decimal("19")
-REF_PREFIX = "patronage"
+REF_PREFIX = repository.REFUND_REF_PREFIX
 
 
 def refund_ref(business_year: int, member_id: int) -> str:
@@ -179,7 +182,7 @@ async def issue_patronage_refunds(
                     unit_price=cents_to_decimal(note.net_cents),
                     net_cents=note.net_cents,
                     vat_rate=VAT_RATE,
-                    service_kind=ServiceKind.COMPENSATION,
+                    service_kind=ServiceKind.REFUND,
                     period_start=start,
                     period_end=end,
                     source_ref=refund_ref(business_year, note.member_id),
@@ -195,25 +198,52 @@ async def issue_patronage_refunds(
         )
         for note in notes:
             await session.refresh(note)
-        codes = await ledger.system_account_codes(session)
-        await ledger.post_many(session, actor=actor, entries=[_posting(note, codes) for note in notes])
+        # Only the notes just issued: earlier refunds of the year have lower ids and are booked already.
+        year_refunds = sa.select(InvoiceLine.invoice_id).where(
+            InvoiceLine.source_ref.like(f"{REF_PREFIX}:{business_year}:%")
+        )
+        await invoices.post_issued(
+            session, actor=actor, where=sa.and_(Invoice.id >= min(n.id for n in notes), Invoice.id.in_(year_refunds))
+        )
     return notes
 
 
-def _posting(note: Invoice, codes: dict[SystemAccount, str]) -> Posting:
-    lines = [PostingLine(account=codes[SystemAccount.PATRONAGE_REFUNDS], debit_cents=note.net_cents)]
-    if note.vat_cents:
-        lines.append(PostingLine(account=codes[SystemAccount.VAT_19], debit_cents=note.vat_cents))
-    lines.append(
-        PostingLine(account=codes[SystemAccount.RECEIVABLES], credit_cents=note.gross_cents, member_id=note.member_id)
+async def issue_decided_refunds(
+    session: AsyncSession, *, actor: Actor, settings: Settings, decision_id: int, issue_on: date
+) -> RefundReport:
+    """Issue the patronage refund the board entered on the dividend decision (``refund_percent``) for its
+    business year; refused (``refund_not_decided``) when the decision has none. Members refunded before are
+    skipped, so issuing again issues only what is new."""
+    decision = await get_decision(session, actor=actor, decision_id=decision_id)
+    if decision.refund_percent is None:
+        raise Invalid(
+            f"No patronage refund was decided for {decision.business_year}.",
+            code="refund_not_decided",
+            field="refund_percent",
+        )
+    notes = await issue_patronage_refunds(
+        session,
+        actor=actor,
+        settings=settings,
+        business_year=decision.business_year,
+        percent=decision.refund_percent,
+        issue_on=issue_on,
     )
-    return Posting(
-        entry_date=note.issue_date,
-        text=f"Rückvergütung, Gutschrift {note.number}",
-        source_kind=SourceKind.CREDIT_NOTE,
-        source_id=str(note.number),
-        lines=lines,
+    return RefundReport(
+        decision_id=decision.id,
+        business_year=decision.business_year,
+        refund_percent=decision.refund_percent,
+        issued=[refund_line(n) for n in notes],
+        issued_gross_cents=sum(n.gross_cents for n in notes),
+        year=await refund_totals(session, actor=actor, business_year=decision.business_year),
     )
+
+
+async def refund_totals(session: AsyncSession, *, actor: Actor, business_year: int) -> RefundTotals:
+    """The patronage refund credit notes issued for the business year so far (the board's dividend page)."""
+    actor.require(Role.BOARD)
+    count, net, vat, gross = await repository.refund_totals(session, business_year)
+    return RefundTotals(credit_notes=count, net_cents=net, vat_cents=vat, gross_cents=gross)
 
 
 async def refunds_of(session: AsyncSession, *, member_id: int, business_year: int) -> list[RefundLine]:

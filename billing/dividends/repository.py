@@ -16,6 +16,10 @@ from billing.dividends.models import (
     DividendPreference,
     ExemptionOrder,
 )
+from billing.invoices.models import Invoice, InvoiceLine, InvoiceStatus
+
+# A patronage refund's credit note line names its year and member in ``source_ref``: ``patronage:<year>:<member>``.
+REFUND_REF_PREFIX = "patronage"
 
 
 async def decision(session: AsyncSession, decision_id: int, *, lock: bool = False) -> DividendDecision | None:
@@ -42,6 +46,12 @@ async def allocations(
     if member_id is not None:
         query = query.where(DividendAllocation.member_id == member_id)
     return list((await session.execute(query.order_by(DividendAllocation.id))).scalars())
+
+
+def allocation_refs(decision_id: int, prefix: str) -> sa.Select[str]:
+    """``<prefix>-<allocation id>`` of every allocation of the decision, as a query (payout end-to-end ids)."""
+    ref = sa.literal(f"{prefix}-") + sa.cast(DividendAllocation.id, sa.String)
+    return sa.select(ref).where(DividendAllocation.decision_id == decision_id)
 
 
 async def preferences(session: AsyncSession, member_ids: list[int]) -> dict[int, DividendChoice]:
@@ -104,3 +114,18 @@ async def capital_payout(session: AsyncSession, payout_id: int, *, lock: bool = 
     if lock:
         query = query.with_for_update()
     return (await session.execute(query)).scalar_one_or_none()
+
+
+async def refund_totals(session: AsyncSession, business_year: int) -> tuple[int, int, int, int]:
+    """Count, net, VAT and gross of the issued patronage refund credit notes of ``business_year``."""
+    refunded = sa.select(InvoiceLine.invoice_id).where(
+        InvoiceLine.source_ref.like(f"{REFUND_REF_PREFIX}:{business_year}:%")
+    )
+    query = sa.select(
+        sa.func.count(Invoice.id),
+        sa.func.coalesce(sa.func.sum(Invoice.net_cents), 0),
+        sa.func.coalesce(sa.func.sum(Invoice.vat_cents), 0),
+        sa.func.coalesce(sa.func.sum(Invoice.gross_cents), 0),
+    ).where(Invoice.status == InvoiceStatus.ISSUED, Invoice.id.in_(refunded))
+    count, net, vat, gross = (await session.execute(query)).one()
+    return int(count), int(net), int(vat), int(gross)

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from app.auth.deps import ActorDep, BoardDep, SessionDep, SettingsDep
+from app.kit.time import local_today
 from app.kit.validation import IdPath
-from billing.dividends import choices, payouts, service, statements
+from billing.dividends import choices, payouts, refunds, service, statements, transfers
 from billing.dividends.schemas import (
     AnnualStatement,
     CapitalPayoutOut,
@@ -20,10 +21,16 @@ from billing.dividends.schemas import (
     DividendPreview,
     ExemptionOrderCreate,
     ExemptionOrderOut,
+    PayOutReport,
+    PayOutRequest,
     PreferenceOut,
     PreferenceUpdate,
+    RefundIssue,
+    RefundReport,
+    RefundTotals,
     RunReport,
 )
+from billing.payments.schemas import SepaFileOut
 
 router = APIRouter(prefix="/dividends", tags=["dividends"])
 YearPath = Annotated[int, Path(ge=1900, le=2199)]
@@ -57,6 +64,42 @@ async def allocations(
 async def run(actor: BoardDep, session: SessionDep, settings: SettingsDep, decision_id: IdPath) -> RunReport:
     """Approve and book the decision; running a booked decision again books nothing."""
     return await service.run(session, actor=actor, settings=settings, decision_id=decision_id)
+
+
+@router.post("/decisions/{decision_id}/payouts", response_model=PayOutReport)
+async def pay_out(
+    actor: BoardDep, session: SessionDep, settings: SettingsDep, decision_id: IdPath, data: PayOutRequest | None = None
+) -> PayOutReport:
+    """One pain.001 file for the booked decision's dividend payouts and the §73 capital payouts due by the
+    execution date (default today); members without an account wait. Again, it pays only what is new
+    (``file_id`` null when nothing was). Download the file from ``/payments/files/{file_id}/xml``."""
+    day = data.execution_date if data and data.execution_date else local_today(settings.timezone)
+    return await transfers.pay_out(session, actor=actor, settings=settings, decision_id=decision_id, execution_date=day)
+
+
+@router.get("/decisions/{decision_id}/payouts", response_model=list[SepaFileOut])
+async def payout_files(actor: BoardDep, session: SessionDep, decision_id: IdPath) -> list[SepaFileOut]:
+    """The credit transfer files that paid the decision's dividends, newest first."""
+    return await transfers.payout_files(session, actor=actor, decision_id=decision_id)
+
+
+@router.post("/decisions/{decision_id}/refunds", response_model=RefundReport)
+async def issue_refunds(
+    actor: BoardDep, session: SessionDep, settings: SettingsDep, decision_id: IdPath, data: RefundIssue | None = None
+) -> RefundReport:
+    """Issue the patronage refund credit notes at the decision's ``refund_percent`` (issue date default today);
+    members refunded before are skipped."""
+    day = data.issue_on if data and data.issue_on else local_today(settings.timezone)
+    return await refunds.issue_decided_refunds(
+        session, actor=actor, settings=settings, decision_id=decision_id, issue_on=day
+    )
+
+
+@router.get("/decisions/{decision_id}/refunds", response_model=RefundTotals)
+async def refund_totals(actor: BoardDep, session: SessionDep, decision_id: IdPath) -> RefundTotals:
+    """The patronage refund credit notes issued for the decision's business year so far."""
+    decision = await service.get_decision(session, actor=actor, decision_id=decision_id)
+    return await refunds.refund_totals(session, actor=actor, business_year=decision.business_year)
 
 
 @router.post("/capital-payouts", response_model=list[CapitalPayoutOut], status_code=201)

@@ -22,7 +22,8 @@ Rate = Annotated[Decimal, Field(gt=0, le=100, max_digits=7, decimal_places=4)]
 
 
 class DecisionCreate(BaseModel):
-    """The general assembly's decision: the dividend rate (percent of paid-in capital) for a business year."""
+    """The general assembly's decision: the dividend rate (percent of paid-in capital) for a business year, and
+    the patronage refund (percent of each member's net service revenue of the year) if one was decided."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -30,6 +31,7 @@ class DecisionCreate(BaseModel):
     rate_percent: Rate
     decided_on: SaneDate
     basis: DividendBasis | None = None
+    refund_percent: Rate | None = None
 
 
 class DecisionOut(BaseModel):
@@ -43,6 +45,7 @@ class DecisionOut(BaseModel):
     decided_on: date
     basis: DividendBasis
     status: DecisionStatus
+    refund_percent: Decimal | None
     late: bool
     capital_gains_tax_percent: Decimal
     solidarity_surcharge_percent: Decimal
@@ -170,6 +173,7 @@ class PayOutReport(BaseModel):
     paid_cents: int
     paid_before: int
     waiting: list[WaitingPayout]
+    waiting_cents: int = 0
 
 
 class CapitalPayoutSchedule(BaseModel):
@@ -212,6 +216,43 @@ class RefundLine(BaseModel):
     net_cents: int
     vat_cents: int
     gross_cents: int
+
+
+class RefundTotals(BaseModel):
+    """The patronage refund credit notes issued for a business year so far."""
+
+    credit_notes: int
+    net_cents: int
+    vat_cents: int
+    gross_cents: int
+
+
+class RefundIssue(BaseModel):
+    """The board issues the decided refund: the credit notes' issue date (default today)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    issue_on: SaneDate | None = None
+
+
+class RefundReport(BaseModel):
+    """What issuing a decision's patronage refund did: the credit notes issued now (none for members refunded
+    before) and the year's refunds in total."""
+
+    decision_id: int
+    business_year: int
+    refund_percent: Decimal
+    issued: list[RefundLine]
+    issued_gross_cents: int
+    year: RefundTotals
+
+
+class PayOutRequest(BaseModel):
+    """The board pays a booked decision out: the day the bank executes the transfers (default today)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    execution_date: SaneDate | None = None
 
 
 class AnnualStatement(BaseModel):

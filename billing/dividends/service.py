@@ -72,7 +72,8 @@ async def enter_decision(
     """Record the general assembly's dividend decision for a business year, as a draft to preview.
 
     Refused: a decision dated on or before the year's end (``dividend_before_year_end``), one for a year that
-    is approved or booked already (``dividend_decided``). Entering a draft's year again replaces the draft.
+    is approved or booked already (``dividend_decided``). Entering a draft's year again replaces the draft, but
+    not its refund percent once refunds were issued at it (``refund_issued``).
     A decision later than six months after the year end (§48 (1) GenG) is kept, with ``late`` and a warning.
     """
     actor.require(Role.BOARD)
@@ -88,12 +89,22 @@ async def enter_decision(
         raise Conflict(
             f"The dividend for {data.business_year} is {decision.status.value} already.", code="dividend_decided"
         )
+    if decision is not None and data.refund_percent != decision.refund_percent:
+        issued, *_ = await repository.refund_totals(session, data.business_year)
+        if issued:
+            raise Conflict(
+                f"The patronage refund for {data.business_year} was issued at {decision.refund_percent} % already; "
+                "its percent cannot change.",
+                code="refund_issued",
+                field="refund_percent",
+            )
     with action(session, "dividend.decide"):
         if decision is None:
             decision = DividendDecision(business_year=data.business_year, status=DecisionStatus.DRAFT)
             session.add(decision)
         decision.year_start, decision.year_end = start, end
         decision.rate_percent = data.rate_percent
+        decision.refund_percent = data.refund_percent
         decision.decided_on = data.decided_on
         decision.basis = data.basis or DividendBasis(settings.dividend_basis)
         decision.late = data.decided_on > add_months(end, 6)

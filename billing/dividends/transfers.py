@@ -17,11 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.actor import Actor, Role
 from app.settings import Settings
-from billing.dividends import payouts, service
+from billing.dividends import payouts, repository, service
 from billing.dividends.schemas import PayoutInstruction, PayOutReport, WaitingPayout
 from billing.payments import mandates, sepa
 from billing.payments import repository as payments_repository
 from billing.payments.schemas import PayoutInstruction as Transfer
+from billing.payments.schemas import SepaFileOut
 
 LIABILITIES = {"dividend": "dividends_payable", "capital_payout": "capital_payable"}
 PREFIXES = {"dividend": "DIV", "capital_payout": "CAP"}
@@ -77,4 +78,13 @@ async def pay_out(
         paid_cents=sum(t.amount_cents for t in transfers),
         paid_before=len(paid_before),
         waiting=waiting,
+        waiting_cents=sum(w.amount_cents for w in waiting),
     )
+
+
+async def payout_files(session: AsyncSession, *, actor: Actor, decision_id: int) -> list[SepaFileOut]:
+    """The credit transfer files that paid the decision's dividends (with any capital payouts they carried),
+    newest first; each is downloaded as stored (``/payments/files/{id}/xml``)."""
+    await service.get_decision(session, actor=actor, decision_id=decision_id)
+    refs = repository.allocation_refs(decision_id, PREFIXES["dividend"])
+    return [SepaFileOut.model_validate(f) for f in await payments_repository.files_paying(session, refs)]

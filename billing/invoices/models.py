@@ -46,6 +46,8 @@ class ServiceKind(enum.StrEnum):
     SETUP = "setup"
     USAGE = "usage"
     COMPENSATION = "compensation"
+    # A patronage refund (genossenschaftliche Rückvergütung, §22 KStG) credited by a credit note.
+    REFUND = "refund"
 
 
 class BillRunStatus(enum.StrEnum):

@@ -53,6 +53,7 @@ REVENUE_ACCOUNTS = {
     ServiceKind.SETUP: SystemAccount.REVENUE_SETUP_FEES,
     ServiceKind.USAGE: SystemAccount.REVENUE_USAGE,
     ServiceKind.COMPENSATION: SystemAccount.REVENUE_REDUCTIONS,
+    ServiceKind.REFUND: SystemAccount.PATRONAGE_REFUNDS,
 }
 POSTING_BATCH = 5000
 

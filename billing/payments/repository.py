@@ -90,6 +90,18 @@ async def files(session: AsyncSession, *, kind: SepaFileKind | None, limit: int,
     return list((await session.execute(query)).scalars())
 
 
+async def files_paying(session: AsyncSession, end_to_end_ids: sa.Select[str]) -> list[SepaFile]:
+    """The credit transfer files with a payout of ``end_to_end_ids`` (a query), newest first, without content."""
+    paying = sa.select(PayoutItem.file_id).where(PayoutItem.end_to_end_id.in_(end_to_end_ids))
+    query = (
+        sa.select(SepaFile)
+        .where(SepaFile.id.in_(paying))
+        .options(sa.orm.defer(SepaFile.content, raiseload=True))
+        .order_by(SepaFile.id.desc())
+    )
+    return list((await session.execute(query)).scalars())
+
+
 async def file(session: AsyncSession, file_id: int) -> SepaFile | None:
     return await session.get(SepaFile, file_id)
 

@@ -1,4 +1,5 @@
-"""The web shell without a browser: session cookies, CSRF, and nothing half-written behind an error page."""
+"""The web shell without a browser: session cookies, CSRF, nothing half-written behind an error page, and the
+navigation each role sees."""
 
 from __future__ import annotations
 
@@ -96,3 +97,23 @@ async def test_refused_form_leaves_nothing_half_written(
     db_session.expire_all()
     saved = await repository.get(db_session, member_id)
     assert saved is not None and saved.email == old_email
+
+
+async def test_operators_find_the_dunning_list_in_the_navigation_and_members_do_not(
+    client: httpx.AsyncClient, db_session: AsyncSession, settings: Settings
+) -> None:
+    operator = await make_user(db_session, role=Role.OPERATOR)
+    member = await make_user(db_session, role=Role.MEMBER, member=await make_member(db_session, settings))
+    link = '<li><a href="/console/dunning" '
+
+    await web_login(client, operator.email)
+    console = await client.get("/console")
+    dunning = await client.get("/console/dunning")
+    await client.post("/logout", data={"csrf": await csrf_of(client, "/console")})
+    await web_login(client, member.email)
+    portal = await client.get("/portal")
+
+    assert console.status_code == 200 and link in console.text
+    assert '<a href="/console/dunning" aria-current="page">Mahnwesen</a>' in dunning.text
+    assert '<a href="/console" aria-current="page">' not in dunning.text
+    assert portal.status_code == 200 and "/console/dunning" not in portal.text

@@ -103,3 +103,10 @@ async def make_decision(
         settings=settings,
         data=DecisionCreate(business_year=business_year, rate_percent=Decimal(rate_percent), decided_on=decided_on),
     )
+
+
+async def make_booked_decision(session: AsyncSession, settings: Settings) -> int:
+    """The 4 % decision on 2025 (``make_decision``), approved and booked; returns its id."""
+    decision_id = (await make_decision(session, settings)).id
+    await service.run(session, actor=BOARD, settings=settings, decision_id=decision_id)
+    return decision_id

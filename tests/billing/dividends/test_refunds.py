@@ -1,6 +1,7 @@
 """Patronage refunds (§22 KStG): a percent of each member's net service revenue in the business year, issued
-as one credit note per member that names the year's last invoice, booked to patronage refunds and VAT against
-the member's receivables, refunded once.
+as one credit note per member that names the year's last invoice, its line of the service kind ``refund``, booked
+to patronage refunds and VAT against the member's receivables, refunded once; the percent the board entered on the
+year's dividend decision.
 
 Business year 2026, 3 %, computed by hand (VAT 19 % half up once):
 
@@ -16,11 +17,15 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.kit.errors import Invalid
+from app.kit.errors import Conflict, Invalid
 from app.settings import Settings
-from billing.dividends import refunds
+from billing.dividends import refunds, service
+from billing.dividends.models import DividendDecision
+from billing.dividends.schemas import DecisionCreate
 from billing.documents.cii import check_document
 from billing.documents.letterhead import seller_from_settings
 from billing.documents.model import (
@@ -35,10 +40,12 @@ from billing.documents.model import (
 )
 from billing.invoices import repository as invoices_repository
 from billing.invoices import service as invoices
-from billing.invoices.models import Invoice, InvoiceKind, InvoiceStatus
+from billing.invoices.models import Invoice, InvoiceKind, InvoiceStatus, ServiceKind
 from billing.invoices.schemas import CreditNoteCreate
+from billing.ledger import service as ledger
 from tests.billing.dividends.test_service import _balance
-from tests.billing.invoices.builders import run_period
+from tests.billing.invoices.builders import make_draft_invoice, run_period
+from tests.billing.payments.builders import make_invoice
 from tests.builders import BOARD, make_contract, make_member, make_plan
 
 RECEIVABLES, PATRONAGE, VAT = "1400", "8770", "1776"
@@ -127,7 +134,12 @@ async def test_each_member_gets_one_credit_note_of_the_percent_of_their_net_reve
     assert [(r.credit_note_number, r.gross_cents) for r in statement] == [(by_member[erika.id].number, 284)]
     for note in notes:
         [line] = await invoices_repository.lines(db_session, note.id)
+        assert line.service_kind is ServiceKind.REFUND
         check_document(_document(note, line, last[note.member_id], settings))
+    assert (await ledger.trial_balance(db_session, actor=BOARD)).balance_cents == 0
+    # The board's revenue by service shows the refunds on their own, not inside compensation.
+    revenue = await invoices.revenue_by_month(db_session, actor=BOARD, since=date(2027, 1, 1))
+    assert revenue == {"2027-06": {"refund": -(239 + 75)}}
 
 
 async def test_a_refund_before_the_year_ends_or_of_no_percent_is_refused(
@@ -148,3 +160,75 @@ async def test_a_refund_before_the_year_ends_or_of_no_percent_is_refused(
         )
 
     assert (early.value.code, zero.value.code) == ("refund_before_year_end", "refund_percent")
+
+
+async def test_the_service_kind_check_accepts_refund_and_still_refuses_an_unknown_kind(
+    db_session: AsyncSession, settings: Settings
+) -> None:
+    member = await make_member(db_session, settings)
+
+    accepted = await make_draft_invoice(db_session, member=member, lines=[(1, "C62", "2.39", 239, "refund")])
+    with pytest.raises(IntegrityError) as refused:
+        async with db_session.begin_nested():
+            await make_draft_invoice(db_session, member=member, lines=[(1, "C62", "2.39", 239, "rebate")])
+
+    kinds = await db_session.scalars(
+        sa.text("SELECT service_kind FROM invoice_lines WHERE invoice_id = :i"), {"i": accepted.id}
+    )
+    assert list(kinds) == ["refund"]
+    assert "ck_invoice_lines_service_kind" in str(refused.value)
+
+
+async def _decide_2026(db_session: AsyncSession, settings: Settings, refund_percent: str | None) -> DividendDecision:
+    return await service.enter_decision(
+        db_session,
+        actor=BOARD,
+        settings=settings,
+        data=DecisionCreate(
+            business_year=2026,
+            rate_percent=Decimal(4),
+            decided_on=date(2027, 6, 10),
+            refund_percent=Decimal(refund_percent) if refund_percent else None,
+        ),
+    )
+
+
+async def test_the_decision_stores_the_refund_percent_and_the_refund_is_issued_at_it_once(
+    db_session: AsyncSession, settings: Settings
+) -> None:
+    member = await make_member(db_session, settings)
+    await make_invoice(db_session, member=member, gross_cents=11_900, issued_on=date(2026, 10, 1))  # net 100.00
+    decision_id = (await _decide_2026(db_session, settings, "3.5")).id
+    db_session.expunge_all()
+
+    stored = await db_session.get(DividendDecision, decision_id)
+    assert stored is not None
+    shown = service.decision_out(stored)
+    report = await refunds.issue_decided_refunds(
+        db_session, actor=BOARD, settings=settings, decision_id=decision_id, issue_on=ISSUE_ON
+    )
+    again = await refunds.issue_decided_refunds(
+        db_session, actor=BOARD, settings=settings, decision_id=decision_id, issue_on=ISSUE_ON
+    )
+    same = await _decide_2026(db_session, settings, "3.5")
+    with pytest.raises(Conflict) as changed:
+        await _decide_2026(db_session, settings, "4")
+
+    assert shown.refund_percent == Decimal("3.5")  # read back from the database
+    # 100.00 x 3.5 % = 3.50 net, VAT 0.665 -> 0.67.
+    assert [(r.net_cents, r.vat_cents, r.gross_cents) for r in report.issued] == [(350, 67, 417)]
+    assert (report.refund_percent, report.issued_gross_cents) == (Decimal("3.5"), 417)
+    assert (again.issued, again.year.credit_notes, again.year.gross_cents) == ([], 1, 417)
+    assert same.refund_percent == Decimal("3.5")
+    assert changed.value.code == "refund_issued"
+
+
+async def test_a_decision_without_a_refund_issues_none(db_session: AsyncSession, settings: Settings) -> None:
+    decision = await _decide_2026(db_session, settings, None)
+
+    with pytest.raises(Invalid) as refused:
+        await refunds.issue_decided_refunds(
+            db_session, actor=BOARD, settings=settings, decision_id=decision.id, issue_on=ISSUE_ON
+        )
+
+    assert refused.value.code == "refund_not_decided"

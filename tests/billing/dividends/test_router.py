@@ -1,20 +1,29 @@
-"""The dividends API: the board enters, previews and runs a decision; members manage their own choice,
-exemption orders and statements, and get 404 for anyone else's; the statement PDF says what it must."""
+"""The dividends API: the board enters, previews and runs a decision, pays it out (a valid pain.001 to download)
+and issues the decided patronage refund, each audited; members manage their own choice, exemption orders and
+statements, get 404 for anyone else's and 403 on the board's endpoints; the statement PDF says what it must."""
 
 from __future__ import annotations
 
 import subprocess
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
+import xmlschema
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.models import AuditEvent
 from app.kit.actor import Role
 from app.members.models import Member
 from app.settings import Settings
-from tests.billing.dividends.builders import make_year_2025
-from tests.builders import make_user, token_for
+from billing.dividends import service
+from tests.billing.dividends.builders import make_booked_decision, make_decision, make_year_2025
+from tests.billing.dividends.test_transfers import SCHEMA
+from tests.billing.payments.builders import make_invoice, make_mandate
+from tests.builders import make_member, make_user, token_for
 
 
 @pytest.fixture
@@ -153,3 +162,106 @@ async def test_a_business_year_out_of_range_is_refused_before_the_database(
 
     assert listed.status_code == 422
     assert statement.status_code == 422
+
+
+async def _audited(session: AsyncSession, action: str, entity_type: str, user_id: int) -> list[str]:
+    """The entity ids the user's API calls wrote under ``action``."""
+    rows = await session.scalars(
+        sa.select(AuditEvent.entity_id).where(
+            AuditEvent.action == action,
+            AuditEvent.entity_type == entity_type,
+            AuditEvent.actor_user_id == user_id,
+            AuditEvent.channel == "api",
+        )
+    )
+    return list(rows)
+
+
+async def test_the_board_pays_a_booked_decision_out_once_and_downloads_a_valid_pain001(
+    client: httpx.AsyncClient, db_session: AsyncSession, settings: Settings
+) -> None:
+    year = await make_year_2025(db_session, settings)
+    await make_mandate(db_session, settings, member=year.joined, signed_on=date(2025, 7, 1), debtor_name="Anna Test")
+    decision_id = await make_booked_decision(db_session, settings)
+    user = await make_user(db_session, role=Role.BOARD)
+    board = await token_for(client, user)
+    url = f"/api/v1/dividends/decisions/{decision_id}/payouts"
+
+    first = await client.post(url, headers=board, json={"execution_date": "2026-07-01"})
+    file_id = first.json()["file_id"]
+    download = await client.get(f"/api/v1/payments/files/{file_id}/xml", headers=board)
+    second = await client.post(url, headers=board, json={"execution_date": "2026-07-01"})
+    listed = await client.get(url, headers=board)
+
+    assert first.status_code == 200, first.text
+    # Anna's 4.46 EUR is paid; Carla left without an account and her 1.46 EUR waits.
+    assert (first.json()["paid"], first.json()["paid_cents"]) == (1, 446)
+    assert [(w["member_id"], w["amount_cents"]) for w in first.json()["waiting"]] == [(year.left.id, 146)]
+    assert first.json()["waiting_cents"] == 146
+    assert download.status_code == 200
+    assert xmlschema.XMLSchema(str(SCHEMA)).is_valid(download.text)
+    assert "<EndToEndId>DIV-" in download.text and '<InstdAmt Ccy="EUR">4.46</InstdAmt>' in download.text
+    assert (second.json()["file_id"], second.json()["paid"], second.json()["paid_before"]) == (None, 0, 1)
+    assert [(f["id"], f["item_count"], f["total_cents"]) for f in listed.json()] == [(file_id, 1, 446)]
+    assert await _audited(db_session, "payments.pay_out", "sepa_files", user.id) == [str(file_id)]
+
+
+async def test_the_board_issues_the_refund_decided_with_the_dividend_once(
+    client: httpx.AsyncClient, db_session: AsyncSession, settings: Settings
+) -> None:
+    member = await make_member(db_session, settings)
+    await make_invoice(db_session, member=member, gross_cents=11_900, issued_on=date(2026, 10, 1))  # net 100.00
+    user = await make_user(db_session, role=Role.BOARD)
+    board = await token_for(client, user)
+    body = {"business_year": 2026, "rate_percent": "4", "decided_on": "2027-06-10", "refund_percent": "3"}
+
+    decided = await client.post("/api/v1/dividends/decisions", headers=board, json=body)
+    url = f"/api/v1/dividends/decisions/{decided.json()['id']}/refunds"
+    first = await client.post(url, headers=board, json={"issue_on": "2027-06-20"})
+    second = await client.post(url, headers=board, json={"issue_on": "2027-06-20"})
+    totals = await client.get(url, headers=board)
+    listed = await client.get("/api/v1/dividends/decisions", headers=board)
+
+    assert decided.status_code == 201, decided.text
+    assert Decimal(decided.json()["refund_percent"]) == 3
+    assert [Decimal(d["refund_percent"]) for d in listed.json()] == [3]
+    assert first.status_code == 200, first.text
+    # 100.00 x 3 % = 3.00 net, VAT 0.57.
+    [note] = first.json()["issued"]
+    assert (note["net_cents"], note["vat_cents"], note["gross_cents"]) == (300, 57, 357)
+    assert note["credit_note_number"].startswith("GS-2027-")
+    assert (second.json()["issued"], second.json()["year"]["credit_notes"]) == ([], 1)
+    assert totals.json() == {"credit_notes": 1, "net_cents": 300, "vat_cents": 57, "gross_cents": 357}
+    assert len(await _audited(db_session, "dividends.patronage_refund", "invoices", user.id)) == 1
+
+
+async def test_a_refund_of_a_decision_without_one_is_a_problem_with_its_code(
+    client: httpx.AsyncClient, db_session: AsyncSession, settings: Settings, board: dict[str, str]
+) -> None:
+    decision = await make_decision(db_session, settings)
+
+    response = await client.post(
+        f"/api/v1/dividends/decisions/{decision.id}/refunds", headers=board, json={"issue_on": "2026-07-01"}
+    )
+
+    assert response.status_code == 422
+    assert response.json()["code"] == "refund_not_decided"
+
+
+async def test_members_may_not_pay_out_or_issue_refunds(
+    client: httpx.AsyncClient, db_session: AsyncSession, settings: Settings
+) -> None:
+    year = await make_year_2025(db_session, settings)
+    decision_id = await make_booked_decision(db_session, settings)
+    anna = await member_login(client, db_session, year.joined)
+    base = f"/api/v1/dividends/decisions/{decision_id}"
+
+    responses = [
+        await client.post(f"{base}/payouts", headers=anna, json={}),
+        await client.get(f"{base}/payouts", headers=anna),
+        await client.post(f"{base}/refunds", headers=anna, json={}),
+        await client.get(f"{base}/refunds", headers=anna),
+    ]
+
+    assert [r.status_code for r in responses] == [403, 403, 403, 403]
+    assert await service.payout_instructions(db_session, decision_id)  # there was something to pay
