@@ -11,7 +11,7 @@ once however often a run is repeated):
 * pending credits (a dividend set off) as settlements outside the VAT base;
 * corrections of monthly fees of earlier periods (billed in advance) that a termination or plan change
   entered after their run cut short: what those days should have cost minus what they were billed, a credit
-  as a credit note naming the invoice that billed them, a charge as a line of this invoice (``_Chunk.correct``).
+  as a credit note naming the invoice that billed them, a charge as a line of this invoice (``_Chunk.corrections``).
 
 Usage items: no plan meters volume (plans have rates and fees only), so a run bills none.
 
@@ -22,6 +22,7 @@ transaction: numbers for every draft from the series row, one UPDATE, the ledger
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
 from collections import defaultdict
@@ -147,9 +148,12 @@ class _Chunk:
         plans: dict[int, contracts.BillablePlan],
         changes: dict[int, list[contracts.PlanChange]],
         since: date | None = None,
+        issue_on: date | None = None,
     ):
         self.settings, self.first, self.last, self.plans, self.changes = settings, first, last, plans, changes
-        # Fees of periods from ``since`` up to ``first`` are corrected (``correct``); ``changes`` reach back to it.
+        self.issue_on = issue_on or first
+        # Fees of periods from ``since`` up to ``first`` are corrected (``corrections``); ``changes`` reach back
+        # to it.
         self.since = since or first
         self.credit_notes: dict[int, _Draft] = {}  # by the invoice each corrects
         self.rate = settings.vat_standard_rate
@@ -283,29 +287,6 @@ class _Chunk:
             source_ref=f"outage:{contract.id}:{owed.incident_id}:{owed.period:%Y-%m}",
         )
 
-    async def correct(self, session: AsyncSession, *, member_from: int, member_to: int) -> None:
-        """Correct the fees of periods from ``since`` up to this one, billed in advance, that a termination or
-        plan change entered after their run cut short: the chunk's contracts that ran then and ended before
-        this period or changed plan in it (also of members with nothing in service any more), their fee lines
-        read in one query."""
-        if self.since >= self.first:
-            return
-        before = self.first - timedelta(days=1)
-        ran = await contracts.billable_contracts(
-            session, first=self.since, last=before, member_from=member_from, member_to=member_to
-        )
-        affected = [
-            c
-            for c in ran
-            if (c.end_on is not None and c.end_on < before)
-            or any(self.since <= change.effective_on < self.first for change in self.changes.get(c.id, ()))
-        ]
-        if affected:
-            rows = await repository.fee_lines_to_correct(
-                session, contract_ids=[c.id for c in affected], since=self.since, before=self.first
-            )
-            self.corrections(affected, rows)
-
     def corrections(self, ran: Sequence[contracts.BillableContract], rows: Sequence[Any]) -> None:
         """Correct each fee line in ``rows`` (``repository.fee_lines_to_correct``) of an earlier period: what its
         days should have cost by the contract's end and plans now, less what it billed for them and what was
@@ -421,33 +402,96 @@ class _Chunk:
         )
 
 
-async def _build_chunk(session: AsyncSession, chunk: _Chunk, *, member_from: int, member_to: int) -> list[_Draft]:
+@dataclass
+class _Reads:
+    """What one chunk's invoices are made of, read from the database (``_read``)."""
+
+    running: list[contracts.BillableContract]
+    calls: dict[int, rating.CallTotal]
+    owed: dict[int, list[Any]]
+    billed: set[str]
+    credits: list[Any]
+    buyers: dict[int, members.Buyer]
+    corrected: list[contracts.BillableContract]
+    fee_lines: list[Any]
+
+
+async def _read(session: AsyncSession, chunk: _Chunk, *, member_from: int, member_to: int) -> _Reads:
+    """One chunk's reads, a query each: contracts in service, call totals, compensation owed, sources billed
+    already, open credits, buyers; and for corrections the contracts that ran since ``chunk.since`` and ended
+    before this period or changed plan meanwhile (also of members with nothing in service any more), with
+    their fee lines."""
     first, last = chunk.first, chunk.last
     running = await contracts.billable_contracts(
         session, first=first, last=last, member_from=member_from, member_to=member_to
     )
-    await chunk.correct(session, member_from=member_from, member_to=member_to)
-    if not running:
-        return [*chunk.drafts.values(), *chunk.credit_notes.values()]
-    low, high = min(c.id for c in running), max(c.id for c in running)
+    reads = _Reads(running, {}, defaultdict(list), set(), [], {}, [], [])
+    if chunk.since < first:
+        before = first - timedelta(days=1)
+        changed = [
+            contract_id
+            for contract_id, changes in chunk.changes.items()
+            if any(chunk.since <= change.effective_on < first for change in changes)
+        ]
+        ran = await contracts.billable_contracts(
+            session,
+            first=chunk.since,
+            last=before,
+            member_from=member_from,
+            member_to=member_to,
+            ended_before=before,
+            or_ids=changed,
+        )
+        reads.corrected = [
+            c
+            for c in ran
+            if (c.end_on is not None and c.end_on < before)
+            or any(chunk.since <= change.effective_on < first for change in chunk.changes.get(c.id, ()))
+        ]
+        if reads.corrected:
+            reads.fee_lines = await repository.fee_lines_to_correct(
+                session, contract_ids=[c.id for c in reads.corrected], since=chunk.since, before=first
+            )
+    if not running and not reads.fee_lines:
+        return reads
+    if running:
+        low, high = min(c.id for c in running), max(c.id for c in running)
+        reads.calls = await rating.call_totals(session, period=chunk.previous, contract_from=low, contract_to=high)
+        for owed in await outages.compensations_until(session, contract_from=low, contract_to=high, before=first):
+            reads.owed[owed.contract_id].append(owed)
+        reads.billed = await repository.billed_refs_of_contracts(session, contract_from=low, contract_to=high)
+    reads.credits = await repository.open_credits(session, member_from=member_from, member_to=member_to)
+    reads.buyers = await members.buyers_as_of(session, member_from=member_from, member_to=member_to, on=chunk.issue_on)
+    return reads
+
+
+@dataclass
+class _Composed:
+    """One chunk's drafts as rows to write: the invoices (without ids yet), each one's lines and settlements."""
+
+    invoices: list[dict[str, Any]]
+    lines: list[list[dict[str, Any]]]
+    settlements: list[list[dict[str, Any]]]
+
+
+def _compose(chunk: _Chunk, reads: _Reads, *, run: BillRun) -> _Composed:
+    """The chunk's invoices and credit notes from what was read: plain Python, no database (it runs in a
+    worker thread while the previous chunk is written)."""
+    chunk.corrections(reads.corrected, reads.fee_lines)
     changes = chunk.changes
-    calls = await rating.call_totals(session, period=chunk.previous, contract_from=low, contract_to=high)
-    owed: dict[int, list[Any]] = defaultdict(list)
-    for compensation in await outages.compensations_until(session, contract_from=low, contract_to=high, before=first):
-        owed[compensation.contract_id].append(compensation)
-    for contract in running:
-        chunk.fees(contract, changes[contract.id])
-        if contract.id in calls:
-            chunk.calls(contract, calls[contract.id])
-        for compensation in owed[contract.id]:
+    for contract in reads.running:
+        chunk.fees(contract, changes.get(contract.id, []))
+        if contract.id in reads.calls:
+            chunk.calls(contract, reads.calls[contract.id])
+        for compensation in reads.owed.get(contract.id, ()):
             chunk.compensation(contract, compensation)
-    billed = await repository.billed_refs_of_contracts(session, contract_from=low, contract_to=high)
+    billed = reads.billed
     for draft in chunk.drafts.values():
         draft.lines = [line for line in draft.lines if line["source_ref"] not in billed]
     chunk.drafts = {m: d for m, d in chunk.drafts.items() if d.lines}
-    for contract in running:
+    for contract in reads.running:
         chunk.terms(contract)
-    for credit in await repository.open_credits(session, member_from=member_from, member_to=member_to):
+    for credit in reads.credits:
         if credit.member_id in chunk.drafts:
             chunk.drafts[credit.member_id].settlements.append(
                 {
@@ -457,27 +501,17 @@ async def _build_chunk(session: AsyncSession, chunk: _Chunk, *, member_from: int
                     "account": credit.account,
                 }
             )
-    return [*chunk.drafts.values(), *chunk.credit_notes.values()]
-
-
-async def _write_chunk(
-    session: AsyncSession,
-    drafts: list[_Draft],
-    *,
-    run: BillRun,
-    issue_on: date,
-    settings: Settings,
-    buyers: dict[int, members.Buyer],
-) -> None:
+    drafts = [*chunk.drafts.values(), *chunk.credit_notes.values()]
+    settings, issue_on = chunk.settings, chunk.issue_on
     now = utcnow()
     due = issue_on + timedelta(days=settings.invoice_due_days)
-    rows = []
+    composed = _Composed([], [], [])
     for draft in drafts:
-        buyer = buyers[draft.member_id]
+        buyer = reads.buyers[draft.member_id]
         totals = vat_by_rate((line["vat_rate"], line["net_cents"]) for line in draft.lines)
         net = sum(n for n, _ in totals.values())
         vat = sum(v for _, v in totals.values())
-        rows.append(
+        composed.invoices.append(
             {
                 "kind": (InvoiceKind.CREDIT_NOTE if draft.corrects_invoice_id else InvoiceKind.INVOICE).value,
                 "status": InvoiceStatus.DRAFT.value,
@@ -509,12 +543,22 @@ async def _write_chunk(
                 "updated_at": now,
             }
         )
-    invoice_ids = await bulk_insert(session, Invoice.__table__, rows, ids=True)  # type: ignore[arg-type]
+        composed.lines.append(draft.lines)
+        composed.settlements.append(draft.settlements)
+    return composed
+
+
+async def _write(session: AsyncSession, composed: _Composed) -> None:
+    """Write a composed chunk: its invoices (ids drawn at once), then their lines and settlements."""
+    invoice_ids = await bulk_insert(session, Invoice.__table__, composed.invoices, ids=True)  # type: ignore[arg-type]
     lines, settlements = [], []
-    for invoice_id, draft in zip(invoice_ids, drafts, strict=True):
-        for position, line in enumerate(draft.lines, start=1):
-            lines.append({"invoice_id": invoice_id, "position": position, **line})
-        settlements += [{"invoice_id": invoice_id, **s} for s in draft.settlements]
+    for invoice_id, own_lines, own_settlements in zip(invoice_ids, composed.lines, composed.settlements, strict=True):
+        for position, line in enumerate(own_lines, start=1):
+            line["invoice_id"], line["position"] = invoice_id, position
+        lines += own_lines
+        for settlement in own_settlements:
+            settlement["invoice_id"] = invoice_id
+        settlements += own_settlements
     await bulk_insert(session, InvoiceLine.__table__, lines)  # type: ignore[arg-type]
     await bulk_insert(session, InvoiceSettlement.__table__, settlements)  # type: ignore[arg-type]
 
@@ -546,14 +590,28 @@ async def preview(
     for change in await contracts.plan_changes(session, since=since, zone=settings.timezone):
         changes[change.contract_id].append(change)
     member_ids = await contracts.members_in_service(session, first=since, last=last)
+    # A pipeline of two: chunk n is read, then composed in a worker thread (Python's work) while chunk n - 1
+    # is written (the database's): two cores busy, one connection (never two statements at once), one
+    # transaction.
+    pending: _Composed | None = None
     for start in range(0, len(member_ids), CHUNK):
         ids = member_ids[start : start + CHUNK]
-        chunk = _Chunk(settings=settings, first=first, last=last, plans=plans, changes=changes, since=since)
-        drafts = await _build_chunk(session, chunk, member_from=ids[0], member_to=ids[-1])
-        if not drafts:
-            continue
-        buyers = await members.buyers_as_of(session, member_from=ids[0], member_to=ids[-1], on=issue_on)
-        await _write_chunk(session, drafts, run=run, issue_on=issue_on, settings=settings, buyers=buyers)
+        chunk = _Chunk(
+            settings=settings, first=first, last=last, plans=plans, changes=changes, since=since, issue_on=issue_on
+        )
+        reads = await _read(session, chunk, member_from=ids[0], member_to=ids[-1])
+        composing = asyncio.to_thread(_compose, chunk, reads, run=run)
+        if pending is None:
+            composed = await composing
+        else:
+            writing = asyncio.ensure_future(_write(session, pending))
+            try:
+                composed = await composing
+            finally:
+                await writing  # also when composing failed: the write in flight ends before the rollback
+        pending = composed if composed.invoices else None
+    if pending is not None:
+        await _write(session, pending)
     with action(session, "bill_run.preview"):
         for key, value in (await repository.run_totals(session, run.id)).items():
             setattr(run, key, value)
