@@ -23,17 +23,18 @@ transaction: numbers for every draft from the series row, one UPDATE, the ledger
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.audit.service import action
 from app.contracts import service as contracts
@@ -416,7 +417,9 @@ class _Reads:
     fee_lines: list[Any]
 
 
-async def _read(session: AsyncSession, chunk: _Chunk, *, member_from: int, member_to: int) -> _Reads:
+async def _read(
+    session: AsyncSession, chunk: _Chunk, *, member_from: int, member_to: int, ignore_runs: Sequence[int] = ()
+) -> _Reads:
     """One chunk's reads, a query each: contracts in service, call totals, compensation owed, sources billed
     already, open credits, buyers; and for corrections the contracts that ran since ``chunk.since`` and ended
     before this period or changed plan meanwhile (also of members with nothing in service any more), with
@@ -459,7 +462,9 @@ async def _read(session: AsyncSession, chunk: _Chunk, *, member_from: int, membe
         reads.calls = await rating.call_totals(session, period=chunk.previous, contract_from=low, contract_to=high)
         for owed in await outages.compensations_until(session, contract_from=low, contract_to=high, before=first):
             reads.owed[owed.contract_id].append(owed)
-        reads.billed = await repository.billed_refs_of_contracts(session, contract_from=low, contract_to=high)
+        reads.billed = await repository.billed_refs_of_contracts(
+            session, contract_from=low, contract_to=high, ignore_runs=ignore_runs
+        )
     reads.credits = await repository.open_credits(session, member_from=member_from, member_to=member_to)
     reads.buyers = await members.buyers_as_of(session, member_from=member_from, member_to=member_to, on=chunk.issue_on)
     return reads
@@ -563,6 +568,69 @@ async def _write(session: AsyncSession, composed: _Composed) -> None:
     await bulk_insert(session, InvoiceSettlement.__table__, settlements)  # type: ignore[arg-type]
 
 
+@contextlib.asynccontextmanager
+async def _reader(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """Where a run reads its chunks: on PostgreSQL, when ``session`` is bound to an engine (not to a test's
+    connection with uncommitted data), a second connection in a read-only REPEATABLE READ transaction, so reads
+    run beside the writes, one snapshot for the whole run; else ``session`` itself."""
+    bind = session.bind
+    if not isinstance(bind, AsyncEngine) or bind.dialect.name != "postgresql":
+        yield session
+        return
+    async with bind.connect() as connection:
+        await connection.execution_options(isolation_level="REPEATABLE READ")
+        async with connection.begin():
+            await connection.execute(sa.text("SET TRANSACTION READ ONLY"))
+            async with AsyncSession(bind=connection) as reading:
+                yield reading
+
+
+async def _chunks(
+    session: AsyncSession,
+    reading: AsyncSession,
+    member_ids: Sequence[int],
+    *,
+    run: BillRun,
+    ignore_runs: Sequence[int],
+    make_chunk: Callable[[], _Chunk],
+) -> None:
+    """Draft the run's invoices chunk by chunk, as a pipeline: chunk n is composed in a worker thread (Python's
+    work) while chunk n - 1 is written (the database's) and, with a reader of its own, chunk n + 1 is read. One
+    writing connection, never two statements on one connection at once, one transaction for the writes."""
+    starts = list(range(0, len(member_ids), CHUNK))
+
+    async def read(start: int) -> tuple[_Chunk, _Reads]:
+        ids = member_ids[start : start + CHUNK]
+        chunk = make_chunk()
+        return chunk, await _read(reading, chunk, member_from=ids[0], member_to=ids[-1], ignore_runs=ignore_runs)
+
+    ahead = reading is not session
+    reading_next = asyncio.ensure_future(read(starts[0])) if ahead and starts else None
+    pending: _Composed | None = None
+    try:
+        for n, start in enumerate(starts):
+            if reading_next is not None:
+                chunk, reads = await reading_next
+                reading_next = asyncio.ensure_future(read(starts[n + 1])) if n + 1 < len(starts) else None
+            else:
+                chunk, reads = await read(start)
+            composing = asyncio.to_thread(_compose, chunk, reads, run=run)
+            if pending is None:
+                composed = await composing
+            else:
+                writing = asyncio.ensure_future(_write(session, pending))
+                try:
+                    composed = await composing
+                finally:
+                    await writing  # also when composing failed: the write in flight ends before the rollback
+            pending = composed if composed.invoices else None
+        if pending is not None:
+            await _write(session, pending)
+    finally:
+        if reading_next is not None:  # something failed: the read in flight ends before its connection closes
+            await asyncio.gather(reading_next, return_exceptions=True)
+
+
 async def preview(
     session: AsyncSession, *, actor: Actor, settings: Settings, period: str, issue_on: date | None = None
 ) -> BillRun:
@@ -590,28 +658,17 @@ async def preview(
     for change in await contracts.plan_changes(session, since=since, zone=settings.timezone):
         changes[change.contract_id].append(change)
     member_ids = await contracts.members_in_service(session, first=since, last=last)
-    # A pipeline of two: chunk n is read, then composed in a worker thread (Python's work) while chunk n - 1
-    # is written (the database's): two cores busy, one connection (never two statements at once), one
-    # transaction.
-    pending: _Composed | None = None
-    for start in range(0, len(member_ids), CHUNK):
-        ids = member_ids[start : start + CHUNK]
-        chunk = _Chunk(
-            settings=settings, first=first, last=last, plans=plans, changes=changes, since=since, issue_on=issue_on
+    async with _reader(session) as reading:
+        await _chunks(
+            session,
+            reading,
+            member_ids,
+            run=run,
+            ignore_runs=[r.id for r in stale],
+            make_chunk=lambda: _Chunk(
+                settings=settings, first=first, last=last, plans=plans, changes=changes, since=since, issue_on=issue_on
+            ),
         )
-        reads = await _read(session, chunk, member_from=ids[0], member_to=ids[-1])
-        composing = asyncio.to_thread(_compose, chunk, reads, run=run)
-        if pending is None:
-            composed = await composing
-        else:
-            writing = asyncio.ensure_future(_write(session, pending))
-            try:
-                composed = await composing
-            finally:
-                await writing  # also when composing failed: the write in flight ends before the rollback
-        pending = composed if composed.invoices else None
-    if pending is not None:
-        await _write(session, pending)
     with action(session, "bill_run.preview"):
         for key, value in (await repository.run_totals(session, run.id)).items():
             setattr(run, key, value)
