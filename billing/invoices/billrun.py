@@ -131,10 +131,12 @@ def _compensation_cents(fee_cents: int, lower_days: int, higher_days: int) -> in
 
 
 @functools.lru_cache(maxsize=4096)
-def _term_dates(start_on: date, min_term_months: int, notice_months: int) -> tuple[date, date]:
-    """End of the minimum term and the last day to cancel for it (many contracts share a start day)."""
+def _term_dates(start_on: date, min_term_months: int, notice_months: int) -> tuple[str, str, str | None]:
+    """Start, end of the minimum term and the last day to cancel for it (None once past the start), ISO 8601
+    as the invoice keeps them; many contracts share a start day."""
     term_end = contracts.min_term_end(start_on, min_term_months)
-    return term_end, contracts.last_day_to_cancel(term_end, notice_months)
+    last_day = contracts.last_day_to_cancel(term_end, notice_months)
+    return start_on.isoformat(), term_end.isoformat(), last_day.isoformat() if last_day >= start_on else None
 
 
 class _Chunk:
@@ -163,6 +165,7 @@ class _Chunk:
         self.drafts: dict[int, _Draft] = {}
         self._months: dict[int, tuple[str, Decimal]] = {}
         self.month = f"{first:%Y-%m}"
+        self.notice_after_min_term = settings.contract_notice_after_min_term_months
 
     def _line(
         self,
@@ -213,7 +216,12 @@ class _Chunk:
 
     def fees(self, contract: contracts.BillableContract, changes: list[contracts.PlanChange]) -> None:
         month = self.month
-        for a, b, plan_id in _segments(contract, changes, self.first, self.last):
+        first, last = self.first, self.last
+        if not changes and contract.start_on <= first and (contract.end_on is None or contract.end_on >= last):
+            segments = [(first, last, contract.plan_id)]  # the whole month on one plan: most contracts
+        else:
+            segments = _segments(contract, changes, first, last)
+        for a, b, plan_id in segments:
             plan = self.plans[plan_id]
             days = (b - a).days + 1
             if days == self.days_in_month:
@@ -385,20 +393,20 @@ class _Chunk:
         )
 
     def terms(self, contract: contracts.BillableContract) -> None:
-        term_end, last_day = _term_dates(contract.start_on, contract.min_term_months, contract.notice_months)
         draft = self.drafts.get(contract.member_id)
         if draft is None:
             return
+        start, term_end, last_day = _term_dates(contract.start_on, contract.min_term_months, contract.notice_months)
         draft.terms.append(
             {
                 "contract_id": contract.id,
                 "contract_number": contract.number,
                 "plan_name": self.plans[contract.plan_id].name,
-                "start_on": contract.start_on.isoformat(),
-                "min_term_end_on": term_end.isoformat(),
+                "start_on": start,
+                "min_term_end_on": term_end,
                 "notice_months": contract.notice_months,
-                "notice_after_min_term_months": self.settings.contract_notice_after_min_term_months,
-                "last_day_to_cancel": last_day.isoformat() if last_day >= contract.start_on else None,
+                "notice_after_min_term_months": self.notice_after_min_term,
+                "last_day_to_cancel": last_day,
             }
         )
 
