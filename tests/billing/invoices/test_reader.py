@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import migrate
+from app.audit.service import bind_actor
 from app.db import Database
 from app.demo import seed
 from app.kit.actor import Actor, Channel, Role
@@ -67,13 +68,16 @@ async def test_a_run_reads_beside_its_writes_and_a_new_preview_rebills_the_disca
 
     monkeypatch.setattr(billrun, "_read", spy)
     async with database.transaction() as writer:
+        bind_actor(writer, BOARD)
         first = await billrun.preview(writer, actor=BOARD, settings=settings, period=period)
     async with database.transaction() as writer:
+        bind_actor(writer, BOARD)
         drafted = await _drafts(writer, first.id)
         second = await billrun.preview(writer, actor=BOARD, settings=settings, period=period)
         redrafted = await _drafts(writer, second.id)
         await billrun.issue(writer, actor=BOARD, settings=settings, run_id=second.id)
     async with database.transaction() as writer:
+        bind_actor(writer, BOARD)
         third = await billrun.preview(writer, actor=BOARD, settings=settings, period=period)
 
     assert readers and all(readers)
