@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -222,8 +222,16 @@ async def member_ids_in_service(session: AsyncSession, *, first: date, last: dat
 
 
 async def billing_rows(
-    session: AsyncSession, *, first: date, last: date, member_from: int, member_to: int
+    session: AsyncSession,
+    *,
+    first: date,
+    last: date,
+    member_from: int,
+    member_to: int,
+    ended_before: date | None = None,
+    or_ids: Collection[int] = (),
 ) -> list[Any]:
+    end_on = sa.func.coalesce(Contract.terminated_on, Contract.ends_on)
     query = (
         sa.select(
             Contract.id,
@@ -231,13 +239,15 @@ async def billing_rows(
             Contract.member_id,
             Contract.plan_id,
             Contract.start_on,
-            sa.func.coalesce(Contract.terminated_on, Contract.ends_on).label("end_on"),
+            end_on.label("end_on"),
             Contract.min_term_months,
             Contract.notice_months,
         )
         .where(_in_service(first, last), Contract.member_id.between(member_from, member_to))
         .order_by(Contract.member_id, Contract.id)
     )
+    if ended_before is not None:
+        query = query.where(sa.or_(end_on < ended_before, Contract.id.in_(list(or_ids))))
     # Core, not the ORM's result processing: a bill run reads every contract this way.
     return list((await (await session.connection()).execute(query)).all())
 

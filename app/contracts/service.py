@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -573,11 +573,27 @@ async def members_in_service(session: AsyncSession, *, first: date, last: date) 
 
 
 async def billable_contracts(
-    session: AsyncSession, *, first: date, last: date, member_from: int, member_to: int
+    session: AsyncSession,
+    *,
+    first: date,
+    last: date,
+    member_from: int,
+    member_to: int,
+    ended_before: date | None = None,
+    or_ids: Collection[int] = (),
 ) -> list[BillableContract]:
     """The contracts that ran on a day of [first, last] of the members with ids in [member_from, member_to],
-    by member and id (plain rows: for bill runs of many members)."""
-    rows = await repository.billing_rows(session, first=first, last=last, member_from=member_from, member_to=member_to)
+    by member and id (plain rows: for bill runs of many members); with ``ended_before``, only those that
+    ended before that day or are among ``or_ids``."""
+    rows = await repository.billing_rows(
+        session,
+        first=first,
+        last=last,
+        member_from=member_from,
+        member_to=member_to,
+        ended_before=ended_before,
+        or_ids=or_ids,
+    )
     return [BillableContract(*row) for row in rows]
 
 

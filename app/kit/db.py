@@ -111,12 +111,9 @@ async def bulk_insert(
     columns = list(rows[0])
     pick = operator.itemgetter(*columns)
     records = [pick(row) for row in rows] if len(columns) > 1 else [(row[columns[0]],) for row in rows]
-    documents = [n for n, column in enumerate(columns) if isinstance(table.c[column].type, sa.JSON)]
-    if documents:  # COPY takes JSON as its text
-        records = [
-            tuple(json.dumps(v) if n in documents and v is not None else v for n, v in enumerate(record))
-            for record in records
-        ]
+    for n in (n for n, column in enumerate(columns) if isinstance(table.c[column].type, sa.JSON)):
+        # COPY takes JSON as its text.
+        records = [(*r[:n], None if r[n] is None else json.dumps(r[n]), *r[n + 1 :]) for r in records]
     if ids:
         columns = ["id", *columns]
         records = [(i, *record) for i, record in zip(new_ids, records, strict=True)]

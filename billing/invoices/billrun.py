@@ -11,7 +11,7 @@ once however often a run is repeated):
 * pending credits (a dividend set off) as settlements outside the VAT base;
 * corrections of monthly fees of earlier periods (billed in advance) that a termination or plan change
   entered after their run cut short: what those days should have cost minus what they were billed, a credit
-  as a credit note naming the invoice that billed them, a charge as a line of this invoice (``_Chunk.correct``).
+  as a credit note naming the invoice that billed them, a charge as a line of this invoice (``_Chunk.corrections``).
 
 Usage items: no plan meters volume (plans have rates and fees only), so a run bills none.
 
@@ -22,17 +22,19 @@ transaction: numbers for every draft from the series row, one UPDATE, the ledger
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.audit.service import action
 from app.contracts import service as contracts
@@ -129,10 +131,12 @@ def _compensation_cents(fee_cents: int, lower_days: int, higher_days: int) -> in
 
 
 @functools.lru_cache(maxsize=4096)
-def _term_dates(start_on: date, min_term_months: int, notice_months: int) -> tuple[date, date]:
-    """End of the minimum term and the last day to cancel for it (many contracts share a start day)."""
+def _term_dates(start_on: date, min_term_months: int, notice_months: int) -> tuple[str, str, str | None]:
+    """Start, end of the minimum term and the last day to cancel for it (None once past the start), ISO 8601
+    as the invoice keeps them; many contracts share a start day."""
     term_end = contracts.min_term_end(start_on, min_term_months)
-    return term_end, contracts.last_day_to_cancel(term_end, notice_months)
+    last_day = contracts.last_day_to_cancel(term_end, notice_months)
+    return start_on.isoformat(), term_end.isoformat(), last_day.isoformat() if last_day >= start_on else None
 
 
 class _Chunk:
@@ -147,9 +151,12 @@ class _Chunk:
         plans: dict[int, contracts.BillablePlan],
         changes: dict[int, list[contracts.PlanChange]],
         since: date | None = None,
+        issue_on: date | None = None,
     ):
         self.settings, self.first, self.last, self.plans, self.changes = settings, first, last, plans, changes
-        # Fees of periods from ``since`` up to ``first`` are corrected (``correct``); ``changes`` reach back to it.
+        self.issue_on = issue_on or first
+        # Fees of periods from ``since`` up to ``first`` are corrected (``corrections``); ``changes`` reach back
+        # to it.
         self.since = since or first
         self.credit_notes: dict[int, _Draft] = {}  # by the invoice each corrects
         self.rate = settings.vat_standard_rate
@@ -158,6 +165,7 @@ class _Chunk:
         self.drafts: dict[int, _Draft] = {}
         self._months: dict[int, tuple[str, Decimal]] = {}
         self.month = f"{first:%Y-%m}"
+        self.notice_after_min_term = settings.contract_notice_after_min_term_months
 
     def _line(
         self,
@@ -208,7 +216,12 @@ class _Chunk:
 
     def fees(self, contract: contracts.BillableContract, changes: list[contracts.PlanChange]) -> None:
         month = self.month
-        for a, b, plan_id in _segments(contract, changes, self.first, self.last):
+        first, last = self.first, self.last
+        if not changes and contract.start_on <= first and (contract.end_on is None or contract.end_on >= last):
+            segments = [(first, last, contract.plan_id)]  # the whole month on one plan: most contracts
+        else:
+            segments = _segments(contract, changes, first, last)
+        for a, b, plan_id in segments:
             plan = self.plans[plan_id]
             days = (b - a).days + 1
             if days == self.days_in_month:
@@ -282,29 +295,6 @@ class _Chunk:
             period_end=add_months(owed.period, 1) - timedelta(days=1),
             source_ref=f"outage:{contract.id}:{owed.incident_id}:{owed.period:%Y-%m}",
         )
-
-    async def correct(self, session: AsyncSession, *, member_from: int, member_to: int) -> None:
-        """Correct the fees of periods from ``since`` up to this one, billed in advance, that a termination or
-        plan change entered after their run cut short: the chunk's contracts that ran then and ended before
-        this period or changed plan in it (also of members with nothing in service any more), their fee lines
-        read in one query."""
-        if self.since >= self.first:
-            return
-        before = self.first - timedelta(days=1)
-        ran = await contracts.billable_contracts(
-            session, first=self.since, last=before, member_from=member_from, member_to=member_to
-        )
-        affected = [
-            c
-            for c in ran
-            if (c.end_on is not None and c.end_on < before)
-            or any(self.since <= change.effective_on < self.first for change in self.changes.get(c.id, ()))
-        ]
-        if affected:
-            rows = await repository.fee_lines_to_correct(
-                session, contract_ids=[c.id for c in affected], since=self.since, before=self.first
-            )
-            self.corrections(affected, rows)
 
     def corrections(self, ran: Sequence[contracts.BillableContract], rows: Sequence[Any]) -> None:
         """Correct each fee line in ``rows`` (``repository.fee_lines_to_correct``) of an earlier period: what its
@@ -403,51 +393,118 @@ class _Chunk:
         )
 
     def terms(self, contract: contracts.BillableContract) -> None:
-        term_end, last_day = _term_dates(contract.start_on, contract.min_term_months, contract.notice_months)
         draft = self.drafts.get(contract.member_id)
         if draft is None:
             return
+        start, term_end, last_day = _term_dates(contract.start_on, contract.min_term_months, contract.notice_months)
         draft.terms.append(
             {
                 "contract_id": contract.id,
                 "contract_number": contract.number,
                 "plan_name": self.plans[contract.plan_id].name,
-                "start_on": contract.start_on.isoformat(),
-                "min_term_end_on": term_end.isoformat(),
+                "start_on": start,
+                "min_term_end_on": term_end,
                 "notice_months": contract.notice_months,
-                "notice_after_min_term_months": self.settings.contract_notice_after_min_term_months,
-                "last_day_to_cancel": last_day.isoformat() if last_day >= contract.start_on else None,
+                "notice_after_min_term_months": self.notice_after_min_term,
+                "last_day_to_cancel": last_day,
             }
         )
 
 
-async def _build_chunk(session: AsyncSession, chunk: _Chunk, *, member_from: int, member_to: int) -> list[_Draft]:
+@dataclass
+class _Reads:
+    """What one chunk's invoices are made of, read from the database (``_read``)."""
+
+    running: list[contracts.BillableContract]
+    calls: dict[int, rating.CallTotal]
+    owed: dict[int, list[Any]]
+    billed: set[str]
+    credits: list[Any]
+    buyers: dict[int, members.Buyer]
+    corrected: list[contracts.BillableContract]
+    fee_lines: list[Any]
+
+
+async def _read(
+    session: AsyncSession, chunk: _Chunk, *, member_from: int, member_to: int, ignore_runs: Sequence[int] = ()
+) -> _Reads:
+    """One chunk's reads, a query each: contracts in service, call totals, compensation owed, sources billed
+    already, open credits, buyers; and for corrections the contracts that ran since ``chunk.since`` and ended
+    before this period or changed plan meanwhile (also of members with nothing in service any more), with
+    their fee lines."""
     first, last = chunk.first, chunk.last
     running = await contracts.billable_contracts(
         session, first=first, last=last, member_from=member_from, member_to=member_to
     )
-    await chunk.correct(session, member_from=member_from, member_to=member_to)
-    if not running:
-        return [*chunk.drafts.values(), *chunk.credit_notes.values()]
-    low, high = min(c.id for c in running), max(c.id for c in running)
+    reads = _Reads(running, {}, defaultdict(list), set(), [], {}, [], [])
+    if chunk.since < first:
+        before = first - timedelta(days=1)
+        changed = [
+            contract_id
+            for contract_id, changes in chunk.changes.items()
+            if any(chunk.since <= change.effective_on < first for change in changes)
+        ]
+        ran = await contracts.billable_contracts(
+            session,
+            first=chunk.since,
+            last=before,
+            member_from=member_from,
+            member_to=member_to,
+            ended_before=before,
+            or_ids=changed,
+        )
+        reads.corrected = [
+            c
+            for c in ran
+            if (c.end_on is not None and c.end_on < before)
+            or any(chunk.since <= change.effective_on < first for change in chunk.changes.get(c.id, ()))
+        ]
+        if reads.corrected:
+            reads.fee_lines = await repository.fee_lines_to_correct(
+                session, contract_ids=[c.id for c in reads.corrected], since=chunk.since, before=first
+            )
+    if not running and not reads.fee_lines:
+        return reads
+    if running:
+        low, high = min(c.id for c in running), max(c.id for c in running)
+        reads.calls = await rating.call_totals(session, period=chunk.previous, contract_from=low, contract_to=high)
+        for owed in await outages.compensations_until(session, contract_from=low, contract_to=high, before=first):
+            reads.owed[owed.contract_id].append(owed)
+        reads.billed = await repository.billed_refs_of_contracts(
+            session, contract_from=low, contract_to=high, ignore_runs=ignore_runs
+        )
+    reads.credits = await repository.open_credits(session, member_from=member_from, member_to=member_to)
+    reads.buyers = await members.buyers_as_of(session, member_from=member_from, member_to=member_to, on=chunk.issue_on)
+    return reads
+
+
+@dataclass
+class _Composed:
+    """One chunk's drafts as rows to write: the invoices (without ids yet), each one's lines and settlements."""
+
+    invoices: list[dict[str, Any]]
+    lines: list[list[dict[str, Any]]]
+    settlements: list[list[dict[str, Any]]]
+
+
+def _compose(chunk: _Chunk, reads: _Reads, *, run: BillRun) -> _Composed:
+    """The chunk's invoices and credit notes from what was read: plain Python, no database (it runs in a
+    worker thread while the previous chunk is written)."""
+    chunk.corrections(reads.corrected, reads.fee_lines)
     changes = chunk.changes
-    calls = await rating.call_totals(session, period=chunk.previous, contract_from=low, contract_to=high)
-    owed: dict[int, list[Any]] = defaultdict(list)
-    for compensation in await outages.compensations_until(session, contract_from=low, contract_to=high, before=first):
-        owed[compensation.contract_id].append(compensation)
-    for contract in running:
-        chunk.fees(contract, changes[contract.id])
-        if contract.id in calls:
-            chunk.calls(contract, calls[contract.id])
-        for compensation in owed[contract.id]:
+    for contract in reads.running:
+        chunk.fees(contract, changes.get(contract.id, []))
+        if contract.id in reads.calls:
+            chunk.calls(contract, reads.calls[contract.id])
+        for compensation in reads.owed.get(contract.id, ()):
             chunk.compensation(contract, compensation)
-    billed = await repository.billed_refs_of_contracts(session, contract_from=low, contract_to=high)
+    billed = reads.billed
     for draft in chunk.drafts.values():
         draft.lines = [line for line in draft.lines if line["source_ref"] not in billed]
     chunk.drafts = {m: d for m, d in chunk.drafts.items() if d.lines}
-    for contract in running:
+    for contract in reads.running:
         chunk.terms(contract)
-    for credit in await repository.open_credits(session, member_from=member_from, member_to=member_to):
+    for credit in reads.credits:
         if credit.member_id in chunk.drafts:
             chunk.drafts[credit.member_id].settlements.append(
                 {
@@ -457,27 +514,17 @@ async def _build_chunk(session: AsyncSession, chunk: _Chunk, *, member_from: int
                     "account": credit.account,
                 }
             )
-    return [*chunk.drafts.values(), *chunk.credit_notes.values()]
-
-
-async def _write_chunk(
-    session: AsyncSession,
-    drafts: list[_Draft],
-    *,
-    run: BillRun,
-    issue_on: date,
-    settings: Settings,
-    buyers: dict[int, members.Buyer],
-) -> None:
+    drafts = [*chunk.drafts.values(), *chunk.credit_notes.values()]
+    settings, issue_on = chunk.settings, chunk.issue_on
     now = utcnow()
     due = issue_on + timedelta(days=settings.invoice_due_days)
-    rows = []
+    composed = _Composed([], [], [])
     for draft in drafts:
-        buyer = buyers[draft.member_id]
+        buyer = reads.buyers[draft.member_id]
         totals = vat_by_rate((line["vat_rate"], line["net_cents"]) for line in draft.lines)
         net = sum(n for n, _ in totals.values())
         vat = sum(v for _, v in totals.values())
-        rows.append(
+        composed.invoices.append(
             {
                 "kind": (InvoiceKind.CREDIT_NOTE if draft.corrects_invoice_id else InvoiceKind.INVOICE).value,
                 "status": InvoiceStatus.DRAFT.value,
@@ -509,14 +556,87 @@ async def _write_chunk(
                 "updated_at": now,
             }
         )
-    invoice_ids = await bulk_insert(session, Invoice.__table__, rows, ids=True)  # type: ignore[arg-type]
+        composed.lines.append(draft.lines)
+        composed.settlements.append(draft.settlements)
+    return composed
+
+
+async def _write(session: AsyncSession, composed: _Composed) -> None:
+    """Write a composed chunk: its invoices (ids drawn at once), then their lines and settlements."""
+    invoice_ids = await bulk_insert(session, Invoice.__table__, composed.invoices, ids=True)  # type: ignore[arg-type]
     lines, settlements = [], []
-    for invoice_id, draft in zip(invoice_ids, drafts, strict=True):
-        for position, line in enumerate(draft.lines, start=1):
-            lines.append({"invoice_id": invoice_id, "position": position, **line})
-        settlements += [{"invoice_id": invoice_id, **s} for s in draft.settlements]
+    for invoice_id, own_lines, own_settlements in zip(invoice_ids, composed.lines, composed.settlements, strict=True):
+        for position, line in enumerate(own_lines, start=1):
+            line["invoice_id"], line["position"] = invoice_id, position
+        lines += own_lines
+        for settlement in own_settlements:
+            settlement["invoice_id"] = invoice_id
+        settlements += own_settlements
     await bulk_insert(session, InvoiceLine.__table__, lines)  # type: ignore[arg-type]
     await bulk_insert(session, InvoiceSettlement.__table__, settlements)  # type: ignore[arg-type]
+
+
+@contextlib.asynccontextmanager
+async def _reader(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """Where a run reads its chunks: on PostgreSQL, when ``session`` is bound to an engine (not to a test's
+    connection with uncommitted data), a second connection in a read-only REPEATABLE READ transaction, so reads
+    run beside the writes, one snapshot for the whole run; else ``session`` itself."""
+    bind = session.bind
+    if not isinstance(bind, AsyncEngine) or bind.dialect.name != "postgresql":
+        yield session
+        return
+    async with bind.connect() as connection:
+        await connection.execution_options(isolation_level="REPEATABLE READ")
+        async with connection.begin():
+            await connection.execute(sa.text("SET TRANSACTION READ ONLY"))
+            async with AsyncSession(bind=connection) as reading:
+                yield reading
+
+
+async def _chunks(
+    session: AsyncSession,
+    reading: AsyncSession,
+    member_ids: Sequence[int],
+    *,
+    run: BillRun,
+    ignore_runs: Sequence[int],
+    make_chunk: Callable[[], _Chunk],
+) -> None:
+    """Draft the run's invoices chunk by chunk, as a pipeline: chunk n is composed in a worker thread (Python's
+    work) while chunk n - 1 is written (the database's) and, with a reader of its own, chunk n + 1 is read. One
+    writing connection, never two statements on one connection at once, one transaction for the writes."""
+    starts = list(range(0, len(member_ids), CHUNK))
+
+    async def read(start: int) -> tuple[_Chunk, _Reads]:
+        ids = member_ids[start : start + CHUNK]
+        chunk = make_chunk()
+        return chunk, await _read(reading, chunk, member_from=ids[0], member_to=ids[-1], ignore_runs=ignore_runs)
+
+    ahead = reading is not session
+    reading_next = asyncio.ensure_future(read(starts[0])) if ahead and starts else None
+    pending: _Composed | None = None
+    try:
+        for n, start in enumerate(starts):
+            if reading_next is not None:
+                chunk, reads = await reading_next
+                reading_next = asyncio.ensure_future(read(starts[n + 1])) if n + 1 < len(starts) else None
+            else:
+                chunk, reads = await read(start)
+            composing = asyncio.to_thread(_compose, chunk, reads, run=run)
+            if pending is None:
+                composed = await composing
+            else:
+                writing = asyncio.ensure_future(_write(session, pending))
+                try:
+                    composed = await composing
+                finally:
+                    await writing  # also when composing failed: the write in flight ends before the rollback
+            pending = composed if composed.invoices else None
+        if pending is not None:
+            await _write(session, pending)
+    finally:
+        if reading_next is not None:  # something failed: the read in flight ends before its connection closes
+            await asyncio.gather(reading_next, return_exceptions=True)
 
 
 async def preview(
@@ -546,14 +666,17 @@ async def preview(
     for change in await contracts.plan_changes(session, since=since, zone=settings.timezone):
         changes[change.contract_id].append(change)
     member_ids = await contracts.members_in_service(session, first=since, last=last)
-    for start in range(0, len(member_ids), CHUNK):
-        ids = member_ids[start : start + CHUNK]
-        chunk = _Chunk(settings=settings, first=first, last=last, plans=plans, changes=changes, since=since)
-        drafts = await _build_chunk(session, chunk, member_from=ids[0], member_to=ids[-1])
-        if not drafts:
-            continue
-        buyers = await members.buyers_as_of(session, member_from=ids[0], member_to=ids[-1], on=issue_on)
-        await _write_chunk(session, drafts, run=run, issue_on=issue_on, settings=settings, buyers=buyers)
+    async with _reader(session) as reading:
+        await _chunks(
+            session,
+            reading,
+            member_ids,
+            run=run,
+            ignore_runs=[r.id for r in stale],
+            make_chunk=lambda: _Chunk(
+                settings=settings, first=first, last=last, plans=plans, changes=changes, since=since, issue_on=issue_on
+            ),
+        )
     with action(session, "bill_run.preview"):
         for key, value in (await repository.run_totals(session, run.id)).items():
             setattr(run, key, value)

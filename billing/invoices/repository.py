@@ -141,11 +141,19 @@ async def billed_refs(session: AsyncSession, refs: Sequence[str]) -> set[str]:
     return {str(r) for r in (await session.execute(query)).scalars()}
 
 
-async def billed_refs_of_contracts(session: AsyncSession, *, contract_from: int, contract_to: int) -> set[str]:
-    """What lines of the contracts with ids in [contract_from, contract_to] bill (drafts included)."""
+async def billed_refs_of_contracts(
+    session: AsyncSession, *, contract_from: int, contract_to: int, ignore_runs: Sequence[int] = ()
+) -> set[str]:
+    """What lines of the contracts with ids in [contract_from, contract_to] bill (drafts included, except those
+    of the bill runs ``ignore_runs``: previews being thrown away by a transaction this one cannot see)."""
     query = sa.select(InvoiceLine.source_ref).where(
         InvoiceLine.contract_id.between(contract_from, contract_to), InvoiceLine.source_ref.is_not(None)
     )
+    if ignore_runs:
+        discarded = sa.select(Invoice.id).where(
+            Invoice.bill_run_id.in_(list(ignore_runs)), Invoice.status == InvoiceStatus.DRAFT
+        )
+        query = query.where(InvoiceLine.invoice_id.not_in(discarded))
     return {str(r) for r in (await session.execute(query)).scalars()}
 
 

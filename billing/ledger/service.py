@@ -408,6 +408,9 @@ async def post_selected(session: AsyncSession, *, actor: Actor, lines: sa.Select
     actor.require(Role.OPERATOR, Role.BOARD)
     staged = _staging_table(f"ledger_staged_{secrets.token_hex(4)}")
     connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        # Sorts and hashes over hundreds of thousands of lines in memory, for this transaction only.
+        await connection.execute(sa.text("SET LOCAL work_mem = '64MB'"))
     await connection.run_sync(staged.create)
     await connection.execute(sa.insert(staged).from_select(list(SELECTED_LINE_COLUMNS), lines))
     if connection.dialect.name == "postgresql":

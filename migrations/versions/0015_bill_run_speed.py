@@ -88,12 +88,19 @@ def upgrade() -> None:
             """
             CREATE OR REPLACE FUNCTION journal_line_with_its_entry() RETURNS trigger LANGUAGE plpgsql AS $$
             DECLARE
+                entries bigint[];
+                own bigint;
                 stranger bigint;
             BEGIN
-                SELECT n.entry_id INTO stranger FROM new_rows n
-                  LEFT JOIN journal_entries e ON e.id = n.entry_id AND e.posted_txid = txid_current()
-                 WHERE e.id IS NULL LIMIT 1;
-                IF FOUND THEN
+                -- The statement's entries as an array, looked up in one pass: a join with the transition table
+                -- could be planned as a nested loop over a scan when journal_entries' statistics are stale.
+                SELECT array_agg(DISTINCT entry_id) INTO entries FROM new_rows;
+                SELECT count(*) INTO own FROM journal_entries
+                 WHERE id = ANY(entries) AND posted_txid = txid_current();
+                IF own <> coalesce(cardinality(entries), 0) THEN
+                    SELECT x INTO stranger FROM unnest(entries) AS x
+                     WHERE NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.id = x AND e.posted_txid = txid_current())
+                     LIMIT 1;
                     RAISE EXCEPTION 'journal entry % is posted: no line can be added to it', stranger
                         USING ERRCODE = 'insufficient_privilege';
                 END IF;

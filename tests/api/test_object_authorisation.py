@@ -36,6 +36,8 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "ContactUpdate": {"phone": "+49 30 1234567"},
     "Admission": {},
     "Rejection": {},
+    "PayOutRequest": {},
+    "RefundIssue": {},
     "ShareSubscriptionCreate": {"shares": 1},
     "SubscriptionApproval": {},
     "SharePaymentCreate": {"amount_cents": 100},
