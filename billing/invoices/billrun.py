@@ -444,7 +444,7 @@ async def _read(
             for contract_id, changes in chunk.changes.items()
             if any(chunk.since <= change.effective_on < first for change in changes)
         ]
-        ran = await contracts.billable_contracts(
+        reads.corrected = await contracts.billable_contracts(
             session,
             first=chunk.since,
             last=before,
@@ -453,12 +453,6 @@ async def _read(
             ended_before=before,
             or_ids=changed,
         )
-        reads.corrected = [
-            c
-            for c in ran
-            if (c.end_on is not None and c.end_on < before)
-            or any(chunk.since <= change.effective_on < first for change in chunk.changes.get(c.id, ()))
-        ]
         if reads.corrected:
             reads.fee_lines = await repository.fee_lines_to_correct(
                 session, contract_ids=[c.id for c in reads.corrected], since=chunk.since, before=first

@@ -105,11 +105,13 @@ async def post_issued(session: AsyncSession, *, actor: Actor, where: sa.ColumnEl
             where=where, receivables=ids[SystemAccount.RECEIVABLES], vat=ids[SystemAccount.VAT_19], revenue=revenue
         ),
     )
-    codes = await ledger.system_account_codes(session)
-    receivables = codes[SystemAccount.RECEIVABLES]
     set_offs: dict[int, list[Any]] = defaultdict(list)
     for row in await repository.settlement_rows(session, where=where):
         set_offs[row.id].append(row)
+    if not set_offs:
+        return booked
+    codes = await ledger.system_account_codes(session)
+    receivables = codes[SystemAccount.RECEIVABLES]
     drafts: list[Posting] = []
     for parts in set_offs.values():
         head = parts[0]
