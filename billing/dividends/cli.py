@@ -65,6 +65,26 @@ def decide_command(
     emit(run(work), as_json=as_json)
 
 
+@dividends_cli.command("refund-percent")
+def refund_percent_command(
+    year: YearOption,
+    percent: Annotated[str, typer.Option(help="The patronage refund the assembly decided, e.g. 2.5.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Record the patronage refund on the year's decision, also once it is approved or booked (refused once
+    refunds were issued at another percent)."""
+    rate = _percent(percent, "--percent")
+
+    async def work(session: AsyncSession, settings: Settings) -> DecisionOut:
+        decision = await service.decision_for_year(session, actor=cli_actor(), year=year)
+        decision = await service.record_refund_percent(
+            session, actor=cli_actor(), decision_id=decision.id, percent=rate
+        )
+        return service.decision_out(decision)
+
+    emit(run(work), as_json=as_json)
+
+
 @dividends_cli.command("preview")
 def preview_command(year: YearOption, as_json: JsonOption = False) -> None:
     """Every member's dividend for the year's decision and the totals; books nothing."""
@@ -187,28 +207,26 @@ def refund_command(
     issue_on: Annotated[str, typer.Option("--issue-on", help="Issue date of the credit notes, YYYY-MM-DD.")],
     percent: Annotated[
         str | None,
-        typer.Option(
-            help="Refund in percent of each member's net service revenue, e.g. 3 (default: the year's decision's)."
-        ),
+        typer.Option(help="The refund percent you expect, e.g. 3: refused unless the year's decision says the same."),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Issue the year's patronage refunds (§22 KStG): one credit note per member; members refunded before are
-    skipped. Without --percent, at the refund percent entered on the year's dividend decision."""
+    """Issue the year's patronage refunds (§22 KStG) at the refund percent entered on the year's dividend
+    decision: one credit note per member; members refunded before are skipped."""
     rate = _percent(percent, "--percent") if percent is not None else None
     day = _day(issue_on, "--issue-on")
 
     async def work(session: AsyncSession, settings: Settings) -> list[BaseModel]:
-        if rate is None:
-            decision = await service.decision_for_year(session, actor=cli_actor(), year=year)
-            report = await refunds.issue_decided_refunds(
-                session, actor=cli_actor(), settings=settings, decision_id=decision.id, issue_on=day
-            )
-            return list(report.issued)
-        notes = await refunds.issue_patronage_refunds(
-            session, actor=cli_actor(), settings=settings, business_year=year, percent=rate, issue_on=day
+        decision = await service.decision_for_year(session, actor=cli_actor(), year=year)
+        report = await refunds.issue_decided_refunds(
+            session,
+            actor=cli_actor(),
+            settings=settings,
+            decision_id=decision.id,
+            issue_on=day,
+            expected_percent=rate,
         )
-        return [refunds.refund_line(n) for n in notes]
+        return list(report.issued)
 
     columns = ["credit_note_number", "issued_on", "net_cents", "vat_cents", "gross_cents"]
     emit(run(work), as_json=as_json, columns=columns)

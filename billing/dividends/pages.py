@@ -19,7 +19,7 @@ from app.kit.validation import IdPath
 from app.web.shell import BoardPage, MemberPage, Web, redirect
 from billing.dividends import choices, refunds, service, statements, transfers
 from billing.dividends.models import DecisionStatus, DividendBasis, DividendChoice
-from billing.dividends.schemas import DecisionCreate, ExemptionOrderCreate
+from billing.dividends.schemas import DecisionCreate, ExemptionOrderCreate, RefundPercentUpdate
 
 router = APIRouter()
 
@@ -174,7 +174,7 @@ async def board_run(web: BoardPage, session: SessionDep, decision_id: IdPath) ->
 async def board_pay_out(web: BoardPage, session: SessionDep, decision_id: IdPath) -> Response:
     """Make the credit transfer file of the booked decision (and the capital payouts due); the page lists it."""
     form = await web.check_csrf()
-    gettext, money = web.translator.gettext, web.translator.money
+    gettext, ngettext, money = web.translator.gettext, web.translator.ngettext, web.translator.money
     try:
         report = await transfers.pay_out(
             session,
@@ -190,21 +190,43 @@ async def board_pay_out(web: BoardPage, session: SessionDep, decision_id: IdPath
     if report.file_id is None:
         message = gettext("Nothing new to pay out.")
     else:
-        message = gettext(
-            "Credit transfer file made: %(n)s transfers, %(total)s.", n=report.paid, total=money(report.paid_cents)
+        message = ngettext(
+            "Credit transfer file made: %(n)s transfer, %(total)s.",
+            "Credit transfer file made: %(n)s transfers, %(total)s.",
+            report.paid,
+            total=money(report.paid_cents),
         )
     if report.waiting:
-        message += " " + gettext(
-            "%(n)s payouts (%(total)s) wait for an account.", n=len(report.waiting), total=money(report.waiting_cents)
+        message += " " + ngettext(
+            "%(n)s payout (%(total)s) waits for an account.",
+            "%(n)s payouts (%(total)s) wait for an account.",
+            len(report.waiting),
+            total=money(report.waiting_cents),
         )
     return redirect(f"/board/dividends/{decision_id}", flash=message)
+
+
+@router.post("/board/dividends/{decision_id}/refund-percent", response_class=HTMLResponse)
+async def board_refund_percent(web: BoardPage, session: SessionDep, decision_id: IdPath) -> Response:
+    """Record the patronage refund the assembly decided on a decision entered without it."""
+    form = await web.check_csrf()
+    try:
+        data = RefundPercentUpdate(refund_percent=_amount(form, "refund_percent"))
+        await service.record_refund_percent(
+            session, actor=web.user, decision_id=decision_id, percent=data.refund_percent
+        )
+    except DomainError as error:
+        return web.error(error)
+    except (InvalidOperation, ValueError):
+        return _invalid(web)
+    return redirect(f"/board/dividends/{decision_id}", flash=web.translator.gettext("Patronage refund recorded."))
 
 
 @router.post("/board/dividends/{decision_id}/refunds", response_class=HTMLResponse)
 async def board_refunds(web: BoardPage, session: SessionDep, decision_id: IdPath) -> Response:
     """Issue the decided patronage refund's credit notes; the page shows the year's refunds."""
     form = await web.check_csrf()
-    gettext, money = web.translator.gettext, web.translator.money
+    gettext, ngettext, money = web.translator.gettext, web.translator.ngettext, web.translator.money
     try:
         report = await refunds.issue_decided_refunds(
             session,
@@ -218,8 +240,11 @@ async def board_refunds(web: BoardPage, session: SessionDep, decision_id: IdPath
     except ValueError:
         return _invalid(web)
     if report.issued:
-        message = gettext(
-            "%(n)s refund credit notes issued, %(total)s.", n=len(report.issued), total=money(report.issued_gross_cents)
+        message = ngettext(
+            "%(n)s refund credit note issued, %(total)s.",
+            "%(n)s refund credit notes issued, %(total)s.",
+            len(report.issued),
+            total=money(report.issued_gross_cents),
         )
     else:
         message = gettext("No new refund credit notes: every member with revenue in the year has been refunded.")

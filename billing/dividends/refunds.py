@@ -209,17 +209,32 @@ async def issue_patronage_refunds(
 
 
 async def issue_decided_refunds(
-    session: AsyncSession, *, actor: Actor, settings: Settings, decision_id: int, issue_on: date
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    settings: Settings,
+    decision_id: int,
+    issue_on: date,
+    expected_percent: Decimal | None = None,
 ) -> RefundReport:
     """Issue the patronage refund the board entered on the dividend decision (``refund_percent``) for its
-    business year; refused (``refund_not_decided``) when the decision has none. Members refunded before are
-    skipped, so issuing again issues only what is new."""
+    business year; refused (``refund_not_decided``) when the decision has none, and (``refund_percent_mismatch``)
+    when the caller states the percent it expects (the CLI's ``--percent``) and the decision says another: only
+    the assembly's decision sets the percent. Members refunded before are skipped, so issuing again issues only
+    what is new."""
     decision = await get_decision(session, actor=actor, decision_id=decision_id)
     if decision.refund_percent is None:
         raise Invalid(
             f"No patronage refund was decided for {decision.business_year}.",
             code="refund_not_decided",
             field="refund_percent",
+        )
+    if expected_percent is not None and expected_percent != decision.refund_percent:
+        raise Invalid(
+            f"The decision for {decision.business_year} sets the patronage refund at "
+            f"{decision.refund_percent.normalize()} %, not {expected_percent.normalize()} %.",
+            code="refund_percent_mismatch",
+            field="percent",
         )
     notes = await issue_patronage_refunds(
         session,

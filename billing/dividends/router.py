@@ -26,6 +26,7 @@ from billing.dividends.schemas import (
     PreferenceOut,
     PreferenceUpdate,
     RefundIssue,
+    RefundPercentUpdate,
     RefundReport,
     RefundTotals,
     RunReport,
@@ -50,6 +51,18 @@ async def enter_decision(
 @router.get("/decisions", response_model=list[DecisionOut])
 async def list_decisions(actor: BoardDep, session: SessionDep) -> list[DecisionOut]:
     return [service.decision_out(d) for d in await service.list_decisions(session, actor=actor)]
+
+
+@router.put("/decisions/{decision_id}/refund-percent", response_model=DecisionOut)
+async def record_refund_percent(
+    actor: BoardDep, session: SessionDep, decision_id: IdPath, data: RefundPercentUpdate
+) -> DecisionOut:
+    """Record the patronage refund the assembly decided, also on an approved or booked decision; refused (409
+    ``refund_issued``) once refunds were issued at another percent."""
+    decision = await service.record_refund_percent(
+        session, actor=actor, decision_id=decision_id, percent=data.refund_percent
+    )
+    return service.decision_out(decision)
 
 
 @router.get("/decisions/{decision_id}/allocations", response_model=DividendPreview)

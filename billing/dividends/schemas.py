@@ -34,6 +34,15 @@ class DecisionCreate(BaseModel):
     refund_percent: Rate | None = None
 
 
+class RefundPercentUpdate(BaseModel):
+    """The patronage refund the assembly decided, in percent of each member's net service revenue of the year
+    (null: none was decided)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    refund_percent: Rate | None
+
+
 class DecisionOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

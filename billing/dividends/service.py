@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -89,15 +90,8 @@ async def enter_decision(
         raise Conflict(
             f"The dividend for {data.business_year} is {decision.status.value} already.", code="dividend_decided"
         )
-    if decision is not None and data.refund_percent != decision.refund_percent:
-        issued, *_ = await repository.refund_totals(session, data.business_year)
-        if issued:
-            raise Conflict(
-                f"The patronage refund for {data.business_year} was issued at {decision.refund_percent} % already; "
-                "its percent cannot change.",
-                code="refund_issued",
-                field="refund_percent",
-            )
+    if decision is not None:
+        await _refund_percent_may_change(session, decision, data.refund_percent)
     with action(session, "dividend.decide"):
         if decision is None:
             decision = DividendDecision(business_year=data.business_year, status=DecisionStatus.DRAFT)
@@ -111,6 +105,40 @@ async def enter_decision(
         decision.capital_gains_tax_percent = settings.capital_gains_tax_percent
         decision.solidarity_surcharge_percent = settings.solidarity_surcharge_percent
         await session.flush()
+    return decision
+
+
+async def _refund_percent_may_change(
+    session: AsyncSession, decision: DividendDecision, percent: Decimal | None
+) -> None:
+    """Refused (``refund_issued``) when ``percent`` differs from the decision's and the year's refund credit
+    notes were issued at the decision's already."""
+    if percent == decision.refund_percent:
+        return
+    issued, *_ = await repository.refund_totals(session, decision.business_year)
+    if issued:
+        raise Conflict(
+            f"The patronage refund for {decision.business_year} was issued at {decision.refund_percent} % already; "
+            "its percent cannot change.",
+            code="refund_issued",
+            field="refund_percent",
+        )
+
+
+async def record_refund_percent(
+    session: AsyncSession, *, actor: Actor, decision_id: int, percent: Decimal | None
+) -> DividendDecision:
+    """Record (or correct, or clear with None) the patronage refund the assembly decided, on a decision of any
+    status: the refund does not change the dividend, so an approved or booked decision takes it too. Refused
+    (``refund_issued``) once refund credit notes were issued at another percent."""
+    if percent is not None and not Decimal(0) < percent <= Decimal(100):
+        raise Invalid("The refund is a percent above 0 and at most 100.", code="refund_percent", field="refund_percent")
+    decision = await get_decision(session, actor=actor, decision_id=decision_id, lock=True)
+    await _refund_percent_may_change(session, decision, percent)
+    if percent != decision.refund_percent:
+        with action(session, "dividend.refund_percent"):
+            decision.refund_percent = percent
+            await session.flush()
     return decision
 
 

@@ -222,7 +222,10 @@ async def console_collect(web: StaffPage, session: SessionDep) -> Response:
         files = await sepa.collect(session, actor=web.user, settings=web.settings, requests=requests)
     except DomainError as error:
         return web.error(error)
-    return redirect("/console/payments", flash=web.translator.gettext("%(n)s direct debit files made.", n=len(files)))
+    return redirect(
+        "/console/payments",
+        flash=web.translator.ngettext("%(n)s direct debit file made.", "%(n)s direct debit files made.", len(files)),
+    )
 
 
 @router.get("/console/payments/files/{file_id}")

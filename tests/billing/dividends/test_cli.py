@@ -37,3 +37,24 @@ def test_a_run_without_a_decision_says_so(demo_env: dict[str, str]) -> None:
 
     assert done.returncode == 1
     assert "No dividend decision for 2019" in done.stderr
+
+
+def test_a_refund_is_issued_only_at_the_decisions_percent(demo_env: dict[str, str]) -> None:
+    decided = opentelecom(  # 2026: the test above ran 2025's decision already (same database)
+        demo_env,
+        "dividends",
+        "decide",
+        *("--year", "2026", "--rate", "3", "--refund-percent", "2", "--decided-on", "2027-06-15"),
+    )
+    other = opentelecom(
+        demo_env, "dividends", "refund", "--year", "2026", "--issue-on", "2027-07-01", "--percent", "5", "--json"
+    )
+    issued = opentelecom(
+        demo_env, "dividends", "refund", "--year", "2026", "--issue-on", "2027-07-01", "--percent", "2", "--json"
+    )
+
+    assert decided.returncode == 0, decided.stderr
+    assert other.returncode == 1
+    assert "sets the patronage refund at 2 %, not 5 %" in other.stderr
+    assert issued.returncode == 0, issued.stderr
+    assert json.loads(issued.stdout) == []  # the demo issued no invoices in 2026: no revenue to refund on

@@ -107,10 +107,10 @@ async def test_the_board_pays_out_and_issues_the_decided_refund_on_the_decision_
     assert "Überweisungsdatei erstellen" not in draft.text  # not before the decision is booked
     assert paid.status_code == 303
     flash = unquote(paid.headers["location"])
-    assert "Überweisungsdatei erstellt: 1 Überweisungen, 4,46\xa0€." in flash
-    assert "1 Auszahlungen (1,46\xa0€) warten auf eine Kontoverbindung." in flash
+    assert "Überweisungsdatei erstellt: 1 Überweisung, 4,46\xa0€." in flash
+    assert "1 Auszahlung (1,46\xa0€) wartet auf eine Kontoverbindung." in flash
     assert refunded.status_code == 303
-    assert "1 Rückvergütungsgutschriften ausgestellt, 3,57\xa0€." in unquote(refunded.headers["location"])
+    assert "1 Rückvergütungsgutschrift ausgestellt, 3,57\xa0€." in unquote(refunded.headers["location"])
     assert after.text.count('class="payout-file"') == 1
     assert '<dd id="refund-gross">3,57\xa0€</dd>' in after.text
     assert download.status_code == 200 and xmlschema.XMLSchema(str(SCHEMA)).is_valid(download.text)
@@ -131,3 +131,24 @@ async def test_a_member_may_not_use_the_board_s_pay_out_and_refund_buttons(
 
     assert (paid.status_code, refunded.status_code, page.status_code) == (403, 403, 403)
     assert await service.payout_instructions(db_session, decision_id)  # something was there to pay
+
+
+async def test_the_board_records_a_forgotten_refund_on_the_booked_decisions_page(
+    client: httpx.AsyncClient, db_session: AsyncSession, settings: Settings
+) -> None:
+    await make_year_2025(db_session, settings)
+    decision_id = await make_booked_decision(db_session, settings)
+    board = await make_user(db_session, role=Role.BOARD)
+    await web_login(client, board.email)
+    page = f"/board/dividends/{decision_id}"
+    before = await client.get(page)
+    token = await csrf_of(client, page)
+
+    recorded = await client.post(f"{page}/refund-percent", data={"csrf": token, "refund_percent": "1,5"})
+    after = await client.get(page)
+
+    assert "Rückvergütung eintragen" in before.text
+    assert recorded.status_code == 303
+    assert "Rückvergütung eingetragen." in unquote(recorded.headers["location"])
+    assert "Rückvergütung 1,5 % des Nettoumsatzes" in after.text
+    assert "Rückvergütung eintragen" not in after.text

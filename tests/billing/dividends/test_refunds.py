@@ -232,3 +232,57 @@ async def test_a_decision_without_a_refund_issues_none(db_session: AsyncSession,
         )
 
     assert refused.value.code == "refund_not_decided"
+
+
+async def test_a_refund_at_another_percent_than_the_decisions_is_refused_and_issues_nothing(
+    db_session: AsyncSession, settings: Settings
+) -> None:
+    member = await make_member(db_session, settings)
+    await make_invoice(db_session, member=member, gross_cents=11_900, issued_on=date(2026, 10, 1))
+    decision = await _decide_2026(db_session, settings, "3.5")
+
+    with pytest.raises(Invalid) as refused:
+        await refunds.issue_decided_refunds(
+            db_session,
+            actor=BOARD,
+            settings=settings,
+            decision_id=decision.id,
+            issue_on=ISSUE_ON,
+            expected_percent=Decimal(5),
+        )
+    confirmed = await refunds.issue_decided_refunds(
+        db_session,
+        actor=BOARD,
+        settings=settings,
+        decision_id=decision.id,
+        issue_on=ISSUE_ON,
+        expected_percent=Decimal("3.50"),
+    )
+
+    assert refused.value.code == "refund_percent_mismatch"
+    assert "3.5 %, not 5 %" in str(refused.value)
+    assert [r.net_cents for r in confirmed.issued] == [350]  # only the confirmed call issued
+
+
+async def test_a_refund_forgotten_on_the_decision_is_recorded_after_the_run_until_refunds_are_issued(
+    db_session: AsyncSession, settings: Settings
+) -> None:
+    member = await make_member(db_session, settings)
+    await make_invoice(db_session, member=member, gross_cents=11_900, issued_on=date(2026, 10, 1))  # net 100.00
+    decision = await _decide_2026(db_session, settings, None)
+    await service.run(db_session, actor=BOARD, settings=settings, decision_id=decision.id)
+
+    recorded = await service.record_refund_percent(db_session, actor=BOARD, decision_id=decision.id, percent=Decimal(2))
+    report = await refunds.issue_decided_refunds(
+        db_session, actor=BOARD, settings=settings, decision_id=decision.id, issue_on=ISSUE_ON
+    )
+    same = await service.record_refund_percent(db_session, actor=BOARD, decision_id=decision.id, percent=Decimal(2))
+    with pytest.raises(Conflict) as changed:
+        await service.record_refund_percent(db_session, actor=BOARD, decision_id=decision.id, percent=Decimal(3))
+    with pytest.raises(Invalid) as nonsense:
+        await service.record_refund_percent(db_session, actor=BOARD, decision_id=decision.id, percent=Decimal(0))
+
+    assert recorded.status.value == "booked" and recorded.refund_percent == Decimal(2)
+    assert [r.net_cents for r in report.issued] == [200]
+    assert same.refund_percent == Decimal(2)
+    assert (changed.value.code, nonsense.value.code) == ("refund_issued", "refund_percent")

@@ -265,3 +265,25 @@ async def test_members_may_not_pay_out_or_issue_refunds(
 
     assert [r.status_code for r in responses] == [403, 403, 403, 403]
     assert await service.payout_instructions(db_session, decision_id)  # there was something to pay
+
+
+async def test_the_board_records_a_refund_on_a_booked_decision_and_a_member_may_not(
+    client: httpx.AsyncClient, db_session: AsyncSession, settings: Settings, board: dict[str, str]
+) -> None:
+    year = await make_year_2025(db_session, settings)
+    decision_id = await make_booked_decision(db_session, settings)
+    member = await member_login(client, db_session, year.joined)
+    url = f"/api/v1/dividends/decisions/{decision_id}/refund-percent"
+
+    refused = await client.put(url, headers=member, json={"refund_percent": "9"})
+    recorded = await client.put(url, headers=board, json={"refund_percent": "2.5"})
+    invalid = await client.put(url, headers=board, json={"refund_percent": "120"})
+    events = (
+        await db_session.execute(sa.select(AuditEvent.action).where(AuditEvent.action == "dividend.refund_percent"))
+    ).all()
+
+    assert refused.status_code == 403
+    assert recorded.status_code == 200, recorded.text
+    assert recorded.json()["status"] == "booked" and Decimal(recorded.json()["refund_percent"]) == Decimal("2.5")
+    assert invalid.status_code == 422
+    assert len(events) == 1
