@@ -22,6 +22,28 @@ def free_udp_port() -> int:
     return _free_port(socket.SOCK_DGRAM)
 
 
+def free_udp_ports(count: int, *, attempts: int = 100) -> int:
+    """The first of ``count`` consecutive UDP ports on 127.0.0.1 that nothing is bound to right now (sipp's
+    media port and the three after it: audio RTP and RTCP, video RTP and RTCP)."""
+    for _ in range(attempts):
+        base = _free_port(socket.SOCK_DGRAM)
+        if base + count > 65536:
+            continue
+        sockets: list[socket.socket] = []
+        try:
+            for port in range(base, base + count):
+                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+    raise RuntimeError(f"no {count} consecutive free UDP ports on 127.0.0.1 in {attempts} attempts")
+
+
 def free_tcp_port() -> int:
     """A TCP port on 127.0.0.1 that nothing is bound to right now."""
     return _free_port(socket.SOCK_STREAM)

@@ -112,7 +112,7 @@ async def start_sipp(
         "-p",
         str(local_port),
         "-mp",
-        str(processes.free_udp_port()),
+        str(processes.free_udp_ports(4)),  # sipp binds audio and video RTP/RTCP from here
         "-d",
         str(hold_ms),
         "-m",
