@@ -1,4 +1,4 @@
-"""The cash account (Kasse) for payments taken in cash
+"""The cash account (Kasse) for payments taken in cash; the files exchanged with the bank are append-only
 
 Seeds the system account ``cash``, numbered 1000 after SKR03 like the rest of the chart (the coop's tax
 accountant confirms or renumbers it), and widens the CHECK constraints of the ``ledger_system_account`` enum
@@ -11,6 +11,12 @@ alters the constraints in place.
 
 The downgrade keeps the account in the chart as a hand account (no system key): what was posted to it stays, the
 books being append-only, and upgrading again takes it over as above.
+
+The pain.008/pain.001 files handed to the bank (``sepa_files``) and the camt.053 statements it sent
+(``bank_statements``) are records to keep unchanged (GoBD), like the stored invoice documents (0009): the code only
+ever inserts them (the items, transactions and payments made of them are other tables), so every UPDATE and DELETE
+of them is refused, and on PostgreSQL TRUNCATE too. A later SQLite batch migration that rebuilds either table must
+create its triggers again.
 
 Revision ID: 0018
 Revises: 0017
@@ -87,11 +93,52 @@ def _add_cash_account() -> None:
     op.execute(sa.text("UPDATE ledger_accounts SET system_key = 'cash' WHERE code = :code").bindparams(code=CASH_CODE))
 
 
+BANK_FILES = ("sepa_files", "bank_statements")
+REFUSAL = "is append-only: a file exchanged with the bank is stored once and never changed"
+
+
+def _protect_bank_files() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            f"""
+            CREATE FUNCTION bank_file_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                RAISE EXCEPTION '% {REFUSAL}', TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';
+            END $$
+            """
+        )
+        for table in BANK_FILES:
+            op.execute(
+                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON {table} "
+                "FOR EACH STATEMENT EXECUTE FUNCTION bank_file_append_only()"
+            )
+        return
+    for table in BANK_FILES:
+        for verb in ("UPDATE", "DELETE"):
+            op.execute(
+                f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} BEGIN "
+                f"SELECT RAISE(ABORT, '{table} {REFUSAL}'); END"
+            )
+
+
+def _unprotect_bank_files() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        for table in BANK_FILES:
+            op.execute(f"DROP TRIGGER {table}_append_only ON {table}")
+        op.execute("DROP FUNCTION bank_file_append_only()")
+        return
+    for table in BANK_FILES:
+        for verb in ("update", "delete"):
+            op.execute(f"DROP TRIGGER {table}_no_{verb}")
+
+
 def upgrade() -> None:
     _set_system_keys(NEW_SYSTEM_KEYS)
     _add_cash_account()
+    _protect_bank_files()
 
 
 def downgrade() -> None:
+    _unprotect_bank_files()
     op.execute("UPDATE ledger_accounts SET system_key = NULL WHERE system_key = 'cash'")
     _set_system_keys(OLD_SYSTEM_KEYS)
