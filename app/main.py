@@ -46,6 +46,7 @@ from network.health.routes import router as devices_router
 from network.routes import router as network_router
 from provisioning import tasks as provisioning_tasks
 from provisioning.router import router as provisioning_router
+from voip import service as voip_service
 from voip import tasks as voip_tasks
 
 log = logging.getLogger("opentelecom")
@@ -81,6 +82,15 @@ def register_loops(runner: LoopRunner, settings: Settings) -> None:
         return await auth_repository.purge_expired(session, now=now, attempts_before=now - timedelta(days=30))
 
     runner.register("session-cleanup", 900, job("session-cleanup", purge))
+    # Done requests to end calls pile up with every suspension and termination; kept for a while, then deleted.
+    runner.register(
+        "call-teardown-cleanup",
+        3600,
+        job(
+            "call-teardown-cleanup",
+            lambda s: voip_service.prune_teardowns(s, retention_days=settings.call_teardown_retention_days),
+        ),
+    )
     runner.register(
         "provisioning-worker",
         settings.provisioning_poll_s,

@@ -130,6 +130,9 @@ class Settings(BaseSettings):
     # How often the watcher lists every contact (PJSIPShowContacts) besides following ContactStatus
     # events; it also lists them after every (re)connect.
     registration_poll_s: float = Field(default=30.0, gt=0, le=3600)
+    # How long a carried-out (or given-up) request to end a suspended or terminated line's calls is kept, for
+    # questions about a cut call; the ``call-teardown-cleanup`` loop deletes older ones once an hour.
+    call_teardown_retention_days: int = Field(default=90, ge=1, le=3650)
 
     # Line and device health (network/health/rules.py): a condition that lasts ``incident_after_s`` opens
     # an incident. VDSL2 lines train for about 6 dB of SNR margin; well below that they drop or retrain.

@@ -107,3 +107,32 @@ def test_widening_the_service_kinds_on_sqlite_keeps_the_issued_invoice_triggers(
     assert len(before) == 4
     assert after == before
     assert "'compensation', 'refund')" in widened
+
+
+def test_the_cash_account_takes_over_an_account_1000_the_board_added_and_outlives_a_downgrade(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cash.db'}"
+    account = "SELECT code, name, system_key FROM ledger_accounts WHERE code = '1000'"
+    migrate.upgrade(url, "0017")
+
+    async def add_account() -> None:
+        engine = create_async_engine(url, poolclass=sa.pool.NullPool)
+        async with engine.begin() as connection:
+            await connection.execute(
+                sa.text(
+                    "INSERT INTO ledger_accounts (code, name, kind, per_member, created_at, updated_at) "
+                    "VALUES ('1000', 'Kasse Geschäftsstelle', 'asset', 0, '2026-01-01', '2026-01-01')"
+                )
+            )
+        await engine.dispose()
+
+    asyncio.run(add_account())
+
+    migrate.upgrade(url, "0018")
+    taken_over = _sqlite_schema(url, account)
+    migrate.downgrade(url, "0017")
+    downgraded = _sqlite_schema(url, account)
+    migrate.upgrade(url, "0018")
+
+    assert taken_over == [("1000", "Kasse Geschäftsstelle", "cash")]
+    assert downgraded == [("1000", "Kasse Geschäftsstelle", None)]
+    assert _sqlite_schema(url, account) == taken_over

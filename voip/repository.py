@@ -130,6 +130,13 @@ async def pending_teardowns(session: AsyncSession, *, limit: int) -> list[CallTe
     return list(await session.scalars(query))
 
 
+async def delete_done_teardowns(session: AsyncSession, *, done_before: datetime) -> int:
+    """Delete the requests to end calls that were carried out or given up before ``done_before``; how many.
+    Pending ones (``done_at`` NULL) are never deleted."""
+    result = await session.execute(sa.delete(CallTeardown).where(CallTeardown.done_at < done_before))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 async def registered_extensions(session: AsyncSession) -> set[str]:
     """The extensions whose phone is recorded as registered now."""
     query = (

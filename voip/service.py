@@ -284,6 +284,13 @@ async def _move(session: AsyncSession, lines: Sequence[PhoneLine], wanted: Phone
     await _write_lines(session, lines, {i: n.e164 for i, n in numbers.items()}, new_passwords=False)
 
 
+async def prune_teardowns(session: AsyncSession, *, retention_days: int, now: datetime | None = None) -> int:
+    """Delete the requests to end calls done (carried out or given up) more than ``retention_days`` ago; pending
+    ones stay until the registration watcher carries them out. Returns how many were deleted."""
+    done_before = (now or utcnow()) - timedelta(days=retention_days)
+    return await repository.delete_done_teardowns(session, done_before=done_before)
+
+
 async def request_teardowns(session: AsyncSession, *, extensions: Sequence[str], reason: str) -> None:
     """Ask for these lines' live calls to be ended (emergency calls excepted) once this transaction commits:
     the registration watcher carries it out over AMI (voip/tasks.py). One multi-row insert for the lot."""

@@ -61,6 +61,7 @@ class SystemAccount(enum.StrEnum):
     BANK_CHARGES = "bank_charges"
     REVENUE_REDUCTIONS = "revenue_reductions"
     PATRONAGE_REFUNDS = "patronage_refunds"
+    CASH = "cash"
 
 
 class Account(IdMixin, TimestampMixin, Base):

@@ -4,6 +4,9 @@ given to the bank, the camt.053 statements it sends back, and what was made of e
 
 ``invoice_id`` columns reference the issued invoice (``invoices.id``, migration 0014); ``invoice_number`` keeps
 the number printed on it, as the bank's remittance or end-to-end id quoted it.
+
+The files themselves (``sepa_files``, ``bank_statements``) are only ever inserted: the database refuses any UPDATE
+or DELETE of them, and TRUNCATE on PostgreSQL (triggers, migration 0018).
 """
 
 from __future__ import annotations

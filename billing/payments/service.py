@@ -7,6 +7,7 @@ Postings (``billing.ledger.service.post``; sources are unique, so booking twice 
 what                        lines                                          source
 =========================== ============================================== ==========================
 a payment                   debit bank / credit receivables (member)       ``payment <payment id>``
+a manual payment in cash    debit cash / credit receivables (member)       ``payment <payment id>``
 money in nobody claims yet  debit bank / credit unmatched payments         ``payment U<transaction>``
 an operator assigns it      debit unmatched payments / credit receivables  ``payment <payment id>``
 a returned direct debit     debit receivables (member) / credit bank       ``returned_debit <id>``
@@ -435,8 +436,8 @@ async def mark_not_ours(session: AsyncSession, *, actor: Actor, transaction_id: 
 
 
 async def record_manual(session: AsyncSession, *, actor: Actor, data: ManualPayment) -> Payment:
-    """A payment an operator saw outside a statement (cash at the office, a transfer), booked bank →
-    receivables and allocated like an assignment."""
+    """A payment an operator saw outside a statement (cash at the office, a transfer), booked bank (cash: the
+    cash account) → receivables and allocated like an assignment."""
     actor.require(Role.OPERATOR, Role.BOARD)
     await members.get_member_for_link(session, member_id=data.member_id)
     allocations = await _allocations_for(
@@ -453,7 +454,7 @@ async def record_manual(session: AsyncSession, *, actor: Actor, data: ManualPaym
             allocations=allocations,
             transaction_id=None,
             reference=data.reference,
-            from_account=SystemAccount.BANK,
+            from_account=SystemAccount.CASH if PaymentMethod(data.method) is PaymentMethod.CASH else SystemAccount.BANK,
         )
 
 

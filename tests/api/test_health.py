@@ -19,6 +19,7 @@ async def test_health_reports_database_and_every_loop(client: httpx.AsyncClient)
         "membership-departures",
         "contract-ends",
         "session-cleanup",
+        "call-teardown-cleanup",
         "provisioning-worker",
         "snmp-poller",
         "dunning",

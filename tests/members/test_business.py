@@ -12,10 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
 from app.audit.service import bind_actor
+from app.demo import seed
 from app.kit.actor import Role
 from app.kit.errors import Invalid
 from app.members import repository, service
-from app.members.business import normalise_vat_id
+from app.members.business import german_check_digit, normalise_vat_id
 from app.members.schemas import ContactUpdate, MemberApplication
 from app.settings import Settings
 from tests.builders import BOARD, OPERATOR, make_member, make_user, token_for
@@ -61,6 +62,39 @@ def test_a_malformed_vat_id_is_refused_with_a_code_on_the_field(typed: str, code
 
     assert (refused.value.code, refused.value.field) == (code, "vat_id")
     assert typed in refused.value.detail
+
+
+@pytest.mark.parametrize(
+    ("first_eight", "check"),
+    [
+        ("12943020", 6),  # DE129430206 and DE815243055: examples of valid German VAT IDs in Oracle's tax docs
+        ("81524305", 5),
+        ("12345678", 8),  # DE123456788, the buyer of the document tests
+        ("99999999", 5),  # DE999999995, the coop's demo VAT ID
+        ("99999998", 7),
+        ("99999997", 9),
+        ("00000000", 3),
+        ("00000002", 0),  # 11 - 1 = 10 counts as 0
+        ("1234567899", 5),  # the same chain over ten digits: the published example Steuer-ID 12345678995
+    ],
+)
+def test_the_german_check_digit_is_iso_7064_mod_11_10(first_eight: str, check: int) -> None:
+    assert german_check_digit(first_eight) == check
+
+
+@pytest.mark.parametrize("typed", ["DE123456789", "DE129430207", "DE815243050", "de 999 999 988", "DE000000021"])
+def test_a_german_vat_id_with_a_wrong_check_digit_is_refused(typed: str) -> None:
+    with pytest.raises(Invalid) as refused:
+        normalise_vat_id(typed)
+
+    assert (refused.value.code, refused.value.field) == ("vat_id_check_digit", "vat_id")
+    assert typed in refused.value.detail and "check digit" in refused.value.detail
+    assert "Prüfziffer" in refused.value.detail
+
+
+def test_the_demo_businesses_have_german_vat_ids_with_a_valid_check_digit() -> None:
+    for _, vat_id in seed.BUSINESSES.values():
+        assert vat_id.startswith("DE") and normalise_vat_id(vat_id) == vat_id
 
 
 def _application(**business: object) -> MemberApplication:
@@ -147,9 +181,11 @@ async def test_the_api_refuses_a_malformed_vat_id_and_one_on_a_consumer(
     url = f"/api/v1/members/{member_id}"
 
     malformed = await client.patch(url, headers=operator, json={"is_business": True, "vat_id": "DE12345"})
+    mistyped = await client.patch(url, headers=operator, json={"is_business": True, "vat_id": "DE999999977"})
     on_consumer = await client.patch(url, headers=operator, json={"vat_id": "DE999999987"})
 
     assert malformed.status_code == 422 and malformed.json()["code"] == "vat_id_format"
+    assert mistyped.status_code == 422 and mistyped.json()["code"] == "vat_id_check_digit"
     assert on_consumer.status_code == 422 and on_consumer.json()["code"] == "vat_id_without_business"
     db_session.expire_all()
     saved = await repository.get(db_session, member_id)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.kit.errors import DomainError
 from app.members.models import Member
 from app.settings import Settings
+from billing.ledger import export
 from billing.ledger import service as ledger
 from billing.ledger.models import SourceKind
 from billing.ledger.repository import EntryFilter
@@ -278,6 +279,48 @@ async def test_a_manual_cash_payment_settles_the_oldest_invoice_first(
             data=ManualPayment(member_id=member.id, amount_cents=100, paid_on=date(2026, 11, 5), invoice_numbers=["X"]),
         )
     assert refused.value.code == "invoice_not_open"
+
+
+async def test_a_cash_payment_debits_the_cash_account_and_a_transfer_still_the_bank(
+    db_session: AsyncSession, settings: Settings
+) -> None:
+    member = await make_member(db_session, settings)
+    await make_invoice(db_session, member=member, number="2026-000300", gross_cents=3500)
+    paid_on = date(2026, 11, 5)
+    bank_before, cash_before = await balance(db_session, "1200"), await balance(db_session, "1000")
+
+    cash = await service.record_manual(
+        db_session,
+        actor=BOARD,
+        data=ManualPayment(member_id=member.id, amount_cents=2500, paid_on=paid_on, method="cash"),
+    )
+    transfer = await service.record_manual(
+        db_session,
+        actor=BOARD,
+        data=ManualPayment(member_id=member.id, amount_cents=1000, paid_on=paid_on, method="transfer"),
+    )
+
+    booked = {
+        e.source_id: [(line.account, line.debit_cents, line.credit_cents, line.member_id) for line in e.lines]
+        for e in (
+            await ledger.search_entries(
+                db_session, actor=BOARD, filters=EntryFilter(source_kind=SourceKind.PAYMENT), limit=50, offset=0
+            )
+        )[0]
+    }
+    assert booked[str(cash.id)] == [("1000", 2500, 0, None), ("1400", 0, 2500, member.id)]
+    assert booked[str(transfer.id)] == [("1200", 1000, 0, None), ("1400", 0, 1000, member.id)]
+    assert (await balance(db_session, "1000") - cash_before, await balance(db_session, "1200") - bank_before) == (
+        2500,
+        1000,
+    )
+    trial = await ledger.trial_balance(db_session, actor=BOARD)
+    [kasse] = [row for row in trial.accounts if row.code == "1000"]
+    assert (kasse.name, kasse.kind.value) == ("Kasse", "asset")
+    assert kasse.balance_cents - cash_before == 2500
+    await assert_books_balance(db_session)
+    datev = (await export.export_csv(db_session, actor=BOARD, date_from=paid_on, date_to=paid_on)).decode("utf-8-sig")
+    assert f"25,00;S;1000;1400;05.11.2026;ZE-{cash.id};" in datev
 
 
 async def test_a_statement_of_another_account_is_refused(db_session: AsyncSession, settings: Settings) -> None:
