@@ -64,6 +64,7 @@ async def unit_of_work(session: AsyncSession) -> AsyncIterator[AsyncSession]:
 def load_models() -> None:
     """Register every table, so foreign keys between domains resolve whichever domain is used first,
     and the listeners by which one domain follows another's changes (the composition root)."""
+    from billing.dividends.transfers import install as install_dividends
     from billing.dunning.service import install as install_dunning
     from billing.ledger.service import install as install_ledger
     from migrations import target_metadata
@@ -75,6 +76,7 @@ def load_models() -> None:
     install_voip()
     install_ledger()
     install_dunning()
+    install_dividends()
 
 
 class Database:

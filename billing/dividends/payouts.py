@@ -181,11 +181,13 @@ async def capital_payout_instructions(session: AsyncSession, *, due_by: date) ->
     ]
 
 
-async def mark_handed_over(session: AsyncSession, *, payout_ids: list[int]) -> None:
-    """Payments calls this once the payouts are in a credit transfer file; they are not offered again."""
-    with action(session, "capital_payout.handed_over"):
+async def mark_handed_over(session: AsyncSession, *, payout_ids: list[int], handed_over: bool = True) -> None:
+    """Payments calls this once the payouts are in a credit transfer file; they are not offered again. With
+    ``handed_over=False`` (the bank rejected the transfer, its booking is reversed) they are offered again."""
+    status = CapitalPayoutStatus.HANDED_OVER if handed_over else CapitalPayoutStatus.BOOKED
+    with action(session, "capital_payout.handed_over" if handed_over else "capital_payout.rejected"):
         for payout_id in payout_ids:
             payout = await repository.capital_payout(session, payout_id, lock=True)
             if payout is not None:
-                payout.status = CapitalPayoutStatus.HANDED_OVER
+                payout.status = status
         await session.flush()

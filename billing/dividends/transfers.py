@@ -7,15 +7,21 @@ The account paid to is the IBAN of the member's mandate (the account they gave t
 account is still theirs to be paid to, a revoked one is not). A member without one waits, listed in the
 report, until they give one. Paid once: every transfer's end-to-end id names its source (``DIV-<allocation>``,
 ``CAP-<payout>``), and payments refuses an id it paid before; capital payouts are marked handed over.
+
+A transfer the bank rejects (pain.002) counts as not paid: payments reverses its booking and no longer counts
+its id as paid, so a dividend is in the next file again by itself, and a capital payout is marked booked again
+(``on_payouts_rejected``) for ``capital_payout_instructions`` to offer it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.actor import Actor, Role
+from app.kit.events import subscribe
 from app.settings import Settings
 from billing.dividends import payouts, repository, service
 from billing.dividends.schemas import PayoutInstruction, PayOutReport, WaitingPayout
@@ -23,6 +29,7 @@ from billing.payments import mandates, sepa
 from billing.payments import repository as payments_repository
 from billing.payments.schemas import PayoutInstruction as Transfer
 from billing.payments.schemas import SepaFileOut
+from billing.payments.status_reports import PayoutRejected
 
 LIABILITIES = {"dividend": "dividends_payable", "capital_payout": "capital_payable"}
 PREFIXES = {"dividend": "DIV", "capital_payout": "CAP"}
@@ -88,3 +95,20 @@ async def payout_files(session: AsyncSession, *, actor: Actor, decision_id: int)
     await service.get_decision(session, actor=actor, decision_id=decision_id)
     refs = repository.allocation_refs(decision_id, PREFIXES["dividend"])
     return [SepaFileOut.model_validate(f) for f in await payments_repository.files_paying(session, refs)]
+
+
+async def on_payouts_rejected(session: AsyncSession, events: Sequence[PayoutRejected]) -> None:
+    """Capital payouts whose transfer the bank rejected are offered for the next pay-out again."""
+    prefix = f"{PREFIXES['capital_payout']}-"
+    ids = [
+        int(e.end_to_end_id.removeprefix(prefix))
+        for e in events
+        if e.end_to_end_id.startswith(prefix) and e.end_to_end_id.removeprefix(prefix).isdigit()
+    ]
+    if ids:
+        await payouts.mark_handed_over(session, payout_ids=ids, handed_over=False)
+
+
+def install() -> None:
+    """Follow payouts the bank rejected (idempotent); called by ``app.db.load_models``."""
+    subscribe(PayoutRejected, on_payouts_rejected)

@@ -495,6 +495,22 @@ async def reverse(
         return await _post(session, draft=draft, reverses_id=original.id)
 
 
+async def reverse_source(
+    session: AsyncSession, *, actor: Actor, kind: SourceKind, source_id: str, reversed_on: date, text: str | None = None
+) -> JournalEntry | None:
+    """Undo what was booked for source ``kind`` ``source_id`` (``reverse``), on ``reversed_on`` or the entry's
+    own date if that is later; None if nothing was booked for it. Idempotent: an entry reversed already
+    returns its reversal."""
+    original = await repository.entry_by_source(session, kind, source_id)
+    if original is None:
+        return None
+    reversed_by = (await repository.reversal_ids(session, [original.id])).get(original.id)
+    if reversed_by is not None:
+        return await repository.entry(session, reversed_by)
+    on = max(reversed_on, original.entry_date)
+    return await reverse(session, actor=actor, entry_id=original.id, reversed_on=on, text=text)
+
+
 # --- the chart of accounts -------------------------------------------------------------------------
 
 

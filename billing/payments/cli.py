@@ -1,4 +1,4 @@
-"""``opentelecom payments ...``: import a bank statement, make direct debit and payout files."""
+"""``opentelecom payments ...``: import a bank statement or status report, make direct debit and payout files."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cli.main import JsonOption, cli_actor, emit, run
 from app.settings import Settings
-from billing.payments import sepa, service
+from billing.payments import sepa, service, status_reports
 from billing.payments.models import SepaFile
-from billing.payments.schemas import CollectionRequest, ImportReport, PayoutInstruction, SepaFileOut
+from billing.payments.schemas import CollectionRequest, ImportReport, PayoutInstruction, SepaFileOut, StatusReportOut
 
 payments_cli = typer.Typer(help="Payments: bank statements, direct debits, payouts.", no_args_is_help=True)
 
@@ -30,16 +30,32 @@ def _write(files: list[SepaFile], output: Path | None) -> list[BaseModel]:
     return [SepaFileOut.model_validate(f) for f in files]
 
 
-@payments_cli.command("import-camt")
-def import_camt_command(file: Path, as_json: JsonOption = False) -> None:
-    """Import a camt.053 bank statement; matched payments and returns are booked, the rest is queued."""
+def _read(file: Path) -> bytes:
     try:
-        data = file.read_bytes()
+        return file.read_bytes()
     except OSError as error:
         raise typer.BadParameter(f"{file}: {error}") from error
 
+
+@payments_cli.command("import-camt")
+def import_camt_command(file: Path, as_json: JsonOption = False) -> None:
+    """Import a camt.053 bank statement; matched payments and returns are booked, the rest is queued."""
+    data = _read(file)
+
     async def work(session: AsyncSession, settings: Settings) -> ImportReport:
         return await service.import_statement(session, actor=cli_actor(), settings=settings, data=data)
+
+    emit(run(work), as_json=as_json)
+
+
+@payments_cli.command("import-pain002")
+def import_pain002_command(file: Path, as_json: JsonOption = False) -> None:
+    """Import the bank's pain.002 status report for one of our files; rejected debits are open again, rejected
+    payouts due again (their booking reversed). Importing it again changes nothing."""
+    data = _read(file)
+
+    async def work(session: AsyncSession, settings: Settings) -> StatusReportOut:
+        return await status_reports.import_status_report(session, actor=cli_actor(), data=data)
 
     emit(run(work), as_json=as_json)
 

@@ -1,6 +1,7 @@
 """Money moving between members and the coop's bank account: SEPA mandates, the pain.008 and pain.001 files
-given to the bank, the camt.053 statements it sends back, and what was made of each booked transaction
-(payments with their invoice allocations, returned debits, the operator's queue of unmatched transactions).
+given to the bank, the pain.002 status reports and camt.053 statements it sends back, and what was made of
+each booked transaction (payments with their invoice allocations, returned debits, the operator's queue of
+unmatched transactions).
 
 ``invoice_id`` columns reference the issued invoice (``invoices.id``, migration 0014); ``invoice_number`` keeps
 the number printed on it, as the bank's remittance or end-to-end id quoted it.
@@ -87,11 +88,13 @@ class SepaFile(IdMixin, TimestampMixin, Base):
 
 
 class ItemStatus(enum.StrEnum):
-    """What became of a collection or payout: handed to the bank, booked by it, or sent back."""
+    """What became of a collection or payout: handed to the bank, booked by it, sent back after booking, or
+    refused by the bank before anything was booked (a pain.002 status report's RJCT)."""
 
     SUBMITTED = "submitted"
     COLLECTED = "collected"
     RETURNED = "returned"
+    REJECTED = "rejected"
 
 
 class CollectionItem(IdMixin, TimestampMixin, Base):
@@ -131,13 +134,44 @@ class PayoutItem(IdMixin, TimestampMixin, Base):
     iban: Mapped[str] = mapped_column(sa.String(34))
     iban_masked: Mapped[str] = mapped_column(sa.String(42))
     amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
-    end_to_end_id: Mapped[str] = mapped_column(sa.String(35), unique=True)
+    end_to_end_id: Mapped[str] = mapped_column(sa.String(35))
     remittance: Mapped[str] = mapped_column(sa.String(140))
     execution_date: Mapped[date] = mapped_column(sa.Date)
     liability: Mapped[SystemAccount] = mapped_column(enum_column(SystemAccount, "ledger_system_account"))
     status: Mapped[ItemStatus] = mapped_column(enum_column(ItemStatus, "sepa_item_status"))
 
-    __table_args__ = (sa.CheckConstraint("amount_cents > 0", name="amount_positive"),)
+    __table_args__ = (
+        sa.CheckConstraint("amount_cents > 0", name="amount_positive"),
+        # Paid once: one payout per end-to-end id (which names its source) that the bank did not reject; a
+        # rejected one is paid again in a later file under the same id.
+        sa.Index(
+            "uq_sepa_payout_items_live_end_to_end_id",
+            "end_to_end_id",
+            unique=True,
+            postgresql_where=sa.text("status <> 'rejected'"),
+            sqlite_where=sa.text("status <> 'rejected'"),
+        ),
+    )
+
+
+class SepaStatusReport(IdMixin, TimestampMixin, Base):
+    """A pain.002 payment status report (Zahlungsstatusbericht) the bank sent for one of our files, stored once
+    with its SHA-256; what it rejected is on the file's items."""
+
+    __tablename__ = "sepa_status_reports"
+    __audited__ = True
+    __audit_exclude__ = frozenset({"content"})
+
+    file_id: Mapped[int] = mapped_column(IdType, fk("sepa_files.id"), index=True)
+    # The report's own message id and date, and the status it gives the whole file (None: per batch only).
+    message_id: Mapped[str] = mapped_column(sa.String(35))
+    created_on: Mapped[date] = mapped_column(sa.Date)
+    group_status: Mapped[str | None] = mapped_column(sa.String(4))
+    sha256: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    content: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    # Transactions the report gives a status, and the items it rejected when it was imported.
+    transaction_count: Mapped[int] = mapped_column(sa.Integer)
+    rejected_count: Mapped[int] = mapped_column(sa.Integer)
 
 
 class BankStatement(IdMixin, TimestampMixin, Base):

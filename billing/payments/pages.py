@@ -1,5 +1,5 @@
-"""Payment pages: the member's mandate and payments (portal); the operator's matching queue, statement
-upload, mandate recording and collection files (console)."""
+"""Payment pages: the member's mandate and payments (portal); the operator's matching queue, upload of bank
+statements and status reports, mandate recording and collection files (console)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from app.kit.money import decimal_to_cents
 from app.kit.time import local_today
 from app.kit.validation import IdPath
 from app.web.shell import MemberPage, StaffPage, Web, redirect
-from billing.payments import mandates, repository, sepa, service
+from billing.payments import iso20022, mandates, repository, sepa, service, status_reports
 from billing.payments.router import MAX_STATEMENT_BYTES, file_download, transaction_out
 from billing.payments.schemas import MandateCreate, ManualPayment, QueueAssignment
 
@@ -99,20 +99,25 @@ async def console_payments(web: StaffPage, session: SessionDep, offset: int = 0)
         offset=start,
         page=QUEUE_PAGE,
         files=await repository.files(session, kind=None, limit=20, offset=0),
+        reports=await repository.status_reports(session, limit=20, offset=0),
         today=local_today(web.settings.timezone),
     )
 
 
 @router.post("/console/payments/statements", response_class=HTMLResponse)
 async def console_import(web: StaffPage, session: SessionDep) -> Response:
+    """One upload for what the bank sends: a camt.053 statement or a pain.002 status report (told apart by the
+    message the document holds)."""
     form = await web.check_csrf()
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
-        return web.error(Invalid("Choose a camt.053 file.", code="camt_invalid", field="file"))
+        return web.error(Invalid("Choose a camt.053 or pain.002 file.", code="camt_invalid", field="file"))
     data = await upload.read(MAX_STATEMENT_BYTES + 1)
     if not data or len(data) > MAX_STATEMENT_BYTES:
         return web.error(Invalid("The file is empty or larger than 20 MB.", code="camt_invalid", field="file"))
     try:
+        if iso20022.message_name(data) == "CstmrPmtStsRpt":
+            return await _import_status_report(web, session, data)
         report = await service.import_statement(session, actor=web.user, settings=web.settings, data=data)
     except DomainError as error:
         return web.error(error)
@@ -125,6 +130,27 @@ async def console_import(web: StaffPage, session: SessionDep) -> Response:
         returned=report.returned,
         queued=report.queued,
     )
+    return redirect("/console/payments", flash=message)
+
+
+async def _import_status_report(web: Web, session: SessionDep, data: bytes) -> Response:
+    result = await status_reports.import_status_report(session, actor=web.user, data=data)
+    if result.known:
+        message = web.translator.gettext(
+            "This status report for file %(file)s was imported before; nothing changed.",
+            file=result.original_message_id,
+        )
+    else:
+        rejected = [f"{r.end_to_end_id} ({r.reason_code or '?'})" for r in result.rejections]
+        message = web.translator.gettext(
+            "Status report for file %(file)s (%(status)s): rejected %(numbers)s; %(rejected)s open or due again, "
+            "%(unchanged)s left as they were.",
+            file=result.original_message_id,
+            status=result.group_status or "–",
+            numbers=", ".join(rejected) or "–",
+            rejected=result.rejected,
+            unchanged=result.unchanged,
+        )
     return redirect("/console/payments", flash=message)
 
 

@@ -19,6 +19,7 @@ from billing.payments.models import (
     ReturnedDebit,
     SepaFile,
     SepaFileKind,
+    SepaStatusReport,
     TransactionStatus,
 )
 
@@ -50,16 +51,20 @@ async def active_mandates(
 
 
 async def pending_collections(session: AsyncSession, end_to_end_ids: Collection[str]) -> set[str]:
-    """The end-to-end ids among ``end_to_end_ids`` already submitted or collected (not returned)."""
+    """The end-to-end ids among ``end_to_end_ids`` already submitted or collected (not returned or rejected)."""
     query = sa.select(CollectionItem.end_to_end_id).where(
-        CollectionItem.end_to_end_id.in_(list(end_to_end_ids)), CollectionItem.status != ItemStatus.RETURNED
+        CollectionItem.end_to_end_id.in_(list(end_to_end_ids)),
+        CollectionItem.status.not_in((ItemStatus.RETURNED, ItemStatus.REJECTED)),
     )
     return set((await session.execute(query)).scalars())
 
 
 async def collected_invoices(session: AsyncSession, invoice_ids: Collection[int]) -> set[int]:
-    """The invoices among ``invoice_ids`` that a collection item names already (whatever became of it)."""
-    query = sa.select(CollectionItem.invoice_id).where(CollectionItem.invoice_id.in_(list(invoice_ids)))
+    """The invoices among ``invoice_ids`` that a collection item names already (whatever became of it, unless
+    the bank rejected it: then nothing was collected)."""
+    query = sa.select(CollectionItem.invoice_id).where(
+        CollectionItem.invoice_id.in_(list(invoice_ids)), CollectionItem.status != ItemStatus.REJECTED
+    )
     return {int(i) for i in (await session.execute(query)).scalars() if i is not None}
 
 
@@ -74,12 +79,16 @@ async def collections_by_e2e(session: AsyncSession, end_to_end_ids: Collection[s
 
 
 async def payouts_by_e2e(session: AsyncSession, end_to_end_ids: Collection[str]) -> dict[str, PayoutItem]:
-    query = sa.select(PayoutItem).where(PayoutItem.end_to_end_id.in_(list(end_to_end_ids)))
+    """The latest payout item for each end-to-end id (a rejected payout is paid again under its id)."""
+    query = sa.select(PayoutItem).where(PayoutItem.end_to_end_id.in_(list(end_to_end_ids))).order_by(PayoutItem.id)
     return {item.end_to_end_id: item for item in (await session.execute(query)).scalars()}
 
 
 async def known_payout_refs(session: AsyncSession, refs: Collection[str]) -> set[str]:
-    query = sa.select(PayoutItem.end_to_end_id).where(PayoutItem.end_to_end_id.in_(list(refs)))
+    """The references among ``refs`` paid out already: in a file, and not rejected by the bank."""
+    query = sa.select(PayoutItem.end_to_end_id).where(
+        PayoutItem.end_to_end_id.in_(list(refs)), PayoutItem.status != ItemStatus.REJECTED
+    )
     return set((await session.execute(query)).scalars())
 
 
@@ -106,9 +115,43 @@ async def file(session: AsyncSession, file_id: int) -> SepaFile | None:
     return await session.get(SepaFile, file_id)
 
 
-async def collection_items(session: AsyncSession, file_id: int) -> list[CollectionItem]:
+async def file_by_message_id(session: AsyncSession, message_id: str, *, lock: bool = False) -> SepaFile | None:
+    query = sa.select(SepaFile).where(SepaFile.message_id == message_id)
+    if lock:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def collection_items(session: AsyncSession, file_id: int, *, lock: bool = False) -> list[CollectionItem]:
     query = sa.select(CollectionItem).where(CollectionItem.file_id == file_id).order_by(CollectionItem.id)
+    if lock:
+        query = query.with_for_update()
     return list((await session.execute(query)).scalars())
+
+
+async def payout_items(session: AsyncSession, file_id: int, *, lock: bool = False) -> list[PayoutItem]:
+    query = sa.select(PayoutItem).where(PayoutItem.file_id == file_id).order_by(PayoutItem.id)
+    if lock:
+        query = query.with_for_update()
+    return list((await session.execute(query)).scalars())
+
+
+async def status_report_by_sha256(session: AsyncSession, sha256: str) -> SepaStatusReport | None:
+    query = sa.select(SepaStatusReport).where(SepaStatusReport.sha256 == sha256)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def status_reports(session: AsyncSession, *, limit: int, offset: int) -> list[tuple[SepaStatusReport, str]]:
+    """The status reports newest first, each with the message id of the file it answers, without content."""
+    query = (
+        sa.select(SepaStatusReport, SepaFile.message_id)
+        .join(SepaFile, SepaFile.id == SepaStatusReport.file_id)
+        .options(sa.orm.defer(SepaStatusReport.content, raiseload=True))
+        .order_by(SepaStatusReport.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return [(report, str(message_id)) for report, message_id in (await session.execute(query)).all()]
 
 
 async def statement(session: AsyncSession, *, account_iban: str, statement_id: str) -> BankStatement | None:

@@ -1,5 +1,5 @@
-"""API routes: a member's mandate and payments; staff's statement import, matching queue, manual payments,
-collection and payout files."""
+"""API routes: a member's mandate and payments; staff's statement and status report import, matching queue,
+manual payments, collection and payout files."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from app.kit.errors import Invalid, NotFound
 from app.kit.pagination import Page, PageParams, page_params
 from app.kit.time import local_today
 from app.kit.validation import IdPath
-from billing.payments import mandates, repository, sepa, service
+from billing.payments import mandates, repository, sepa, service, status_reports
 from billing.payments.models import BankTransaction, Payment, PaymentAllocation, SepaFile, SepaFileKind
 from billing.payments.schemas import (
     AllocationOut,
@@ -28,13 +28,21 @@ from billing.payments.schemas import (
     QueueAssignment,
     ReturnedDebitOut,
     SepaFileOut,
+    StatusReportOut,
     TransactionOut,
 )
 
 router = APIRouter(tags=["payments"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "Not found, or not yours"}}
-# A month of a small coop's account is some hundred kilobytes; far more is no statement of ours.
+# A month of a small coop's account is some hundred kilobytes; far more is no statement (or report) of ours.
 MAX_STATEMENT_BYTES = 20 * 1024 * 1024
+
+
+async def _xml_body(request: Request, *, what: str, code: str) -> bytes:
+    data = await request.body()
+    if not data or len(data) > MAX_STATEMENT_BYTES:
+        raise Invalid(f"Send the {what} file as the request body (at most 20 MB).", code=code)
+    return data
 
 
 def payment_out(payment: Payment, allocations: list[PaymentAllocation]) -> PaymentOut:
@@ -116,10 +124,17 @@ async def import_statement(
 ) -> ImportReport:
     """Import a camt.053 file sent as the request body (``application/xml``); importing it again creates
     nothing."""
-    data = await request.body()
-    if not data or len(data) > MAX_STATEMENT_BYTES:
-        raise Invalid("Send the camt.053 file as the request body (at most 20 MB).", code="camt_invalid")
+    data = await _xml_body(request, what="camt.053", code="camt_invalid")
     return await service.import_statement(session, actor=actor, settings=settings, data=data)
+
+
+@router.post("/payments/status-reports", response_model=StatusReportOut, responses=NOT_FOUND)
+async def import_status_report(actor: StaffDep, session: SessionDep, request: Request) -> StatusReportOut:
+    """Import the bank's pain.002 status report for one of our files, sent as the request body
+    (``application/xml``): what it rejected is open (a debit) or due (a payout) again; importing it again
+    changes nothing (``known``). 404 if no file of ours has its original message id."""
+    data = await _xml_body(request, what="pain.002", code="pain002_invalid")
+    return await status_reports.import_status_report(session, actor=actor, data=data)
 
 
 @router.get("/payments/queue", response_model=Page[TransactionOut])

@@ -216,3 +216,32 @@ class ReturnedDebitOut(BaseModel):
     fee_cents: int
     reason_code: str
     returned_on: date
+
+
+class RejectionOut(BaseModel):
+    """A transaction of the file the bank rejected, with its reason, and what its item is now."""
+
+    end_to_end_id: str
+    member_id: int
+    amount_cents: int
+    reason_code: str | None
+    reason_info: str | None
+    item_status: ItemStatus
+
+
+class StatusReportOut(BaseModel):
+    """What one pain.002 brought: the file it answers, its status, and the items it rejected. ``known``: the
+    same report was imported before and nothing changed; ``unchanged`` counts rejections of items that were
+    no longer pending (rejected before, or booked by the bank)."""
+
+    id: int
+    file_id: int
+    original_message_id: str
+    message_id: str
+    created_on: date
+    group_status: str | None
+    known: bool
+    transactions: int
+    rejected: int
+    unchanged: int
+    rejections: list[RejectionOut]

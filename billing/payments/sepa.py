@@ -346,7 +346,8 @@ async def collect_run(session: AsyncSession, *, actor: Actor, settings: Settings
     usable on the invoice's collection date (``collection_date``: the day its text announces), for the open
     amount, end-to-end id = invoice number; one pain.008 per date and sequence type. Idempotent: an invoice
     a collection item names already (submitted, collected or returned) is not collected again; a returned
-    debit is dunned, not re-collected."""
+    debit is dunned, not re-collected. A debit the bank rejected (pain.002) collected nothing, so its invoice
+    is collected again."""
     actor.require(Role.OPERATOR, Role.BOARD)
     items = await open_items.open_items(session, bill_run_id=run_id)
     done = await repository.collected_invoices(session, [i.invoice_id for i in items])

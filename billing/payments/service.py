@@ -342,15 +342,29 @@ async def _record_return(
         amount_cents=returned.amount_cents,
         on=returned.returned_on,
     )
-    if reason in MANDATE_ENDING_REASONS:
-        mandate = await repository.active_mandate(session, item.member_id, lock=True)
-        if mandate is not None:
-            _end_mandate(mandate, returned.returned_on)
+    await end_mandate_for(session, member_id=item.member_id, reason=reason, on=returned.returned_on)
     return returned
 
 
-def _end_mandate(mandate: Mandate, on: date) -> None:
+async def end_mandate_for(
+    session: AsyncSession,
+    *,
+    member_id: int,
+    reason: str | None,
+    on: date,
+    mandate_id: int | None = None,
+    iban: str | None = None,
+) -> Mandate | None:
+    """A debit returned or a transaction rejected for one of ``MANDATE_ENDING_REASONS`` ends the member's
+    active mandate on ``on`` (only if it is mandate ``mandate_id`` or for account ``iban``, when given: a
+    mandate the member gave since is not touched). Returns the mandate it ended."""
+    if reason not in MANDATE_ENDING_REASONS:
+        return None
+    mandate = await repository.active_mandate(session, member_id, lock=True)
+    if mandate is None or mandate_id not in (None, mandate.id) or iban not in (None, mandate.iban):
+        return None
     mandate.revoked_on = max(on, mandate.signed_on)
+    return mandate
 
 
 # --- the operator's queue --------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from app.kit.actor import Actor, Channel, Role
 from app.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from app.settings import Settings
 from billing.ledger import service as ledger
-from billing.ledger.models import AccountKind, JournalEntry, JournalLine, SystemAccount
+from billing.ledger.models import AccountKind, JournalEntry, JournalLine, SourceKind, SystemAccount
 from billing.ledger.schemas import AccountCreate, EntryDraft, LineDraft
 from tests.builders import BOARD, credit, debit, entry_draft, make_member, post_entry
 
@@ -183,6 +183,29 @@ async def test_an_entry_is_reversed_once_and_not_before_its_own_date(db_session:
     assert too_early.value.code == "ledger_reversal_before_entry"
     assert twice.value.code == "ledger_already_reversed"
     assert twice.value.extra["entry_id"] == reversal.id
+
+
+async def test_a_source_s_entry_is_reversed_once_not_before_its_date_and_nothing_booked_is_nothing_reversed(
+    db_session: AsyncSession,
+) -> None:
+    original = await post_entry(
+        db_session, debit(BANK, 500), credit(INTERNET, 500), entry_date=date(2026, 3, 10), source_id="R-1"
+    )
+
+    early = await ledger.reverse_source(
+        db_session, actor=BOARD, kind=SourceKind.MANUAL, source_id="R-1", reversed_on=date(2026, 3, 1)
+    )
+    again = await ledger.reverse_source(
+        db_session, actor=BOARD, kind=SourceKind.MANUAL, source_id="R-1", reversed_on=date(2026, 4, 1)
+    )
+    nothing = await ledger.reverse_source(
+        db_session, actor=BOARD, kind=SourceKind.MANUAL, source_id="R-2", reversed_on=date(2026, 4, 1)
+    )
+
+    assert early is not None and again is not None
+    assert (early.reverses_id, early.entry_date) == (original.id, date(2026, 3, 10))
+    assert again.id == early.id
+    assert nothing is None
 
 
 async def test_reversals_are_only_made_by_reversing(db_session: AsyncSession) -> None:

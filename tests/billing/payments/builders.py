@@ -1,8 +1,9 @@
-"""Builders for payments tests: issued invoices, mandates, and
-camt.053 statements written the way a German bank writes them."""
+"""Builders for payments tests: issued invoices, mandates, and camt.053 statements and pain.002 status
+reports written the way a German bank writes them."""
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -19,6 +20,7 @@ from billing.invoices import service as invoices
 from billing.invoices.models import Invoice, InvoiceKind, InvoiceLine, InvoiceSeries, InvoiceStatus, ServiceKind
 from billing.payments import mandates
 from billing.payments.models import Mandate
+from billing.payments.pain002 import batches_of
 from billing.payments.schemas import MandateCreate, PayoutInstruction
 from tests.builders import BOARD
 
@@ -213,3 +215,87 @@ def camt053(
         + "</Stmt></BkToCstmrStmt></Document>"
     )
     return xml.encode()
+
+
+@dataclass(frozen=True)
+class TxStatus:
+    """One transaction's status in a pain.002 report."""
+
+    end_to_end_id: str
+    status: str | None = "RJCT"
+    reason: str | None = None
+    info: str | None = None
+
+
+def _reason(code: str | None, info: str | None, version: str) -> str:
+    if code is None and info is None:
+        return ""
+    origin = "AnyBIC" if version == "001.10" else "BICOrBEI"
+    return (
+        f"<StsRsnInf><Orgtr><Id><OrgId><{origin}>MARKDEF1100</{origin}></OrgId></Id></Orgtr>"
+        + (f"<Rsn><Cd>{code}</Cd></Rsn>" if code else "")
+        + (f"<AddtlInf>{escape(info)}</AddtlInf>" if info else "")
+        + "</StsRsnInf>"
+    )
+
+
+def pain002(
+    *statuses: TxStatus,
+    of: bytes,
+    original_message_id: str | None = None,
+    group_status: str | None = None,
+    group_reason: str | None = None,
+    batch_statuses: dict[str, str] | None = None,
+    message_id: str = "STS-20261102-1",
+    created: str = "2026-11-02T08:15:00+01:00",
+    version: str = "001.03",
+) -> bytes:
+    """A pain.002 (``version`` 001.03 or 001.10) as a German bank writes it for our file ``of`` (its content): the
+    file's status and reason, and per batch of the file (by ``PmtInfId``) its status from ``batch_statuses`` and
+    the ``statuses`` of its transactions. ``original_message_id`` overrides the file's message id."""
+    root = ET.fromstring(of)  # noqa: S314 - a file the code under test made
+    message_name = root.tag.split("}")[0].rsplit(":", 1)[-1]  # "{urn:...:xsd:pain.008.001.08}Document"
+    original = original_message_id or next(e.text for e in root.iter() if e.tag.endswith("MsgId"))
+    batches = batches_of(of)
+    blocks = []
+    for batch_id, ids in batches.items():
+        status = (batch_statuses or {}).get(batch_id)
+        lines = [s for s in statuses if s.end_to_end_id in ids]
+        if status is None and not lines:
+            continue
+        blocks.append(_batch(batch_id, status, lines, version))
+    strangers = [s for s in statuses if not any(s.end_to_end_id in ids for ids in batches.values())]
+    if strangers:
+        blocks.append(_batch("FREMD-1", None, strangers, version))
+    bic = "BICFI" if version == "001.10" else "BIC"
+    xml = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.002.{version}" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+        f"<CstmrPmtStsRpt><GrpHdr><MsgId>{escape(message_id)}</MsgId><CreDtTm>{created}</CreDtTm>"
+        f"<DbtrAgt><FinInstnId><{bic}>MARKDEF1100</{bic}></FinInstnId></DbtrAgt></GrpHdr>"
+        f"<OrgnlGrpInfAndSts><OrgnlMsgId>{escape(str(original))}</OrgnlMsgId>"
+        f"<OrgnlMsgNmId>{message_name}</OrgnlMsgNmId>"
+        + (f"<GrpSts>{group_status}</GrpSts>" if group_status else "")
+        + _reason(group_reason, None, version)
+        + "</OrgnlGrpInfAndSts>"
+        + "".join(blocks)
+        + "</CstmrPmtStsRpt></Document>"
+    )
+    return xml.encode()
+
+
+def _batch(batch_id: str, status: str | None, lines: list[TxStatus], version: str) -> str:
+    return (
+        "<OrgnlPmtInfAndSts>"
+        + f"<OrgnlPmtInfId>{escape(batch_id)}</OrgnlPmtInfId>"
+        + (f"<PmtInfSts>{status}</PmtInfSts>" if status else "")
+        + "".join(
+            f"<TxInfAndSts><StsId>S{n}</StsId><OrgnlEndToEndId>{escape(s.end_to_end_id)}</OrgnlEndToEndId>"
+            + (f"<TxSts>{s.status}</TxSts>" if s.status else "")
+            + _reason(s.reason, s.info, version)
+            + "</TxInfAndSts>"
+            for n, s in enumerate(lines, 1)
+        )
+        + "</OrgnlPmtInfAndSts>"
+    )

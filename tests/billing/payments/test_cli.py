@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from tests.billing.ledger import test_cli as ledger_cli
-from tests.billing.payments.builders import Booking, camt053
+from tests.billing.payments.builders import Booking, TxStatus, camt053, pain002
 
 # The same demo coop on SQLite and the same way of running the command as the ledger's CLI tests.
 demo_env = ledger_cli.demo_env
@@ -92,3 +92,34 @@ def test_collecting_needs_a_date_or_a_bill_run_and_a_run_without_invoices_makes_
     assert neither.returncode != 0 and "--date or --run" in neither.stderr
     assert empty_run.returncode == 0, empty_run.stderr
     assert json.loads(empty_run.stdout) == []
+
+
+def test_a_status_report_rejecting_a_debit_is_imported_once_from_the_command_line(
+    demo_env: dict[str, str], tmp_path: Path
+) -> None:
+    members = json.loads(opentelecom(demo_env, "member", "list", "--json").stdout)
+    ben = next(m for m in members if m["email"] == "ben@example.org")  # the demo's member with a mandate
+    items = tmp_path / "items.json"
+    collection = {"member_id": ben["id"], "amount_cents": 1500, "end_to_end_id": "CLI-900001", "remittance": "Test"}
+    items.write_text(json.dumps([collection]))
+    made = opentelecom(
+        demo_env, "payments", "collect", "--date", "2026-11-16", "--items", str(items), "--output", str(tmp_path)
+    )
+    assert made.returncode == 0, made.stderr
+    [written] = list(tmp_path.glob("pain.008.001.08-*.xml"))
+    report = tmp_path / "pain002.xml"
+    report.write_bytes(pain002(TxStatus("CLI-900001", "RJCT", "AM04"), of=written.read_bytes()))
+
+    first = opentelecom(demo_env, "payments", "import-pain002", str(report), "--json")
+    second = opentelecom(demo_env, "payments", "import-pain002", str(report), "--json")
+    unreadable = opentelecom(demo_env, "payments", "import-pain002", str(tmp_path / "missing.xml"))
+    # Rejected, the debit is no longer being collected: the same end-to-end id can be collected again.
+    again = opentelecom(demo_env, "payments", "collect", "--date", "2026-11-23", "--items", str(items), "--json")
+
+    assert first.returncode == 0, first.stderr
+    assert (json.loads(first.stdout)["known"], json.loads(first.stdout)["rejected"]) == (False, 1)
+    assert json.loads(first.stdout)["rejections"][0]["reason_code"] == "AM04"
+    assert (json.loads(second.stdout)["known"], json.loads(second.stdout)["rejected"]) == (True, 0)
+    assert unreadable.returncode != 0 and "missing.xml" in unreadable.stderr
+    assert again.returncode == 0, again.stderr
+    assert [f["item_count"] for f in json.loads(again.stdout)] == [1]

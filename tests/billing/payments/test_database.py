@@ -1,5 +1,6 @@
-"""The database keeps the files exchanged with the bank as they were (GoBD): a stored pain.008/pain.001 file and
-an imported camt.053 statement cannot be changed or deleted, whoever writes the SQL (PostgreSQL and SQLite)."""
+"""The database keeps the files exchanged with the bank as they were (GoBD): a stored pain.008/pain.001 file,
+an imported camt.053 statement and a pain.002 status report cannot be changed or deleted, whoever writes the
+SQL (PostgreSQL and SQLite)."""
 
 from __future__ import annotations
 
@@ -27,12 +28,15 @@ REFUSED = [
     "UPDATE bank_statements SET sha256 = :hash WHERE id = :statement",
     "UPDATE bank_statements SET transaction_count = 0 WHERE id = :statement",
     "DELETE FROM bank_statements WHERE id = :statement",
+    "UPDATE sepa_status_reports SET content = :other WHERE id = :report",
+    "UPDATE sepa_status_reports SET rejected_count = 0 WHERE id = :report",
+    "DELETE FROM sepa_status_reports WHERE id = :report",
 ]
 OTHER = {"other": b"<Document/>", "hash": "0" * 64}
 
 
 async def _store_files(connection: AsyncConnection | AsyncSession, tag: str) -> dict[str, int]:
-    """One SEPA file and one bank statement written in SQL, as the payments code writes them."""
+    """One SEPA file, one bank statement and one status report written in SQL, as the payments code writes them."""
     file_id = await connection.execute(
         sa.text(
             "INSERT INTO sepa_files (kind, message_id, schema, due_on, sequence, sha256, content, total_cents, "
@@ -49,11 +53,33 @@ async def _store_files(connection: AsyncConnection | AsyncSession, tag: str) -> 
         ),
         {"statement": f"STMT-{tag}", "hash": tag.ljust(64, "b"), "content": b"<Document>camt.053</Document>"},
     )
-    return {"file": int(file_id.scalar_one()), "statement": int(statement_id.scalar_one()), **OTHER}
+    file = int(file_id.scalar_one())
+    report_id = await connection.execute(
+        sa.text(
+            "INSERT INTO sepa_status_reports (file_id, message_id, created_on, group_status, sha256, content, "
+            "transaction_count, rejected_count, created_at, updated_at) VALUES (:file, :message, '2026-11-17', "
+            "'RJCT', :hash, :content, 1, 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP) RETURNING id"
+        ),
+        {
+            "file": file,
+            "message": f"STS-{tag}",
+            "hash": tag.ljust(64, "c"),
+            "content": b"<Document>pain.002</Document>",
+        },
+    )
+    return {"file": file, "statement": int(statement_id.scalar_one()), "report": int(report_id.scalar_one()), **OTHER}
 
 
 # TRUNCATE with CASCADE: without it the foreign keys of the items and transactions refuse it already.
-@pytest.mark.parametrize("statement", [*REFUSED, "TRUNCATE sepa_files CASCADE", "TRUNCATE bank_statements CASCADE"])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        *REFUSED,
+        "TRUNCATE sepa_files CASCADE",
+        "TRUNCATE bank_statements CASCADE",
+        "TRUNCATE sepa_status_reports",
+    ],
+)
 async def test_postgresql_refuses_to_change_or_delete_a_bank_file(db_session: AsyncSession, statement: str) -> None:
     ids = await _store_files(db_session, "PG1")
 

@@ -1,14 +1,19 @@
-"""The payment pages: the member's mandate form and payments, the operator's queue and statement upload."""
+"""The payment pages: the member's mandate form and payments, the operator's queue and the upload of
+statements and status reports."""
 
 from __future__ import annotations
+
+from urllib.parse import unquote
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.actor import Role
 from app.settings import Settings
-from billing.payments import repository, service
-from tests.billing.payments.builders import Booking, camt053
+from billing.payments import repository, sepa, service
+from billing.payments.models import ItemStatus
+from tests.billing.payments.builders import Booking, TxStatus, camt053, make_mandate, pain002
+from tests.billing.payments.test_sepa import request
 from tests.builders import BOARD, make_member, make_user
 from tests.web.test_pages import csrf_of, web_login
 
@@ -71,3 +76,53 @@ async def test_an_operator_records_a_cash_payment_in_euros(
     assert refused.status_code == 422
     [(payment, _)] = await service.payments_of(db_session, actor=BOARD, member_id=member_id)
     assert (payment.amount_cents, payment.method.value) == (1250, "cash")
+
+
+async def test_an_operator_uploads_the_bank_s_status_report_in_the_statement_form(
+    client: httpx.AsyncClient, db_session: AsyncSession, settings: Settings
+) -> None:
+    member = await make_member(db_session, settings)
+    await make_mandate(db_session, settings, member=member)
+    [made] = await sepa.collect(
+        db_session, actor=BOARD, settings=settings, requests=[request(member.id, "2026-000123")]
+    )
+    file_id, message_id = made.id, made.message_id
+    report = pain002(TxStatus("2026-000123", "RJCT", "MD01"), of=made.content)
+    user = await make_user(db_session, role=Role.OPERATOR)
+    await web_login(client, user.email)
+    token = await csrf_of(client, "/console/payments")
+
+    uploaded = await client.post(
+        "/console/payments/statements", data={"csrf": token}, files={"file": ("pain002.xml", report, "text/xml")}
+    )
+    again = await client.post(
+        "/console/payments/statements", data={"csrf": token}, files={"file": ("pain002.xml", report, "text/xml")}
+    )
+    page = await client.get("/console/payments")
+
+    assert uploaded.status_code == 303, uploaded.text
+    flash = unquote(uploaded.headers["location"])
+    assert f"Statusbericht zur Datei {message_id}" in flash
+    assert "abgelehnt 2026-000123 (MD01); 1 wieder offen" in flash
+    assert "wurde schon eingelesen" in unquote(again.headers["location"])
+    assert page.text.count('class="status-report"') == 1
+    assert "Statusberichte der Bank" in page.text
+    [item] = await repository.collection_items(db_session, file_id)
+    assert item.status is ItemStatus.REJECTED
+
+
+async def test_a_member_may_not_upload_what_the_bank_sends(
+    client: httpx.AsyncClient, db_session: AsyncSession, settings: Settings
+) -> None:
+    member = await make_member(db_session, settings)
+    user = await make_user(db_session, role=Role.MEMBER, member=member)
+    await web_login(client, user.email)
+    token = await csrf_of(client, "/portal/payments")
+
+    refused = await client.post(
+        "/console/payments/statements",
+        data={"csrf": token},
+        files={"file": ("pain002.xml", b"<Document/>", "text/xml")},
+    )
+
+    assert refused.status_code == 403

@@ -1,5 +1,5 @@
-"""The payments API: a member's mandate (masked) and payments, only their own; staff import statements,
-work the queue and make collection files."""
+"""The payments API: a member's mandate (masked) and payments, only their own; staff import statements and
+the bank's status reports, work the queue and make collection files."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.actor import Role
 from app.settings import Settings
-from tests.billing.payments.builders import MEMBER_IBAN, Booking, camt053, make_invoice
+from tests.billing.payments.builders import MEMBER_IBAN, Booking, TxStatus, camt053, make_invoice, pain002
 from tests.builders import make_member, make_user, token_for
 
 
@@ -77,11 +77,8 @@ async def test_staff_import_a_statement_and_assign_the_waiting_payment(
     assert as_member.status_code == 403
 
 
-async def test_staff_make_a_collection_file_and_download_it_as_stored(
-    client: httpx.AsyncClient, db_session: AsyncSession, settings: Settings, staff: dict[str, str]
-) -> None:
-    member = await make_member(db_session, settings)
-    member_id = member.id
+async def collect_by_api(client: httpx.AsyncClient, staff: dict[str, str], member_id: int) -> httpx.Response:
+    """Staff record the member's mandate and collect 49.90 EUR for invoice 2026-000123 on 16 November 2026."""
     await client.put(
         f"/api/v1/members/{member_id}/mandate",
         headers=staff,
@@ -94,8 +91,15 @@ async def test_staff_make_a_collection_file_and_download_it_as_stored(
         "remittance": "Rechnung 2026-000123",
         "collection_date": "2026-11-16",
     }
+    return await client.post("/api/v1/payments/collections", headers=staff, json=[collection])
 
-    made = await client.post("/api/v1/payments/collections", headers=staff, json=[collection])
+
+async def test_staff_make_a_collection_file_and_download_it_as_stored(
+    client: httpx.AsyncClient, db_session: AsyncSession, settings: Settings, staff: dict[str, str]
+) -> None:
+    member = await make_member(db_session, settings)
+
+    made = await collect_by_api(client, staff, member.id)
     [stored] = made.json()
     download = await client.get(f"/api/v1/payments/files/{stored['id']}/xml", headers=staff)
 
@@ -103,3 +107,40 @@ async def test_staff_make_a_collection_file_and_download_it_as_stored(
     assert (stored["schema_name"], stored["sequence"], stored["total_cents"]) == ("pain.008.001.08", "FRST", 4990)
     assert hashlib.sha256(download.content).hexdigest() == stored["sha256"]
     assert b"<MndtId>OT-" in download.content
+
+
+async def test_staff_import_the_bank_s_status_report_and_a_member_may_not(
+    client: httpx.AsyncClient, db_session: AsyncSession, settings: Settings, staff: dict[str, str]
+) -> None:
+    member = await make_member(db_session, settings)
+    member_id = member.id
+    member_headers = await token_for(client, await make_user(db_session, role=Role.MEMBER, member=member))
+    [made] = (await collect_by_api(client, staff, member_id)).json()
+    content = (await client.get(f"/api/v1/payments/files/{made['id']}/xml", headers=staff)).content
+    report = pain002(TxStatus("2026-000123", "RJCT", "AM04"), of=content)
+    xml = {"content-type": "application/xml"}
+
+    as_member = await client.post("/api/v1/payments/status-reports", headers=member_headers | xml, content=report)
+    imported = await client.post("/api/v1/payments/status-reports", headers=staff | xml, content=report)
+    unknown = await client.post(
+        "/api/v1/payments/status-reports",
+        headers=staff | xml,
+        content=pain002(of=content, original_message_id="NICHT-VON-UNS", group_status="RJCT"),
+    )
+    empty = await client.post("/api/v1/payments/status-reports", headers=staff | xml, content=b"")
+
+    assert as_member.status_code == 403
+    assert imported.status_code == 200, imported.text
+    assert (imported.json()["file_id"], imported.json()["rejected"]) == (made["id"], 1)
+    assert imported.json()["rejections"] == [
+        {
+            "end_to_end_id": "2026-000123",
+            "member_id": member_id,
+            "amount_cents": 4990,
+            "reason_code": "AM04",
+            "reason_info": None,
+            "item_status": "rejected",
+        }
+    ]
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "pain002_unknown_file")
+    assert (empty.status_code, empty.json()["code"]) == (422, "pain002_invalid")
