@@ -40,13 +40,14 @@ def environment() -> Environment:
 
 
 def render(name: str, *, translator: Translator, **context: Any) -> str:
-    """Render a template with the translator's helpers available as ``_``, ``ngettext``, ``money``, ``date``."""
+    """Render a template with the translator's helpers available as ``_``, ``ngettext``, ``money``, ``decimal``
+    (a rate as the language writes it), ``date``."""
     template = environment().get_template(name)
     return template.render(
         _=translator.gettext,
         ngettext=translator.ngettext,
         money=translator.money,
-        number=translator.number,
+        decimal=translator.number,
         date=translator.date,
         datetime=translator.datetime,
         locale=translator.locale,
