@@ -47,7 +47,7 @@ from app.members import service as members
 from app.settings import Settings
 from billing.dividends import repository
 from billing.dividends.schemas import RefundLine, RefundReport, RefundTotals
-from billing.dividends.service import business_year_bounds, get_decision
+from billing.dividends.service import business_year_bounds, check_refund_percent, get_decision
 from billing.invoices import service as invoices
 from billing.invoices.models import Invoice, InvoiceKind, InvoiceLine, InvoiceStatus, ServiceKind
 
@@ -117,8 +117,7 @@ async def issue_patronage_refunds(
     notes' series in member order and booked; returns those issued now (none for a member refunded before)."""
     actor.require(Role.BOARD)
     start, end = business_year_bounds(settings, business_year)
-    if not Decimal(0) < percent <= Decimal(100):
-        raise Invalid("The refund is a percent above 0 and at most 100.", code="refund_percent", field="percent")
+    check_refund_percent(percent, field="percent")
     if issue_on <= end:
         raise Invalid(
             f"A refund for {business_year} can be issued only after the year ends.",

@@ -108,6 +108,12 @@ async def enter_decision(
     return decision
 
 
+def check_refund_percent(percent: Decimal, *, field: str) -> None:
+    """Refused (``refund_percent``) unless the refund is above 0 and at most 100 percent."""
+    if not Decimal(0) < percent <= Decimal(100):
+        raise Invalid("The refund is a percent above 0 and at most 100.", code="refund_percent", field=field)
+
+
 async def _refund_percent_may_change(
     session: AsyncSession, decision: DividendDecision, percent: Decimal | None
 ) -> None:
@@ -131,8 +137,8 @@ async def record_refund_percent(
     """Record (or correct, or clear with None) the patronage refund the assembly decided, on a decision of any
     status: the refund does not change the dividend, so an approved or booked decision takes it too. Refused
     (``refund_issued``) once refund credit notes were issued at another percent."""
-    if percent is not None and not Decimal(0) < percent <= Decimal(100):
-        raise Invalid("The refund is a percent above 0 and at most 100.", code="refund_percent", field="refund_percent")
+    if percent is not None:
+        check_refund_percent(percent, field="refund_percent")
     decision = await get_decision(session, actor=actor, decision_id=decision_id, lock=True)
     await _refund_percent_may_change(session, decision, percent)
     if percent != decision.refund_percent:
