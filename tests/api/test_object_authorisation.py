@@ -38,6 +38,7 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "Rejection": {},
     "PayOutRequest": {},
     "RefundIssue": {},
+    "RefundPercentUpdate": {"refund_percent": "1.5"},
     "ShareSubscriptionCreate": {"shares": 1},
     "SubscriptionApproval": {},
     "SharePaymentCreate": {"amount_cents": 100},
