@@ -44,7 +44,7 @@ from billing.dunning.schemas import DunningReport, NoticeOut, OverdueItem, Step
 from billing.ledger import service as ledger
 from billing.ledger.models import SourceKind, SystemAccount
 from billing.ledger.schemas import EntryDraft, LineDraft
-from billing.payments import open_items
+from billing.payments import credit, open_items
 from billing.payments.open_items import InvoicesSettled
 
 FEES = {
@@ -179,9 +179,13 @@ async def overdue_items(
 
 
 async def run_due(session: AsyncSession, *, actor: Actor, settings: Settings, today: date) -> DunningReport:
-    """The dunning pass for ``today`` over every overdue invoice."""
+    """The dunning pass for ``today`` over every overdue invoice, once the members' credit went to their
+    arrears (``billing.payments.credit.apply``): nobody is dunned for what their own credit covers."""
     actor.require(Role.OPERATOR, Role.BOARD)
-    return await run(session, actor=actor, settings=settings, today=today, overdue=await overdue_items(session, today))
+    overdue = await overdue_items(session, today)
+    if await credit.apply(session, actor=actor, on=today, member_ids={i.member_id for i in overdue}):
+        overdue = await overdue_items(session, today)
+    return await run(session, actor=actor, settings=settings, today=today, overdue=overdue)
 
 
 async def run_today(session: AsyncSession, *, settings: Settings) -> int:

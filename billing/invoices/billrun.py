@@ -8,7 +8,8 @@ once however often a run is repeated):
 * the setup fee of a contract that started in the period or the month before (its first invoice);
 * the rated calls of the month before;
 * outage compensation (§58 (3) TKG) of earlier months not credited yet, as negative lines;
-* pending credits (a dividend set off) as settlements outside the VAT base;
+* pending credits (a dividend set off) as settlements outside the VAT base, and then the member's credit
+  (an overpayment, a credit note on a paid invoice: ``billing.payments.credit``) as far as the invoice takes it;
 * corrections of monthly fees of earlier periods (billed in advance) that a termination or plan change
   entered after their run cut short: what those days should have cost minus what they were billed, a credit
   as a credit note naming the invoice that billed them, a charge as a line of this invoice (``_Chunk.corrections``).
@@ -56,6 +57,7 @@ from billing.invoices.models import (
     InvoiceStatus,
     ServiceKind,
 )
+from billing.payments import credit
 from provisioning import outages
 from voip import rating
 
@@ -423,6 +425,7 @@ class _Reads:
     buyers: dict[int, members.Buyer]
     corrected: list[contracts.BillableContract]
     fee_lines: list[Any]
+    member_credit: dict[int, int] = field(default_factory=dict)
 
 
 async def _read(
@@ -468,6 +471,7 @@ async def _read(
             session, contract_from=low, contract_to=high, ignore_runs=ignore_runs
         )
     reads.credits = await repository.open_credits(session, member_from=member_from, member_to=member_to)
+    reads.member_credit = await credit.balances(session, member_range=(member_from, member_to))
     reads.buyers = await members.buyers_as_of(session, member_from=member_from, member_to=member_to, on=chunk.issue_on)
     return reads
 
@@ -498,14 +502,14 @@ def _compose(chunk: _Chunk, reads: _Reads, *, run: BillRun) -> _Composed:
     chunk.drafts = {m: d for m, d in chunk.drafts.items() if d.lines}
     for contract in reads.running:
         chunk.terms(contract)
-    for credit in reads.credits:
-        if credit.member_id in chunk.drafts:
-            chunk.drafts[credit.member_id].settlements.append(
+    for pending in reads.credits:
+        if pending.member_id in chunk.drafts:
+            chunk.drafts[pending.member_id].settlements.append(
                 {
-                    "credit_id": credit.id,
-                    "text": credit.text,
-                    "amount_cents": -credit.amount_cents,
-                    "account": credit.account,
+                    "credit_id": pending.id,
+                    "text": pending.text,
+                    "amount_cents": -pending.amount_cents,
+                    "account": pending.account,
                 }
             )
     drafts = [*chunk.drafts.values(), *chunk.credit_notes.values()]
@@ -518,6 +522,12 @@ def _compose(chunk: _Chunk, reads: _Reads, *, run: BillRun) -> _Composed:
         totals = vat_by_rate((line["vat_rate"], line["net_cents"]) for line in draft.lines)
         net = sum(n for n, _ in totals.values())
         vat = sum(v for _, v in totals.values())
+        if not draft.corrects_invoice_id and draft.member_id in reads.member_credit:
+            settlement = credit.set_off(
+                reads.member_credit.pop(draft.member_id), net + vat + sum(s["amount_cents"] for s in draft.settlements)
+            )
+            if settlement is not None:
+                draft.settlements.append(settlement)
         composed.invoices.append(
             {
                 "kind": (InvoiceKind.CREDIT_NOTE if draft.corrects_invoice_id else InvoiceKind.INVOICE).value,
@@ -705,6 +715,12 @@ async def issue(session: AsyncSession, *, actor: Actor, settings: Settings, run_
             )
         await service.post_issued(session, actor=actor, where=Invoice.bill_run_id == run.id)
         await repository.consume_credits(session, run.id)
+        await credit.consume_settled(session, run_id=run.id, on=issue_on)
+        # A credit note of the run on a paid invoice leaves credit: it goes to the member's open invoices.
+        corrected = sa.select(Invoice.member_id).where(
+            Invoice.bill_run_id == run.id, Invoice.kind == InvoiceKind.CREDIT_NOTE
+        )
+        await credit.apply(session, actor=actor, on=issue_on, member_ids=set((await session.scalars(corrected)).all()))
     with action(session, "bill_run.issue"):
         run.status = BillRunStatus.ISSUED
         run.issued_at = utcnow()

@@ -46,6 +46,7 @@ from billing.invoices.schemas import (
 from billing.ledger import service as ledger
 from billing.ledger.models import SourceKind, SystemAccount
 from billing.ledger.schemas import Posting, PostingLine
+from billing.payments import credit
 
 REVENUE_ACCOUNTS = {
     ServiceKind.INTERNET: SystemAccount.REVENUE_INTERNET,
@@ -95,7 +96,8 @@ async def post_issued(session: AsyncSession, *, actor: Actor, where: sa.ColumnEl
     debits receivables (member) with the gross and credits revenue per service kind with the net and VAT 19 %
     with the VAT (a compensation's negative net debits revenue reductions); a credit note the reverse. The
     settlements of an invoice (credits set off) post debit the credit's account, credit receivables (source
-    ``set_off``). Returns how many entries were booked."""
+    ``set_off``); the member's own credit set off (account receivables) posts nothing. Returns how many
+    entries were booked."""
     ids = await ledger.system_account_ids(session)
     revenue = {kind.value: ids[account] for kind, account in REVENUE_ACCOUNTS.items()}
     booked = await ledger.post_selected(
@@ -107,7 +109,9 @@ async def post_issued(session: AsyncSession, *, actor: Actor, where: sa.ColumnEl
     )
     set_offs: dict[int, list[Any]] = defaultdict(list)
     for row in await repository.settlement_rows(session, where=where):
-        set_offs[row.id].append(row)
+        # The member's own credit set off moves nothing between accounts (receivables to receivables).
+        if row.account != SystemAccount.RECEIVABLES.value:
+            set_offs[row.id].append(row)
     if not set_offs:
         return booked
     codes = await ledger.system_account_codes(session)
@@ -247,7 +251,8 @@ async def create_credit_note(
 ) -> Invoice:
     """Correct an issued invoice by a credit note (Stornorechnung) that names it: for all its lines or those
     at ``data.positions``, each line at most once over all credit notes. Issued at once in the credit notes'
-    own series and booked in reverse in the ledger."""
+    own series and booked in reverse in the ledger. What the note credits beyond what is open on the invoice is
+    the member's credit, used at once on their other open invoices (``billing.payments.credit.apply``)."""
     actor.require(Role.OPERATOR, Role.BOARD)
     original = await repository.invoice(session, invoice_id)
     if original is None:
@@ -309,6 +314,8 @@ async def create_credit_note(
             session, kind=InvoiceKind.CREDIT_NOTE, year=issue_on.year, where="id = :id", params={"id": note.id}
         )
         await post_issued(session, actor=actor, where=Invoice.id == note.id)
+    # Where the invoice was paid already, the note leaves credit: it goes to the member's open invoices.
+    await credit.apply(session, actor=actor, on=issue_on, member_ids=[original.member_id])
     await session.refresh(note)
     return note
 

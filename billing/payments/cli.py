@@ -12,10 +12,18 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cli.main import JsonOption, cli_actor, emit, run
+from app.kit.time import local_today
 from app.settings import Settings
-from billing.payments import sepa, service, status_reports
+from billing.payments import credit, sepa, service, status_reports
 from billing.payments.models import SepaFile
-from billing.payments.schemas import CollectionRequest, ImportReport, PayoutInstruction, SepaFileOut, StatusReportOut
+from billing.payments.schemas import (
+    CollectionRequest,
+    CreditOut,
+    ImportReport,
+    PayoutInstruction,
+    SepaFileOut,
+    StatusReportOut,
+)
 
 payments_cli = typer.Typer(help="Payments: bank statements, direct debits, payouts.", no_args_is_help=True)
 
@@ -56,6 +64,26 @@ def import_pain002_command(file: Path, as_json: JsonOption = False) -> None:
 
     async def work(session: AsyncSession, settings: Settings) -> StatusReportOut:
         return await status_reports.import_status_report(session, actor=cli_actor(), data=data)
+
+    emit(run(work), as_json=as_json)
+
+
+@payments_cli.command("credit")
+def credit_command(
+    member: Annotated[int, typer.Option("--member", help="The member's id.")],
+    apply_now: Annotated[
+        bool, typer.Option("--apply", help="Set the credit off now on the member's overdue invoices.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """A member's credit (Guthaben) and where it went; with --apply, set it off now (the next bill run does so
+    anyway on the member's invoice)."""
+
+    async def work(session: AsyncSession, settings: Settings) -> CreditOut:
+        actor = cli_actor()
+        if apply_now:
+            await credit.apply_for(session, actor=actor, member_id=member, on=local_today(settings.timezone))
+        return await credit.credit_of(session, actor=actor, member_id=member)
 
     emit(run(work), as_json=as_json)
 

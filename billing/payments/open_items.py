@@ -4,7 +4,9 @@ place.
 * ``open_items(session, member_ids=None, numbers=None)``: the issued invoices that are not fully paid (of
   those members, or with those numbers), oldest due date first. ``open_cents`` is the amount due, less what
   issued credit notes correcting the invoice credit, less what payments allocated to it
-  (``payment_allocations``), plus what returned debits reopened (``returned_debits``); ``invoice_id`` is
+  (``payment_allocations``), plus what returned debits reopened (``returned_debits``), less the member's
+  credit applied to it after issue, plus what of its own overpayment went to other invoices as credit
+  (``credit_applications``, ``billing.payments.credit``); ``invoice_id`` is
   the invoice's id, ``number`` its printed number ("2026-000123"), ``mandate_reference`` the member's
   mandate not revoked, if any.
 * ``settle(session, allocations)`` and ``reopen(...)``: called in the payment's transaction once the
@@ -63,7 +65,7 @@ class Allocation:
 def open_amounts() -> sa.Subquery:
     """Every issued invoice (not credit note) with its member, number, due date and open amount (which may be
     zero or less): the one definition of what is open, for payments and dunning."""
-    from billing.payments.models import PaymentAllocation, ReturnedDebit
+    from billing.payments.models import CreditApplication, PaymentAllocation, ReturnedDebit
 
     credit_note = sa.orm.aliased(Invoice)
     credited = (
@@ -81,6 +83,16 @@ def open_amounts() -> sa.Subquery:
         .where(ReturnedDebit.invoice_number == Invoice.number)
         .scalar_subquery()
     )
+    credit_in = (
+        sa.select(sa.func.coalesce(sa.func.sum(CreditApplication.amount_cents), 0))
+        .where(CreditApplication.invoice_id == Invoice.id, CreditApplication.settled.is_(False))
+        .scalar_subquery()
+    )
+    credit_out = (
+        sa.select(sa.func.coalesce(sa.func.sum(CreditApplication.amount_cents), 0))
+        .where(CreditApplication.from_invoice_id == Invoice.id)
+        .scalar_subquery()
+    )
     return (
         sa.select(
             Invoice.id.label("invoice_id"),
@@ -89,7 +101,7 @@ def open_amounts() -> sa.Subquery:
             Invoice.issue_date.label("issued_on"),
             Invoice.due_date.label("due_on"),
             Invoice.bill_run_id.label("bill_run_id"),
-            (Invoice.amount_due_cents - credited - allocated + reopened).label("open_cents"),
+            (Invoice.amount_due_cents - credited - allocated + reopened - credit_in + credit_out).label("open_cents"),
         )
         .where(Invoice.status == InvoiceStatus.ISSUED, Invoice.kind == InvoiceKind.INVOICE)
         .subquery("open_amounts")

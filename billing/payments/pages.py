@@ -17,12 +17,13 @@ from app.kit.money import decimal_to_cents
 from app.kit.time import local_today
 from app.kit.validation import IdPath
 from app.web.shell import MemberPage, StaffPage, Web, redirect
-from billing.payments import iso20022, mandates, repository, sepa, service, status_reports
+from billing.payments import credit, iso20022, mandates, repository, sepa, service, status_reports
 from billing.payments.router import MAX_STATEMENT_BYTES, file_download, transaction_out
 from billing.payments.schemas import MandateCreate, ManualPayment, QueueAssignment
 
 router = APIRouter()
 QUEUE_PAGE = 50
+CREDITS_SHOWN = 50
 
 
 def _invalid(web: Web, error: ValidationError) -> HTMLResponse:
@@ -40,7 +41,7 @@ def _numbers(text: str) -> list[str]:
 
 @router.get("/portal/payments", response_class=HTMLResponse)
 async def portal_payments(web: MemberPage, session: SessionDep) -> Response:
-    """The member's mandate (IBAN masked), their payments and returned debits."""
+    """The member's mandate (IBAN masked), their credit, payments and returned debits."""
     actor = web.user
     assert actor.member_id is not None
     mandate = await mandates.current(session, actor=actor, member_id=actor.member_id)
@@ -49,6 +50,7 @@ async def portal_payments(web: MemberPage, session: SessionDep) -> Response:
         mandate=mandates.out(mandate, local_today(web.settings.timezone)) if mandate else None,
         payments=await service.payments_of(session, actor=actor, member_id=actor.member_id),
         returned=await service.returned_debits_of(session, actor=actor, member_id=actor.member_id),
+        credit=await credit.credit_of(session, actor=actor, member_id=actor.member_id),
         creditor_id=web.settings.coop_creditor_id,
     )
 
@@ -100,8 +102,31 @@ async def console_payments(web: StaffPage, session: SessionDep, offset: int = 0)
         page=QUEUE_PAGE,
         files=await repository.files(session, kind=None, limit=20, offset=0),
         reports=await repository.status_reports(session, limit=20, offset=0),
+        credits=await credit.members_with_credit(session, actor=web.user, limit=CREDITS_SHOWN),
         today=local_today(web.settings.timezone),
     )
+
+
+@router.post("/console/payments/credit/{member_id}", response_class=HTMLResponse)
+async def console_apply_credit(web: StaffPage, session: SessionDep, member_id: IdPath) -> Response:
+    """Use a member's credit now on their overdue invoices (any open one if they pay without a mandate)."""
+    await web.check_csrf()
+    try:
+        applied = await credit.apply_for(
+            session, actor=web.user, member_id=member_id, on=local_today(web.settings.timezone)
+        )
+    except DomainError as error:
+        return web.error(error)
+    t = web.translator
+    if applied:
+        message = t.gettext(
+            "%(amount)s of the credit of member %(member)s set off.",
+            amount=t.money(sum(a.amount_cents for a in applied)),
+            member=member_id,
+        )
+    else:
+        message = t.gettext("Member %(member)s has no invoice the credit may go to yet.", member=member_id)
+    return redirect("/console/payments", flash=message)
 
 
 @router.post("/console/payments/statements", response_class=HTMLResponse)

@@ -13,11 +13,13 @@ from app.kit.errors import Invalid, NotFound
 from app.kit.pagination import Page, PageParams, page_params
 from app.kit.time import local_today
 from app.kit.validation import IdPath
-from billing.payments import mandates, repository, sepa, service, status_reports
+from billing.payments import credit, mandates, repository, sepa, service, status_reports
 from billing.payments.models import BankTransaction, Payment, PaymentAllocation, SepaFile, SepaFileKind
 from billing.payments.schemas import (
     AllocationOut,
     CollectionRequest,
+    CreditApplicationOut,
+    CreditOut,
     ImportReport,
     MandateCreate,
     MandateOut,
@@ -113,6 +115,27 @@ async def list_member_payments(actor: ActorDep, session: SessionDep, member_id: 
 async def list_returned_debits(actor: ActorDep, session: SessionDep, member_id: IdPath) -> list[ReturnedDebitOut]:
     rows = await service.returned_debits_of(session, actor=actor, member_id=member_id)
     return [ReturnedDebitOut.model_validate(r) for r in rows]
+
+
+@router.get("/members/{member_id}/credit", response_model=CreditOut, responses=NOT_FOUND)
+async def get_credit(actor: ActorDep, session: SessionDep, member_id: IdPath) -> CreditOut:
+    """The member's credit (Guthaben): money of theirs no invoice counts yet (the rest of a payment, an
+    overpaid invoice), and where their credit went. The next bill run sets it off on their invoice."""
+    return await credit.credit_of(session, actor=actor, member_id=member_id)
+
+
+@router.post(
+    "/members/{member_id}/credit/applications",
+    response_model=list[CreditApplicationOut],
+    status_code=201,
+    responses=NOT_FOUND,
+)
+async def apply_credit(
+    actor: StaffDep, session: SessionDep, settings: SettingsDep, member_id: IdPath
+) -> list[CreditApplicationOut]:
+    """Use the member's credit now on their overdue invoices (and on any open one if they pay without a
+    mandate), oldest first; an empty list when nothing could take it."""
+    return await credit.apply_for(session, actor=actor, member_id=member_id, on=local_today(settings.timezone))
 
 
 # --- staff ---------------------------------------------------------------------------------------------

@@ -177,6 +177,40 @@ class PaymentOut(BaseModel):
     allocations: list[AllocationOut]
 
 
+class CreditSourceOut(BaseModel):
+    """Where a member's credit comes from: the rest of a payment, or what an invoice was overpaid by."""
+
+    payment_id: int | None
+    invoice_id: int | None
+    invoice_number: str | None
+    dated: date
+    amount_cents: int
+
+
+class CreditApplicationOut(BaseModel):
+    """Credit used on an invoice; ``settled``: a bill run set it off on the invoice (its amount due is net of
+    it), else it was applied to the invoice after issue."""
+
+    id: int
+    invoice_id: int
+    invoice_number: str
+    payment_id: int | None
+    from_invoice_id: int | None
+    from_invoice_number: str | None
+    amount_cents: int
+    applied_on: date
+    settled: bool
+
+
+class CreditOut(BaseModel):
+    """A member's credit (Guthaben): what they have now, its sources, and where credit went (newest first)."""
+
+    member_id: int
+    credit_cents: int
+    sources: list[CreditSourceOut]
+    applications: list[CreditApplicationOut]
+
+
 class ManualPayment(BaseModel):
     """A payment an operator records by hand (cash at the office, a transfer seen outside a statement)."""
 

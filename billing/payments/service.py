@@ -29,7 +29,7 @@ from app.kit.errors import Conflict, Invalid, NotFound
 from app.members import service as members
 from app.settings import Settings
 from billing.ledger.models import SourceKind, SystemAccount
-from billing.payments import camt, mandates, matching, open_items, repository
+from billing.payments import camt, credit, mandates, matching, open_items, repository
 from billing.payments.booking import book
 from billing.payments.matching import BankLine, Collected, Match, Outcome
 from billing.payments.models import (
@@ -434,6 +434,7 @@ async def assign(session: AsyncSession, *, actor: Actor, transaction_id: int, da
         transaction.member_id = data.member_id
         transaction.note = data.note or transaction.note
         await session.flush()
+    await credit.apply(session, actor=actor, on=transaction.booking_date, member_ids=[data.member_id])
     return payment
 
 
@@ -458,7 +459,7 @@ async def record_manual(session: AsyncSession, *, actor: Actor, data: ManualPaym
         session, member_id=data.member_id, amount_cents=data.amount_cents, numbers=data.invoice_numbers
     )
     with action(session, "payments.record_manual"):
-        return await _record_payment(
+        payment = await _record_payment(
             session,
             actor=actor,
             member_id=data.member_id,
@@ -470,6 +471,8 @@ async def record_manual(session: AsyncSession, *, actor: Actor, data: ManualPaym
             reference=data.reference,
             from_account=SystemAccount.CASH if PaymentMethod(data.method) is PaymentMethod.CASH else SystemAccount.BANK,
         )
+    await credit.apply(session, actor=actor, on=data.paid_on, member_ids=[data.member_id])
+    return payment
 
 
 # --- reading ---------------------------------------------------------------------------------------

@@ -123,3 +123,20 @@ def test_a_status_report_rejecting_a_debit_is_imported_once_from_the_command_lin
     assert unreadable.returncode != 0 and "missing.xml" in unreadable.stderr
     assert again.returncode == 0, again.stderr
     assert [f["item_count"] for f in json.loads(again.stdout)] == [1]
+
+
+def test_a_members_credit_is_read_and_set_off_from_the_command_line(demo_env: dict[str, str]) -> None:
+    members = json.loads(opentelecom(demo_env, "member", "list", "--json").stdout)
+    member_id = members[0]["id"]
+
+    shown = opentelecom(demo_env, "payments", "credit", "--member", str(member_id), "--json")
+    applied = opentelecom(demo_env, "payments", "credit", "--member", str(member_id), "--apply", "--json")
+    missing = opentelecom(demo_env, "payments", "credit", "--member", "999999", "--apply")
+
+    assert shown.returncode == 0, shown.stderr
+    body = json.loads(shown.stdout)
+    assert body["member_id"] == member_id
+    assert body["credit_cents"] == sum(s["amount_cents"] for s in body["sources"]) >= 0
+    assert applied.returncode == 0, applied.stderr
+    assert json.loads(applied.stdout)["credit_cents"] == 0 or json.loads(applied.stdout)["applications"]
+    assert missing.returncode != 0

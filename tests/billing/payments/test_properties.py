@@ -1,10 +1,12 @@
 """Property: after any sequence of invoices, statements (payments naming invoices with any amount, unclaimed
-money, direct debits and their returns, the same statement again) and operator assignments, the books
-balance, every member's receivables equal invoices + returns + fees − payments, and what the seam says is
-open differs from what the books say the member owes by exactly the unallocated money less the fees."""
+money, direct debits and their returns, the same statement again), operator assignments, credit notes and
+uses of the members' credit, the books balance, every member's receivables equal invoices − credit notes +
+returns + fees − payments, and what the seam says is open less the member's credit differs from what the
+books say the member owes by exactly the returned-debit fees (which no invoice carries)."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import date
 
@@ -16,10 +18,13 @@ from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.audit.service import bind_actor
+from app.kit.errors import DomainError
 from app.settings import Settings
+from billing.invoices import service as invoices_service
+from billing.invoices.schemas import CreditNoteCreate
 from billing.ledger import service as ledger
 from billing.ledger.models import SystemAccount
-from billing.payments import open_items, sepa, service
+from billing.payments import credit, open_items, sepa, service
 from billing.payments.schemas import CollectionRequest, QueueAssignment
 from tests.billing.payments.builders import Booking, camt053, make_invoice, make_mandate
 from tests.builders import BOARD, make_member
@@ -57,6 +62,16 @@ class ImportAgain:
     pass
 
 
+@dataclass(frozen=True)
+class CreditNote:
+    invoice: int
+
+
+@dataclass(frozen=True)
+class UseCredit:
+    pass
+
+
 cents = st.integers(min_value=1, max_value=20_000)
 operations = st.lists(
     st.one_of(
@@ -65,6 +80,8 @@ operations = st.lists(
         st.builds(Unclaimed, cents=cents, assign_to=st.one_of(st.none(), st.integers(0, MEMBERS - 1))),
         st.builds(Collect, invoice=st.integers(0, 5), returned=st.sampled_from([None, "AM04", "MD06"])),
         st.just(ImportAgain()),
+        st.builds(CreditNote, invoice=st.integers(0, 5)),
+        st.just(UseCredit()),
     ),
     min_size=1,
     max_size=10,
@@ -137,16 +154,34 @@ async def test_the_books_balance_after_any_sequence_of_payments(
                         await read(camt053(back, statement_id=sid + "r"))
                 elif isinstance(op, ImportAgain) and last is not None:
                     await read(last)
+                elif isinstance(op, CreditNote) and invoices:
+                    number, _ = invoices[op.invoice % len(invoices)]
+                    with contextlib.suppress(DomainError):  # credited before
+                        await invoices_service.create_credit_note(
+                            session,
+                            actor=BOARD,
+                            settings=settings,
+                            invoice_id=await _invoice_id(session, number),
+                            data=CreditNoteCreate(reason="Storno"),
+                        )
+                elif isinstance(op, UseCredit):
+                    await credit.apply(session, actor=BOARD, on=date(2026, 12, 31))
 
             trial = await ledger.trial_balance(session, actor=BOARD)
             assert trial.balance_cents == 0
             for member in members:
                 owed = await _receivable_balance(session, member.id)
                 listed = sum(i.open_cents for i in await open_items.open_items(session, member_ids={member.id}))
-                # What is open differs from what the books say is owed by exactly the money paid in that no
-                # invoice took (credit on the member's account) less the returned-debit fees.
-                assert listed == owed + await _unallocated_less_fees(session, member.id)
+                has = (await credit.balances(session, [member.id])).get(member.id, 0)
+                assert has >= 0
+                # What is open less the member's credit (money no invoice took, overpaid invoices) is what
+                # the books say is owed, less the returned-debit fees.
+                assert listed - has == owed - await _fees(session, member.id)
                 assert owed == await _expected_receivables(session, member.id)
+                # No source was used beyond its amount, no invoice got more credit than was open on it.
+                assert all(
+                    s.cents > 0 for found in (await credit.sources(session, [member.id])).values() for s in found
+                )
         finally:
             await session.close()
             await outer.rollback()
@@ -164,32 +199,40 @@ async def _receivable_balance(session: AsyncSession, member_id: int) -> int:
     return sum(a.balance_cents for a in balances.accounts if a.code == receivables)
 
 
-async def _unallocated_less_fees(session: AsyncSession, member_id: int) -> int:
-    from billing.payments.models import Payment, PaymentAllocation, ReturnedDebit
+async def _invoice_id(session: AsyncSession, number: str) -> int:
+    from billing.invoices.models import Invoice as IssuedInvoice
 
-    paid = await session.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(Payment.amount_cents), 0)).where(Payment.member_id == member_id)
-    )
-    allocated = await session.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(PaymentAllocation.amount_cents), 0))
-        .join(Payment, Payment.id == PaymentAllocation.payment_id)
-        .where(Payment.member_id == member_id)
-    )
+    return int((await session.scalars(sa.select(IssuedInvoice.id).where(IssuedInvoice.number == number))).one())
+
+
+async def _fees(session: AsyncSession, member_id: int) -> int:
+    from billing.payments.models import ReturnedDebit
+
     fees = await session.scalar(
         sa.select(sa.func.coalesce(sa.func.sum(ReturnedDebit.fee_cents), 0)).where(ReturnedDebit.member_id == member_id)
     )
-    return int(paid or 0) - int(allocated or 0) - int(fees or 0)
+    return int(fees or 0)
 
 
 async def _expected_receivables(session: AsyncSession, member_id: int) -> int:
-    """Invoices + returned debits + their fees − payments, from the payments tables and the invoice table."""
+    """Invoices − credit notes + returned debits + their fees − payments, from the payments tables and the
+    invoice table."""
     from billing.invoices.models import Invoice as IssuedInvoice
+    from billing.invoices.models import InvoiceKind
     from billing.payments.models import Payment, ReturnedDebit
 
     invoiced = await session.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(IssuedInvoice.amount_due_cents), 0)).where(
-            IssuedInvoice.member_id == member_id
-        )
+        sa.select(
+            sa.func.coalesce(
+                sa.func.sum(
+                    sa.case(
+                        (IssuedInvoice.kind == InvoiceKind.CREDIT_NOTE, -IssuedInvoice.amount_due_cents),
+                        else_=IssuedInvoice.amount_due_cents,
+                    )
+                ),
+                0,
+            )
+        ).where(IssuedInvoice.member_id == member_id)
     )
     paid = (
         await session.execute(
