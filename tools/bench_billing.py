@@ -3,7 +3,8 @@
 On a scratch PostgreSQL database built by Alembic, the data is built set-based in SQL (not timed):
 MEMBERS members with a premises each, three plans (internet, phone, TV), three active contracts per member
 (one in a hundred started in the billed month, so it is billed pro rata with its setup fee), a phone line
-per phone contract and CALLS_PER_LINE rated calls of the month before. Timed: the bill run's preview (draft
+per phone contract, CALLS_PER_LINE rated calls of the month before, and credit (a payment no invoice took)
+for one member in fifty, which the run sets off on their invoice. Timed: the bill run's preview (draft
 invoices, lines, contract facts) and its issue (gapless numbers, ledger postings), each its own
 transaction, as ``opentelecom billing run --issue`` does, without PDFs. Peak RSS of this process.
 
@@ -79,6 +80,10 @@ SETUP_SQL = [
        SELECT d.id, l.contract_id, l.id, DATE '2026-09-01', TIMESTAMPTZ '2026-09-15 10:00+00', d.dst, 'service',
               d.billsec, d.billsec, 0, d.billsec * 0.0333, now()
        FROM cdr d JOIN phone_lines l ON l.extension = d.accountcode""",
+    # One member in fifty has credit (a payment no invoice took) that the run sets off on their invoice.
+    """INSERT INTO payments (member_id, amount_cents, paid_on, method, created_at, updated_at)
+       SELECT g, 1000 + g % 7, DATE '2026-09-20', 'transfer', now(), now()
+       FROM generate_series(50, :members, 50) AS g""",
     "ANALYZE",
 ]
 
@@ -125,6 +130,9 @@ async def _run(database: Database) -> dict[str, float]:
         entries = (
             await session.execute(sa.text("SELECT count(*) FROM journal_entries WHERE source_kind = 'invoice'"))
         ).scalar_one()
+        set_off = (
+            await session.execute(sa.text("SELECT count(*) FROM credit_applications WHERE settled"))
+        ).scalar_one()
         gaps = (
             await session.execute(
                 sa.text("SELECT count(*) - count(DISTINCT number) + (max(number) IS NULL)::int FROM invoices")
@@ -137,6 +145,7 @@ async def _run(database: Database) -> dict[str, float]:
         "bill_run_invoices": invoices,
         "bill_run_lines": lines,
         "bill_run_ledger_entries": int(entries),
+        "bill_run_credit_set_offs": int(set_off),
         "bill_run_duplicate_numbers": int(gaps),
     }
 
@@ -182,6 +191,7 @@ def print_table(results: dict[str, float]) -> None:
     print(f"{'members (3 contracts each)':<44} {int(r['bill_run_members']):>10}")
     print(f"{'invoices / lines':<44} {int(r['bill_run_invoices']):>6}/{int(r['bill_run_lines'])}")
     print(f"{'ledger entries (invoices)':<44} {int(r['bill_run_ledger_entries']):>10}")
+    print(f"{'invoices setting member credit off':<44} {int(r['bill_run_credit_set_offs']):>10}")
     print(f"{'preview s':<44} {r['bill_run_preview_s']:>10.2f}")
     print(f"{'issue s':<44} {r['bill_run_issue_s']:>10.2f}")
     print(f"{f'bill_run_100k_s (goal: under {GOAL_S:.0f} s)':<44} {r['bill_run_100k_s']:>10.2f}")
