@@ -150,7 +150,7 @@ class Batch:
     """A batch entry (Sammlerbuchung): one booking of a whole direct debit file (GVC 192; a credit transfer file
     with ``credit=False``, GVC 191). With ``details`` it carries its ``bookings`` as transaction details;
     without, only the total (``amount``, else the bookings' sum) and what ``Btch`` says: our file's
-    ``message_id``, our batch's ``batch_id``, ``count`` (NbOfTxs, else the bookings') and the total."""
+    ``message_id``, our batch's ``batch_id``, ``count`` (NbOfTxs, else the bookings', if any) and the total."""
 
     bookings: tuple[Booking, ...] = ()
     details: bool = True
@@ -161,8 +161,10 @@ class Batch:
     credit: bool = True
     booked_on: date = date(2026, 11, 3)
     bank_reference: str | None = None
-    # The bank transaction code: the ISO domain (PMNT/IDDT/ESDD for collections) as well, or only the GVC.
+    # The bank transaction code: the ISO domain (PMNT/IDDT/ESDD for collections) as well, or only the GVC
+    # (default 192 for collections, 191 for credit transfers).
     iso_code: bool = True
+    gvc: str | None = None
 
 
 def _amount(cents: int) -> str:
@@ -238,17 +240,18 @@ def _batch_entry(batch: Batch, own_iban: str, v08: bool) -> str:
     cents = sum(int(b.amount.replace(".", "")) for b in batch.bookings)
     total = batch.amount or _amount(cents)
     side = "CRDT" if batch.credit else "DBIT"
+    count = batch.count if batch.count is not None else (len(batch.bookings) or None)
     btch = (
         (f"<MsgId>{escape(batch.message_id)}</MsgId>" if batch.message_id else "")
         + (f"<PmtInfId>{escape(batch.batch_id)}</PmtInfId>" if batch.batch_id else "")
-        + f"<NbOfTxs>{batch.count if batch.count is not None else len(batch.bookings)}</NbOfTxs>"
+        + (f"<NbOfTxs>{count}</NbOfTxs>" if count is not None else "")
         + f'<TtlAmt Ccy="EUR">{total}</TtlAmt><CdtDbtInd>{side}</CdtDbtInd>'
     )
     transactions = "".join(_details(b, own_iban, v08) for b in batch.bookings) if batch.details else ""
     iso = "<Domn><Cd>PMNT</Cd><Fmly><Cd>{}</Cd><SubFmlyCd>{}</SubFmlyCd></Fmly></Domn>".format(
         *(("IDDT", "ESDD") if batch.credit else ("ICDT", "ESCT"))
     )
-    gvc = "NDDT+192+00931" if batch.credit else "NMSC+191+00931"
+    gvc = f"NDDT+{batch.gvc or '192'}+00931" if batch.credit else f"NMSC+{batch.gvc or '191'}+00931"
     return _entry(
         amount=total,
         credit=batch.credit,
