@@ -23,11 +23,12 @@ Revises: 0020
 """
 
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
+from migrations.ddl import in_list, keeping_sqlite_triggers
 
 revision: str = "0021"
 down_revision: str | None = "0020"
@@ -39,28 +40,6 @@ NEW_STATUSES = (*OLD_STATUSES, "covered")
 KINDS = ("statement", "notification")
 ITEM_TABLES = ("sepa_collection_items", "sepa_payout_items")
 OLD_UNIQUE, NEW_UNIQUE = "uq_bank_statements_account_id", "uq_bank_statements_account_kind_id"
-
-
-def _in_list(column: str, values: Sequence[str]) -> str:
-    return f"{column} IN ({', '.join(repr(value) for value in values)})"
-
-
-@contextmanager
-def _keeping_sqlite_triggers(table: str) -> Iterator[None]:
-    """Drop ``table``'s triggers before a batch rebuild and create them again after it (SQLite only)."""
-    bind = op.get_bind()
-    if bind.dialect.name != "sqlite":
-        yield
-        return
-    triggers = bind.execute(
-        sa.text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = :t ORDER BY name"),
-        {"t": table},
-    ).all()
-    for name, _ in triggers:
-        op.execute(f'DROP TRIGGER "{name}"')
-    yield
-    for _, sql in triggers:
-        op.execute(sql)
 
 
 def _local(tag: str) -> str:
@@ -98,7 +77,7 @@ def upgrade() -> None:
             batch.add_column(sa.Column("batch_id", sa.String(length=35), nullable=True))
             batch.create_index(op.f(f"ix_{table}_batch_id"), ["batch_id"], unique=False)
     _fill_batch_ids()
-    with _keeping_sqlite_triggers("bank_statements"), op.batch_alter_table("bank_statements") as batch:
+    with keeping_sqlite_triggers("bank_statements"), op.batch_alter_table("bank_statements") as batch:
         batch.add_column(
             sa.Column(
                 "kind",
@@ -107,10 +86,10 @@ def upgrade() -> None:
                 nullable=False,
             )
         )
-        batch.create_check_constraint(op.f("ck_bank_statements_bank_report_kind"), _in_list("kind", KINDS))
+        batch.create_check_constraint(op.f("ck_bank_statements_bank_report_kind"), in_list("kind", KINDS))
         batch.drop_constraint(OLD_UNIQUE, type_="unique")
         batch.create_unique_constraint(NEW_UNIQUE, ["account_iban", "kind", "statement_id"])
-    with _keeping_sqlite_triggers("bank_transactions"), op.batch_alter_table("bank_transactions") as batch:
+    with keeping_sqlite_triggers("bank_transactions"), op.batch_alter_table("bank_transactions") as batch:
         batch.add_column(sa.Column("entry_reference", sa.String(length=35), nullable=True))
         batch.add_column(sa.Column("batch_id", sa.String(length=35), nullable=True))
         batch.add_column(sa.Column("entry_cents", sa.BigInteger(), nullable=True))
@@ -119,7 +98,7 @@ def upgrade() -> None:
         batch.create_index(op.f("ix_bank_transactions_batch_id"), ["batch_id"], unique=False)
         batch.drop_constraint(op.f("ck_bank_transactions_bank_transaction_status"), type_="check")
         batch.create_check_constraint(
-            op.f("ck_bank_transactions_bank_transaction_status"), _in_list("status", NEW_STATUSES)
+            op.f("ck_bank_transactions_bank_transaction_status"), in_list("status", NEW_STATUSES)
         )
 
 
@@ -128,10 +107,10 @@ def downgrade() -> None:
     for table, where in (("bank_statements", "kind = 'notification'"), ("bank_transactions", "status = 'covered'")):
         if bind.execute(sa.text(f"SELECT count(*) FROM {table} WHERE {where}")).scalar_one():
             raise RuntimeError(f"{table} holds rows with {where}; 0020 cannot tell them apart")
-    with _keeping_sqlite_triggers("bank_transactions"), op.batch_alter_table("bank_transactions") as batch:
+    with keeping_sqlite_triggers("bank_transactions"), op.batch_alter_table("bank_transactions") as batch:
         batch.drop_constraint(op.f("ck_bank_transactions_bank_transaction_status"), type_="check")
         batch.create_check_constraint(
-            op.f("ck_bank_transactions_bank_transaction_status"), _in_list("status", OLD_STATUSES)
+            op.f("ck_bank_transactions_bank_transaction_status"), in_list("status", OLD_STATUSES)
         )
         batch.drop_index(op.f("ix_bank_transactions_batch_id"))
         batch.drop_index(op.f("ix_bank_transactions_entry_reference"))
@@ -139,7 +118,7 @@ def downgrade() -> None:
         batch.drop_column("entry_cents")
         batch.drop_column("batch_id")
         batch.drop_column("entry_reference")
-    with _keeping_sqlite_triggers("bank_statements"), op.batch_alter_table("bank_statements") as batch:
+    with keeping_sqlite_triggers("bank_statements"), op.batch_alter_table("bank_statements") as batch:
         batch.drop_constraint(NEW_UNIQUE, type_="unique")
         batch.create_unique_constraint(OLD_UNIQUE, ["account_iban", "statement_id"])
         batch.drop_constraint(op.f("ck_bank_statements_bank_report_kind"), type_="check")
