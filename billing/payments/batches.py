@@ -27,7 +27,8 @@ the operator. Without such a code (a member's transfer of the same amount) nothi
 **One entry, two reports.** A bank may report a batch entry in the statement and its transactions in a
 notification, in either order (or a single booking in both). Lines meet by the entry they are part of: the
 same side and amount of the entry, and the same entry reference (``Ntry/AcctSvcrRef``) or batch
-(``PmtInfId``, else ``MsgId``), kept on every transaction. The first report books the entry; of a later one:
+(``batch_key``: the ``PmtInfId``, or our batch of the file a ``MsgId`` names; for an entry our file resolved,
+our batch's id), kept on every transaction. The first report books the entry; of a later one:
 
 * an entry seen before in a report of the same kind (an overlapping statement) is known and creates nothing;
 * an entry the other kind of report booked is recorded ``covered`` and books nothing: a statement's batch
@@ -39,7 +40,10 @@ same side and amount of the entry, and the same entry reference (``Ntry/AcctSvcr
   any.
 
 Without an entry reference or batch id two reports of one entry cannot be told apart (a line's fingerprint
-holds its place in its report), so such a notification books its lines as a statement would.
+holds its place in its report), so such a notification books its lines as a statement would, and a statement's
+batch total that names neither, after the notification booked its transactions, finds no batch of ours still
+outstanding and waits for the operator. Nothing is guessed there on purpose: two batches of one total on one day
+are as likely, and a total wrongly taken as covered would vanish from the books unseen.
 """
 
 from __future__ import annotations
@@ -82,6 +86,8 @@ class Prepared:
     hold: str | None = None
     # The line is a whole batch the bank gave no transactions for, left unresolved.
     batch_total: bool = False
+    # The batch the line's entry books (``batch_key``; our batch's id once our file resolved it).
+    batch_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -99,6 +105,18 @@ def batch_reference(entry: camt.Entry) -> str | None:
     return entry.batch.batch_id or entry.batch.message_id
 
 
+async def batch_key(session: AsyncSession, line: camt.StatementLine) -> str | None:
+    """What the entry's batch is known by across reports: the ``PmtInfId`` the bank names, or the one batch of
+    our file its ``MsgId`` names (so a report naming only the file meets one naming the batch), else what the
+    bank wrote."""
+    entry = line.entry
+    if entry.batch is None or entry.batch.batch_id is not None or entry.batch.message_id is None:
+        return batch_reference(entry)
+    items = await repository.batch_items(session, credit=line.credit, message_id=entry.batch.message_id)
+    ours = {item.batch_id for item in items}
+    return ours.pop() if len(ours) == 1 and None not in ours else entry.batch.message_id
+
+
 def _euros(cents: int) -> str:
     return f"{cents_to_decimal(cents)} EUR"
 
@@ -108,13 +126,12 @@ def _label(report: BankStatement) -> str:
     return f"{what} {report.statement_id}"
 
 
-def _same_entry(transaction: BankTransaction, line: camt.StatementLine) -> bool:
+def _same_entry(transaction: BankTransaction, line: camt.StatementLine, key: str | None) -> bool:
     entry = line.entry
     if transaction.credit != line.credit or transaction.entry_cents != entry.amount_cents:
         return False
-    batch = batch_reference(entry)
     return (entry.reference is not None and transaction.entry_reference == entry.reference) or (
-        batch is not None and transaction.batch_id == batch
+        key is not None and transaction.batch_id == key
     )
 
 
@@ -153,6 +170,7 @@ def _expand(line: camt.StatementLine, items: Sequence[CollectionItem | PayoutIte
                 position=f"{line.position}.{k}",
             ),
             note=note,
+            batch_id=item.batch_id,
         )
         for k, item in enumerate(outstanding)
     ]
@@ -213,30 +231,29 @@ async def prepare(
 ) -> Preparation:
     """The new ``lines`` of ``report`` (their fingerprints unknown) as the import records them (module
     docstring): known, covered, a batch entry resolved into our items or held, or as they are."""
-    earlier = await repository.entry_transactions(
-        session,
-        references={line.entry.reference for line in lines if line.entry.reference},
-        batch_ids={ref for line in lines if (ref := batch_reference(line.entry))},
-    )
     entries: dict[str, list[camt.StatementLine]] = defaultdict(list)
     for line in lines:
         entries[line.position.split(".")[0]].append(line)
+    keys = {n: await batch_key(session, group[0]) for n, group in entries.items()}
+    earlier = await repository.entry_transactions(
+        session,
+        references={line.entry.reference for line in lines if line.entry.reference},
+        batch_ids={key for key in keys.values() if key is not None},
+    )
     prepared = Preparation()
-    for group in entries.values():
-        first = group[0]
-        seen = [(t, r) for t, r in earlier if _same_entry(t, first)]
+    for n, group in entries.items():
+        first, key = group[0], keys[n]
+        seen = [(t, r) for t, r in earlier if _same_entry(t, first, key)]
         if any(r.kind is report.kind for _, r in seen):
             prepared.known += len(group)
             continue
         waiting = [t for t, _ in seen if t.batch_total and t.status is TransactionStatus.QUEUED]
         if seen and not (len(seen) == 1 and waiting and first.entry.details):
             note = f"booked from {_label(seen[0][1])}"
-            prepared.lines += [Prepared(line, covered=True, note=note) for line in group]
+            prepared.lines += [Prepared(line, covered=True, note=note, batch_id=key) for line in group]
             continue
         if waiting:
             await _take_over(session, actor=actor, waiting=waiting[0], report=report)
-        if first.entry.details == 0:
-            prepared.lines += await _resolve(session, first)
-        else:
-            prepared.lines += [Prepared(line) for line in group]
+        made = await _resolve(session, first) if first.entry.details == 0 else [Prepared(line) for line in group]
+        prepared.lines += [p if p.batch_id else replace(p, batch_id=key) for p in made]
     return prepared

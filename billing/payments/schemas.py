@@ -159,7 +159,7 @@ class ImportReport(BaseModel):
     returned: int
     payouts: int
     queued: int
-    covered: int = 0
+    covered: int
 
 
 class AllocationOut(BaseModel):

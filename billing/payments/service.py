@@ -152,7 +152,7 @@ def _transaction(statement: BankStatement, parsed: camt.Statement, prepared: bat
         bank_reference=line.bank_reference,
         return_reason=line.return_reason,
         entry_reference=line.entry.reference,
-        batch_id=batches.batch_reference(line.entry),
+        batch_id=prepared.batch_id,
         entry_cents=line.entry.amount_cents,
         batch_total=prepared.batch_total,
         status=TransactionStatus.COVERED if prepared.covered else TransactionStatus.QUEUED,

@@ -407,6 +407,27 @@ async def test_a_notification_after_the_statement_resolved_the_batch_books_nothi
     ] * covered
 
 
+@pytest.mark.parametrize(
+    "statement_names",
+    [
+        "our file",  # MsgId only: our file's one batch is the batch the notification names
+        "nothing",  # no batch id, no reference: resolved by amount and date, which keeps our batch's id
+    ],
+)
+async def test_a_notification_meets_the_statement_by_our_batch_however_the_statement_named_it(
+    db_session: AsyncSession, settings: Settings, statement_names: str
+) -> None:
+    c = await collection(db_session, settings)
+    named = {"message_id": c.file.message_id} if statement_names == "our file" else {}
+    await import_(db_session, settings, camt053(batches=[Batch(bookings(c), details=False, **named)]))
+    journal_before = await journal_size(db_session)
+
+    report = await import_(db_session, settings, camt054(Batch(bookings(c), batch_id=await batch_id(db_session, c))))
+
+    assert (report.transactions, report.covered, report.matched, report.queued) == (2, 2, 0, 0)
+    assert await journal_size(db_session) == journal_before
+
+
 async def test_a_notification_takes_over_a_batch_total_that_waits_and_books_its_transactions(
     db_session: AsyncSession, settings: Settings
 ) -> None:
