@@ -213,6 +213,7 @@ async def _resolve(session: AsyncSession, line: camt.StatementLine) -> list[Prep
 
 async def _take_over(session: AsyncSession, *, actor: Actor, waiting: BankTransaction, report: BankStatement) -> None:
     """The transactions of ``report`` book the batch ``waiting`` stood for: its parking is undone."""
+    where = "Avis" if report.kind is ReportKind.NOTIFICATION else "Kontoauszug"
     if waiting.credit:
         await ledger.reverse_source(
             session,
@@ -220,7 +221,7 @@ async def _take_over(session: AsyncSession, *, actor: Actor, waiting: BankTransa
             kind=SourceKind.PAYMENT,
             source_id=f"U{waiting.id}",
             reversed_on=waiting.booking_date,
-            text=f"Storno Ungeklärter Zahlungseingang: Einzelumsätze der Sammlerbuchung in {_label(report)}",
+            text=f"Storno Ungeklärter Zahlungseingang: Sammlerbuchung aufgelöst durch {where} {report.statement_id}",
         )
     waiting.status = TransactionStatus.COVERED
     waiting.note = f"its transactions are booked from {_label(report)}"
