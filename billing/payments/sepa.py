@@ -10,6 +10,7 @@ RCUR (the EPC rulebook counts a mandate as used once its first collection is sub
 from __future__ import annotations
 
 import hashlib
+import logging
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 from collections.abc import Sequence
@@ -24,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import action
 from app.kit.actor import Actor, Role
 from app.kit.errors import Conflict, Invalid
+from app.kit.time import local_today
 from app.members import service as members
 from app.settings import Settings
 from billing.ledger.models import SourceKind, SystemAccount
@@ -39,6 +41,7 @@ from billing.payments.models import (
 )
 from billing.payments.schemas import CollectionRequest, PayoutInstruction
 
+log = logging.getLogger("opentelecom.payments")
 DIRECT_DEBIT_SCHEMA = "pain.008.001.08"
 CREDIT_TRANSFER_SCHEMA = "pain.001.001.09"
 
@@ -81,6 +84,12 @@ def next_target_day(day: date) -> date:
     while not is_target_day(day):
         day += timedelta(days=1)
     return day
+
+
+def earliest_collection_date(today: date) -> date:
+    """The first collection date a file made ``today`` can still ask for: a SEPA Core debit is submitted at
+    least one TARGET day before it is due."""
+    return next_target_day(next_target_day(today) + timedelta(days=1))
 
 
 def collection_date(*, issued_on: date, due_on: date, settings: Settings) -> date:
@@ -347,18 +356,25 @@ async def collect_run(session: AsyncSession, *, actor: Actor, settings: Settings
     amount, end-to-end id = invoice number; one pain.008 per date and sequence type. Idempotent: an invoice
     a collection item names already (submitted, collected or returned) is not collected again; a returned
     debit is dunned, not re-collected. A debit the bank rejected (pain.002) collected nothing, so its invoice
-    is collected again."""
+    is collected again on the date it announced, if a file made today can still ask for that date
+    (``earliest_collection_date``). An invoice whose announced date has passed (a rejection that came late, a
+    run collected late) is left out and logged: a debit on another day needs a new pre-notification, so an
+    operator collects it by date."""
     actor.require(Role.OPERATOR, Role.BOARD)
     items = await open_items.open_items(session, bill_run_id=run_id)
     done = await repository.collected_invoices(session, [i.invoice_id for i in items])
     by_member = await repository.active_mandates(session, {i.member_id for i in items})
-    requests = []
+    earliest = earliest_collection_date(local_today(settings.timezone))
+    requests, late = [], []
     for item in items:
         mandate = by_member.get(item.member_id)
         if item.invoice_id in done or mandate is None or item.due_on is None:
             continue
         day = collection_date(issued_on=item.issued_on or item.due_on, due_on=item.due_on, settings=settings)
         if mandates.state(mandate, day) != "active":
+            continue
+        if day < earliest:
+            late.append(item.number)
             continue
         requests.append(
             CollectionRequest(
@@ -369,6 +385,14 @@ async def collect_run(session: AsyncSession, *, actor: Actor, settings: Settings
                 remittance=f"Rechnung {item.number}",
                 collection_date=day,
             )
+        )
+    if late:
+        log.warning(
+            "bill run %s: %d invoices are past their announced collection date (%s); collect them on a new date "
+            "with 'payments collect --date', which the member must be told of",
+            run_id,
+            len(late),
+            ", ".join(late[:20]),
         )
     if not requests:
         return []
