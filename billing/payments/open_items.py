@@ -62,6 +62,17 @@ class Allocation:
     amount_cents: int
 
 
+def credit_counts() -> sa.ColumnElement[bool]:
+    """Whether a credit application still uses its credit: always, unless it paid the credit back by a
+    transfer the bank rejected (pain.002), which leaves the credit with the member again."""
+    from billing.payments.models import CreditApplication, ItemStatus, PayoutItem
+
+    rejected = sa.exists().where(
+        PayoutItem.id == CreditApplication.payout_item_id, PayoutItem.status == ItemStatus.REJECTED
+    )
+    return sa.or_(CreditApplication.payout_item_id.is_(None), ~rejected)
+
+
 def open_amounts() -> sa.Subquery:
     """Every issued invoice (not credit note) with its member, number, due date and open amount (which may be
     zero or less): the one definition of what is open, for payments and dunning."""
@@ -90,7 +101,7 @@ def open_amounts() -> sa.Subquery:
     )
     credit_out = (
         sa.select(sa.func.coalesce(sa.func.sum(CreditApplication.amount_cents), 0))
-        .where(CreditApplication.from_invoice_id == Invoice.id)
+        .where(CreditApplication.from_invoice_id == Invoice.id, credit_counts())
         .scalar_subquery()
     )
     return (

@@ -29,7 +29,7 @@ from app.kit.time import local_today
 from app.members import service as members
 from app.settings import Settings
 from billing.ledger.models import SourceKind, SystemAccount
-from billing.payments import mandates, open_items, repository
+from billing.payments import credit, mandates, open_items, repository
 from billing.payments.booking import book
 from billing.payments.models import (
     CollectionItem,
@@ -403,10 +403,12 @@ async def pay_out(
     session: AsyncSession, *, actor: Actor, settings: Settings, instructions: Sequence[PayoutInstruction]
 ) -> SepaFile:
     """One pain.001 file paying ``instructions``, stored with its items; each payout is booked debit the
-    liability it settles (for the member) / credit bank on its execution date (source ``payout``).
+    liability it settles (for the member) / credit bank on its execution date (source ``payout``). A payout of
+    receivables pays a member's credit back and uses it up (``credit.draw_for_payout``).
 
     Refusals: an IBAN schwifty refuses (``iban_*``); a reference twice or paid before
-    (``payout_duplicate``); a file the XSD refuses (``sepa_schema``).
+    (``payout_duplicate``); more credit paid back than the member has (``credit_insufficient``); a file the
+    XSD refuses (``sepa_schema``).
     """
     actor.require(Role.BOARD)
     refs = [i.reference for i in instructions]
@@ -459,6 +461,8 @@ async def pay_out(
             )
             session.add(item)
             await session.flush()
+            if item.liability is SystemAccount.RECEIVABLES:
+                await credit.draw_for_payout(session, item=item)
             await book(
                 session,
                 actor=actor,
