@@ -4,7 +4,8 @@ A member's credit (payment money no invoice took, or what an invoice was overpai
 corrected it) is used on their other invoices: set off by the next bill run (``settled``, the invoice states
 it) or applied to an invoice already issued; or it is paid back to them by credit transfer. Each row names
 its one source (a payment or the overpaid invoice) and its one target (an invoice, or the payout item that
-paid it back) (``billing.payments.credit``).
+paid it back) (``billing.payments.credit``). The table is append-only: the database refuses UPDATE, DELETE
+and (PostgreSQL) TRUNCATE.
 
 Revision ID: 0020
 Revises: 0019
@@ -84,6 +85,34 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_credit_applications_member_id"), ["member_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_credit_applications_payment_id"), ["payment_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_credit_applications_payout_item_id"), ["payout_item_id"], unique=False)
+    _append_only()
+
+
+REFUSAL = "credit_applications is append-only: a use of credit is stored once and never changed"
+
+
+def _append_only() -> None:
+    """A use of credit moved a member's money between their invoices (or paid it back): like the bank files of
+    0018 it is only ever inserted (its triggers go with the table on downgrade)."""
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            f"""
+            CREATE FUNCTION credit_application_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                RAISE EXCEPTION '{REFUSAL}' USING ERRCODE = 'insufficient_privilege';
+            END $$
+            """
+        )
+        op.execute(
+            "CREATE TRIGGER credit_applications_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON credit_applications "
+            "FOR EACH STATEMENT EXECUTE FUNCTION credit_application_append_only()"
+        )
+        return
+    for verb in ("UPDATE", "DELETE"):
+        op.execute(
+            f"CREATE TRIGGER credit_applications_no_{verb.lower()} BEFORE {verb} ON credit_applications BEGIN "
+            f"SELECT RAISE(ABORT, '{REFUSAL}'); END"
+        )
 
 
 def downgrade() -> None:
@@ -95,3 +124,5 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_credit_applications_from_invoice_id"))
 
     op.drop_table("credit_applications")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION credit_application_append_only()")

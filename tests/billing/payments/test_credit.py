@@ -11,6 +11,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from facturx import xml_check_xsd
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import bind_actor
@@ -405,3 +406,28 @@ async def test_the_board_pays_credit_back_from_the_console(
     assert done.status_code == 303, done.text
     assert "zur%C3%BCckgezahlt" in done.headers["location"] or "zurückgezahlt" in done.headers["location"]
     assert await credit.balances(db_session, [member_id]) == {}
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE credit_applications SET amount_cents = amount_cents + 1",
+        "DELETE FROM credit_applications",
+        "TRUNCATE credit_applications",
+    ],
+)
+async def test_the_database_refuses_to_change_a_use_of_credit(
+    db_session: AsyncSession, settings: Settings, statement: str
+) -> None:
+    member = await make_member(db_session, settings)
+    await make_invoice(db_session, member=member, gross_cents=900, issued_on=date(2026, 8, 1))
+    await paid_then_credited(db_session, settings, member, cents=1000)
+    [used] = await applications(db_session, member)
+
+    with pytest.raises(DBAPIError, match="append-only"):
+        async with db_session.begin_nested():
+            await db_session.execute(sa.text(statement))
+
+    assert (
+        await db_session.scalar(sa.select(CreditApplication.amount_cents).where(CreditApplication.id == used.id))
+    ) == 900
