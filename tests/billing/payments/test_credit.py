@@ -431,3 +431,28 @@ async def test_the_database_refuses_to_change_a_use_of_credit(
     assert (
         await db_session.scalar(sa.select(CreditApplication.amount_cents).where(CreditApplication.id == used.id))
     ) == 900
+
+
+async def test_the_board_sees_open_items_by_days_past_due_and_the_members_credit(
+    client: httpx.AsyncClient, db_session: AsyncSession, settings: Settings
+) -> None:
+    today = local_today(settings.timezone)
+    owing, owed = await make_member(db_session, settings), await make_member(db_session, settings)
+    for days_past_due, cents in ((-5, 1000), (10, 2000), (45, 3000), (75, 4000), (200, 5000)):
+        due = today - timedelta(days=days_past_due)
+        await make_invoice(db_session, member=owing, gross_cents=cents, issued_on=due - timedelta(days=14), due_on=due)
+    await pay(db_session, owing, 500, on=today)  # part of the oldest: 4,500 left over 90 days
+    await paid_then_credited(db_session, settings, owed, cents=1234)
+
+    found = await open_items.aging(db_session, on=today, credit_cents=1234)
+
+    assert found.not_due_cents == 1000
+    assert found.overdue_cents == {"1-30": 2000, "31-60": 3000, "61-90": 4000, "91+": 4500}
+    assert (found.invoices, found.credit_cents) == (5, 1234)
+    board = await make_user(db_session, role=Role.BOARD)
+    await web_login(client, board.email)
+    page = await client.get("/board/billing")
+    assert page.status_code == 200
+    assert "Offene Posten nach Fälligkeit" in page.text
+    assert "45,00\xa0€" in page.text and "-12,34\xa0€" in page.text
+    assert "5 offene Rechnungen." in page.text
