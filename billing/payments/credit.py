@@ -223,13 +223,19 @@ async def apply(
     found = await sources(session, found)  # read again under the lock
     items = await open_items.open_items(session, member_ids=list(found))
     in_flight = await _submitted(session, [i.invoice_id for i in items])
-    mandates = await repository.active_mandates(session, {i.member_id for i in items}, lock=False)
+    debited = {
+        member_id
+        for member_id, mandate in (
+            await repository.active_mandates(session, {i.member_id for i in items}, lock=False)
+        ).items()
+        if mandates.state(mandate, on) == "active"
+    }
     stored: list[CreditApplication] = []
     for item in items:
         member_sources = found.get(item.member_id)
         if not member_sources or item.invoice_id in in_flight:
             continue
-        if item.member_id in mandates and (item.due_on is None or item.due_on >= on):
+        if item.member_id in debited and (item.due_on is None or item.due_on >= on):
             continue  # its direct debit is announced for the amount due; the next invoice sets the credit off
         # An invoice with something open is no overpaid source, so it never draws on itself.
         stored += _draw(
