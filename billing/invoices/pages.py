@@ -16,7 +16,7 @@ from app.kit.validation import IdPath
 from app.web.shell import BoardPage, MemberPage, StaffPage, redirect
 from billing.invoices import billrun, repository, service
 from billing.invoices.models import InvoiceStatus, ServiceKind
-from billing.ledger import service as ledger
+from billing.payments import credit, open_items
 
 router = APIRouter()
 PAGE = 25
@@ -101,7 +101,7 @@ async def board_billing(web: BoardPage, session: SessionDep, run: int | None = N
         next_period=f"{today:%Y-%m}",
         revenue=await service.revenue_by_month(session, actor=actor, since=since),
         kinds=[k.value for k in ServiceKind],
-        aging=await ledger.receivables_aging(session, actor=actor, on=today),
+        aging=await open_items.aging(session, on=today, credit_cents=sum((await credit.balances(session)).values())),
         issued=InvoiceStatus.ISSUED,
     )
 

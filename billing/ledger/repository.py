@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -148,14 +147,3 @@ async def totals(
         query = query.where(Account.per_member.is_(True))
     rows = await session.execute(query)
     return [(account, int(debit), int(credit)) for account, debit, credit in rows.all()]
-
-
-async def member_account_ages(session: AsyncSession, *, account_id: int, on: date) -> list[Any]:
-    """Debits minus credits on a per-member account up to ``on``, per entry date (for an aging by booking age)."""
-    query = (
-        sa.select(JournalEntry.entry_date, sa.func.sum(JournalLine.debit_cents - JournalLine.credit_cents))
-        .join(JournalEntry, JournalEntry.id == JournalLine.entry_id)
-        .where(JournalLine.account_id == account_id, JournalEntry.entry_date <= on)
-        .group_by(JournalEntry.entry_date)
-    )
-    return list((await session.execute(query)).all())

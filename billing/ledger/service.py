@@ -675,21 +675,3 @@ def install() -> None:
 
     subscribe(SharePaymentRecorded, share_payments.on_share_payments_recorded)
     subscribe(ShareCapitalTransferred, share_payments.on_share_capital_transferred)
-
-
-AGING_BUCKETS = (30, 60, 90)
-
-
-async def receivables_aging(session: AsyncSession, *, actor: Actor, on: date) -> dict[str, int]:
-    """The receivables' net balance by booking age on ``on`` (0-30, 31-60, 61-90, over 90 days): each entry
-    date's debits less credits in its bucket. Payments are not matched to invoices here, so this is the
-    books' view by age, not a list of open items."""
-    actor.require(Role.BOARD)
-    account = (await repository.system_accounts(session))[SystemAccount.RECEIVABLES]
-    buckets = {f"0-{AGING_BUCKETS[0]}": 0, "31-60": 0, "61-90": 0, "91+": 0}
-    names = list(buckets)
-    for entry_date, balance in await repository.member_account_ages(session, account_id=account.id, on=on):
-        age = (on - entry_date).days
-        index = next((i for i, limit in enumerate(AGING_BUCKETS) if age <= limit), len(AGING_BUCKETS))
-        buckets[names[index]] += int(balance or 0)
-    return buckets

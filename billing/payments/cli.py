@@ -20,6 +20,7 @@ from billing.payments.models import SepaFile
 from billing.payments.schemas import (
     CollectionRequest,
     CreditOut,
+    CreditPayback,
     ImportReport,
     PayoutInstruction,
     SepaFileOut,
@@ -76,15 +77,27 @@ def credit_command(
     apply_now: Annotated[
         bool, typer.Option("--apply", help="Set the credit off now on the member's overdue invoices.")
     ] = False,
+    pay_back: Annotated[
+        bool, typer.Option("--pay-back", help="Pay the credit back by credit transfer (a pain.001 file).")
+    ] = False,
+    iban: Annotated[str | None, typer.Option(help="With --pay-back: the account (default: the mandate's).")] = None,
+    output: Annotated[Path | None, typer.Option(help="With --pay-back: folder to write the pain.001 into.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """A member's credit (Guthaben) and where it went; with --apply, set it off now (the next bill run does so
-    anyway on the member's invoice)."""
+    anyway on the member's invoice); with --pay-back, pay it back to the member's account."""
+    if apply_now and pay_back:
+        raise typer.BadParameter("give --apply or --pay-back, not both")
 
     async def work(session: AsyncSession, settings: Settings) -> CreditOut:
         actor = cli_actor()
+        today = local_today(settings.timezone)
         if apply_now:
-            await credit.apply_for(session, actor=actor, member_id=member, on=local_today(settings.timezone))
+            await credit.apply_for(session, actor=actor, member_id=member, on=today)
+        if pay_back:
+            data = CreditPayback(iban=iban) if iban else CreditPayback()
+            made = await credit.pay_back(session, actor=actor, settings=settings, member_id=member, on=today, data=data)
+            _write([made], output)
         return await credit.credit_of(session, actor=actor, member_id=member)
 
     emit(run(work), as_json=as_json)

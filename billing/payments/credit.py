@@ -21,8 +21,13 @@ invoice) to one invoice of the same member, oldest source first:
 
 **The books.** Source and target are both the member's receivables, so an application books nothing: the
 ledger's balance of the member stays the same, only the invoice the money is counted on changes (the
-settlement of a bill run posts nothing either, see ``billing.invoices.service.post_issued``). Credit never
-turns into a payout here; sending it back to the member's account is a transfer an operator makes.
+settlement of a bill run posts nothing either, see ``billing.invoices.service.post_issued``).
+
+**Paying it back.** The board pays a member's credit back by credit transfer (``pay_back``: a pain.001 through
+``sepa.pay_out``, booked receivables to bank, end-to-end id ``GH-<member>-<n>``). Every payout of receivables
+draws its amount from the member's credit in the same transaction (``draw_for_payout``, an application whose
+target is the payout item) and is refused beyond it, so credit paid back is never set off as well; a transfer
+the bank rejects (pain.002) gives the credit back (``open_items.credit_counts``) as its booking is reversed.
 
 Invariants (tested): a source is never used beyond its amount; an invoice never gets more than is open on
 it; the sum of a member's open amounts less their credit is the same before and after an application.
@@ -41,19 +46,35 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import action
 from app.kit.actor import Actor, Role
-from app.kit.errors import Conflict
+from app.kit.errors import Conflict, Invalid
 from app.members import service as members
 from app.members.models import Member
+from app.settings import Settings
 from billing.invoices.models import Invoice, InvoiceKind, InvoiceSettlement, InvoiceStatus
 from billing.ledger.models import SystemAccount
 from billing.payments import mandates, open_items, repository
-from billing.payments.models import CollectionItem, CreditApplication, ItemStatus, Payment, PaymentAllocation
+from billing.payments.models import (
+    CollectionItem,
+    CreditApplication,
+    ItemStatus,
+    Payment,
+    PaymentAllocation,
+    PayoutItem,
+    SepaFile,
+)
 from billing.payments.open_items import Allocation
-from billing.payments.schemas import CreditApplicationOut, CreditOut, CreditSourceOut
+from billing.payments.schemas import (
+    CreditApplicationOut,
+    CreditOut,
+    CreditPayback,
+    CreditSourceOut,
+    PayoutInstruction,
+)
 
 SETTLEMENT_TEXT = "Verrechnung mit Ihrem Guthaben"
 SETTLEMENT_ACCOUNT = SystemAccount.RECEIVABLES.value
 APPLICATIONS_SHOWN = 100
+REFUND_PREFIX = "GH"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +114,7 @@ async def sources(
     )
     used = (
         sa.select(sa.func.coalesce(sa.func.sum(CreditApplication.amount_cents), 0))
-        .where(CreditApplication.payment_id == Payment.id)
+        .where(CreditApplication.payment_id == Payment.id, open_items.credit_counts())
         .scalar_subquery()
     )
     rest = Payment.amount_cents - allocated - used
@@ -143,7 +164,14 @@ async def _lock(session: AsyncSession, member_ids: Collection[int]) -> None:
 
 
 def _draw(
-    member_sources: list[Source], cents: int, *, member_id: int, invoice_id: int, on: date, settled: bool
+    member_sources: list[Source],
+    cents: int,
+    *,
+    member_id: int,
+    on: date,
+    settled: bool = False,
+    invoice_id: int | None = None,
+    payout_item_id: int | None = None,
 ) -> list[CreditApplication]:
     """Applications of ``cents`` from the sources, oldest first; the sources' amounts are used up in place."""
     drawn: list[CreditApplication] = []
@@ -160,6 +188,7 @@ def _draw(
                 payment_id=source.payment_id,
                 from_invoice_id=source.invoice_id,
                 invoice_id=invoice_id,
+                payout_item_id=payout_item_id,
                 amount_cents=take,
                 applied_on=on,
                 settled=settled,
@@ -194,13 +223,19 @@ async def apply(
     found = await sources(session, found)  # read again under the lock
     items = await open_items.open_items(session, member_ids=list(found))
     in_flight = await _submitted(session, [i.invoice_id for i in items])
-    mandates = await repository.active_mandates(session, {i.member_id for i in items}, lock=False)
+    debited = {
+        member_id
+        for member_id, mandate in (
+            await repository.active_mandates(session, {i.member_id for i in items}, lock=False)
+        ).items()
+        if mandates.state(mandate, on) == "active"
+    }
     stored: list[CreditApplication] = []
     for item in items:
         member_sources = found.get(item.member_id)
         if not member_sources or item.invoice_id in in_flight:
             continue
-        if item.member_id in mandates and (item.due_on is None or item.due_on >= on):
+        if item.member_id in debited and (item.due_on is None or item.due_on >= on):
             continue  # its direct debit is announced for the amount due; the next invoice sets the credit off
         # An invoice with something open is no overpaid source, so it never draws on itself.
         stored += _draw(
@@ -214,6 +249,7 @@ async def apply(
     settled = [
         Allocation(invoice_id=a.invoice_id, number="", member_id=a.member_id, amount_cents=a.amount_cents)
         for a in stored
+        if a.invoice_id is not None
     ]
     await open_items.settle(session, settled, actor=actor, on=on)
     return stored
@@ -227,6 +263,70 @@ async def _submitted(session: AsyncSession, invoice_ids: list[int]) -> set[int]:
         CollectionItem.invoice_id.in_(invoice_ids), CollectionItem.status == ItemStatus.SUBMITTED
     )
     return {int(i) for i in (await session.scalars(query)).all() if i is not None}
+
+
+async def draw_for_payout(session: AsyncSession, *, item: PayoutItem) -> None:
+    """A credit transfer paying a member's credit back (liability receivables, ``sepa.pay_out``) uses that much
+    of their credit, oldest first, in the same transaction; refused (``credit_insufficient``) beyond what they
+    have, so no credit is paid out twice or set off after it was paid back. Should the bank reject the
+    transfer, the credit is the member's again (``open_items.credit_counts``)."""
+    await _lock(session, [item.member_id])
+    found = (await sources(session, [item.member_id])).get(item.member_id, [])
+    has = sum(s.cents for s in found)
+    if has < item.amount_cents:
+        raise Conflict(
+            f"Member {item.member_id} has {has} cents of credit; {item.amount_cents} cannot be paid back.",
+            code="credit_insufficient",
+        )
+    drawn = _draw(found, item.amount_cents, member_id=item.member_id, on=item.execution_date, payout_item_id=item.id)
+    session.add_all(drawn)
+    await session.flush()
+
+
+async def pay_back(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    settings: Settings,
+    member_id: int,
+    on: date,
+    data: CreditPayback,
+) -> SepaFile:
+    """Pay a member's credit (all of it, or ``data.amount_cents``) back by credit transfer on the first SEPA
+    day from ``on``: to the account of their mandate, or the one given. End-to-end id ``GH-<member>-<n>``."""
+    from billing.payments import sepa  # sepa draws on this module for every payout of credit
+
+    actor.require(Role.BOARD)
+    member = await members.get_member_for_link(session, member_id=member_id)
+    has = (await balances(session, [member_id])).get(member_id, 0)
+    cents = data.amount_cents or has
+    if cents <= 0 or cents > has:
+        raise Conflict(f"Member {member_id} has {has} cents of credit.", code="credit_insufficient")
+    name, iban, bic = data.name, data.iban, data.bic
+    if iban is None:
+        mandate = await mandates.current(session, actor=actor, member_id=member_id)
+        if mandate is None:
+            raise Invalid(
+                "The member has no mandate, so no account of theirs is known: give the IBAN to pay to.",
+                code="credit_no_account",
+                field="iban",
+            )
+        name, iban, bic = mandate.debtor_name, mandate.iban, mandate.bic
+    count = await session.scalar(
+        sa.select(sa.func.count()).where(PayoutItem.end_to_end_id.like(f"{REFUND_PREFIX}-{member_id}-%"))
+    )
+    instruction = PayoutInstruction(
+        member_id=member_id,
+        name=name or f"{member.first_name} {member.last_name}"[:70],
+        iban=iban,
+        bic=bic,
+        amount_cents=cents,
+        reference=f"{REFUND_PREFIX}-{member_id}-{int(count or 0) + 1}",
+        remittance=f"Erstattung Ihres Guthabens, Mitglied {member.number}",
+        execution_date=sepa.next_target_day(on),
+        liability="receivables",
+    )
+    return await sepa.pay_out(session, actor=actor, settings=settings, instructions=[instruction])
 
 
 async def consume_settled(session: AsyncSession, *, run_id: int, on: date) -> int:
@@ -332,7 +432,8 @@ def application_out(application: CreditApplication, numbers: dict[int, str]) -> 
     return CreditApplicationOut(
         id=application.id,
         invoice_id=application.invoice_id,
-        invoice_number=numbers.get(application.invoice_id, ""),
+        invoice_number=numbers.get(application.invoice_id) if application.invoice_id else None,
+        payout_item_id=application.payout_item_id,
         payment_id=application.payment_id,
         from_invoice_id=application.from_invoice_id,
         from_invoice_number=numbers.get(application.from_invoice_id) if application.from_invoice_id else None,

@@ -326,11 +326,12 @@ class ReturnedDebit(IdMixin, TimestampMixin, Base):
 
 class CreditApplication(IdMixin, TimestampMixin, Base):
     """Credit on a member's account (money of a payment no invoice took, or what an invoice was overpaid by)
-    used on another of their invoices (Verrechnung mit Guthaben). ``settled`` is true where the target
-    invoice states it as a settlement (a bill run set it off, so its amount due is net of it already); false
-    where it was used on an invoice issued before (its open amount falls by it). Both receivables of the same
-    member, so nothing is booked: the ledger's balance of the member does not change, only which invoice
-    their money is counted on (``billing.payments.credit``)."""
+    used on another of their invoices (Verrechnung mit Guthaben), or paid back to them by credit transfer
+    (``payout_item_id``; it counts unless the bank rejected the transfer). ``settled`` is true where the
+    target invoice states it as a settlement (a bill run set it off, so its amount due is net of it already);
+    false where it was used on an invoice issued before (its open amount falls by it). An invoice target books
+    nothing (both sides are the member's receivables, ``billing.payments.credit``); the payout books
+    receivables to bank itself."""
 
     __tablename__ = "credit_applications"
     __audited__ = True
@@ -338,7 +339,8 @@ class CreditApplication(IdMixin, TimestampMixin, Base):
     member_id: Mapped[int] = mapped_column(IdType, fk("members.id"), index=True)
     payment_id: Mapped[int | None] = mapped_column(IdType, fk("payments.id"), index=True)
     from_invoice_id: Mapped[int | None] = mapped_column(IdType, fk("invoices.id"), index=True)
-    invoice_id: Mapped[int] = mapped_column(IdType, fk("invoices.id"), index=True)
+    invoice_id: Mapped[int | None] = mapped_column(IdType, fk("invoices.id"), index=True)
+    payout_item_id: Mapped[int | None] = mapped_column(IdType, fk("sepa_payout_items.id"), index=True)
     amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
     applied_on: Mapped[date] = mapped_column(sa.Date)
     settled: Mapped[bool] = mapped_column(sa.Boolean, default=False)
@@ -346,5 +348,7 @@ class CreditApplication(IdMixin, TimestampMixin, Base):
     __table_args__ = (
         sa.CheckConstraint("amount_cents > 0", name="amount_positive"),
         sa.CheckConstraint("(payment_id IS NULL) <> (from_invoice_id IS NULL)", name="one_source"),
+        sa.CheckConstraint("(invoice_id IS NULL) <> (payout_item_id IS NULL)", name="one_target"),
         sa.CheckConstraint("from_invoice_id IS NULL OR from_invoice_id <> invoice_id", name="other_invoice"),
+        sa.CheckConstraint("NOT settled OR invoice_id IS NOT NULL", name="settled_on_invoice"),
     )

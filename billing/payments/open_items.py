@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -62,6 +62,17 @@ class Allocation:
     amount_cents: int
 
 
+def credit_counts() -> sa.ColumnElement[bool]:
+    """Whether a credit application still uses its credit: always, unless it paid the credit back by a
+    transfer the bank rejected (pain.002), which leaves the credit with the member again."""
+    from billing.payments.models import CreditApplication, ItemStatus, PayoutItem
+
+    rejected = sa.exists().where(
+        PayoutItem.id == CreditApplication.payout_item_id, PayoutItem.status == ItemStatus.REJECTED
+    )
+    return sa.or_(CreditApplication.payout_item_id.is_(None), ~rejected)
+
+
 def open_amounts() -> sa.Subquery:
     """Every issued invoice (not credit note) with its member, number, due date and open amount (which may be
     zero or less): the one definition of what is open, for payments and dunning."""
@@ -90,7 +101,7 @@ def open_amounts() -> sa.Subquery:
     )
     credit_out = (
         sa.select(sa.func.coalesce(sa.func.sum(CreditApplication.amount_cents), 0))
-        .where(CreditApplication.from_invoice_id == Invoice.id)
+        .where(CreditApplication.from_invoice_id == Invoice.id, credit_counts())
         .scalar_subquery()
     )
     return (
@@ -105,6 +116,48 @@ def open_amounts() -> sa.Subquery:
         )
         .where(Invoice.status == InvoiceStatus.ISSUED, Invoice.kind == InvoiceKind.INVOICE)
         .subquery("open_amounts")
+    )
+
+
+AGING_DAYS = (30, 60, 90)
+
+
+@dataclass(frozen=True, slots=True)
+class Aging:
+    """What members owe on their invoices on a day, by days past the due date (Offene-Posten-Liste), and
+    their credit (money of theirs no invoice counts yet), which the next bill run sets off."""
+
+    not_due_cents: int
+    overdue_cents: dict[str, int]
+    invoices: int
+    credit_cents: int
+
+
+async def aging(session: AsyncSession, *, on: date, credit_cents: int) -> Aging:
+    """The open amounts of every issued invoice on ``on`` by how long they are past due: not due yet, then
+    1-30, 31-60, 61-90 and over 90 days; one query."""
+    amounts = open_amounts()
+    bounds = [on - timedelta(days=days) for days in AGING_DAYS]
+    bucket = sa.case(
+        (amounts.c.due_on >= on, "due"),
+        (amounts.c.due_on >= bounds[0], f"1-{AGING_DAYS[0]}"),
+        (amounts.c.due_on >= bounds[1], f"{AGING_DAYS[0] + 1}-{AGING_DAYS[1]}"),
+        (amounts.c.due_on >= bounds[2], f"{AGING_DAYS[1] + 1}-{AGING_DAYS[2]}"),
+        else_=f"{AGING_DAYS[2] + 1}+",
+    ).label("bucket")
+    query = (
+        sa.select(bucket, sa.func.sum(amounts.c.open_cents), sa.func.count())
+        .where(amounts.c.open_cents > 0, amounts.c.issued_on <= on)
+        .group_by(bucket)
+    )
+    found = {str(name): (int(cents or 0), int(count)) for name, cents, count in await session.execute(query)}
+    names = [f"1-{AGING_DAYS[0]}", f"{AGING_DAYS[0] + 1}-{AGING_DAYS[1]}", f"{AGING_DAYS[1] + 1}-{AGING_DAYS[2]}"]
+    names.append(f"{AGING_DAYS[2] + 1}+")
+    return Aging(
+        not_due_cents=found.get("due", (0, 0))[0],
+        overdue_cents={name: found.get(name, (0, 0))[0] for name in names},
+        invoices=sum(count for _, count in found.values()),
+        credit_cents=credit_cents,
     )
 
 

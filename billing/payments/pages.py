@@ -19,7 +19,7 @@ from app.kit.validation import IdPath
 from app.web.shell import MemberPage, StaffPage, Web, redirect
 from billing.payments import camt, credit, iso20022, mandates, repository, sepa, service, status_reports
 from billing.payments.router import MAX_STATEMENT_BYTES, file_download, transaction_out
-from billing.payments.schemas import MandateCreate, ManualPayment, QueueAssignment
+from billing.payments.schemas import CreditPayback, MandateCreate, ManualPayment, QueueAssignment
 
 router = APIRouter()
 QUEUE_PAGE = 50
@@ -105,6 +105,31 @@ async def console_payments(web: StaffPage, session: SessionDep, offset: int = 0)
         credits=await credit.members_with_credit(session, actor=web.user, limit=CREDITS_SHOWN),
         today=local_today(web.settings.timezone),
     )
+
+
+@router.post("/console/payments/credit/{member_id}/payout", response_class=HTMLResponse)
+async def console_pay_back_credit(web: StaffPage, session: SessionDep, member_id: IdPath) -> Response:
+    """The board pays a member's whole credit back to the account of their mandate (a pain.001 of one
+    transfer, listed with the SEPA files for download)."""
+    await web.check_csrf()
+    try:
+        made = await credit.pay_back(
+            session,
+            actor=web.user,
+            settings=web.settings,
+            member_id=member_id,
+            on=local_today(web.settings.timezone),
+            data=CreditPayback(),
+        )
+    except DomainError as error:
+        return web.error(error)
+    message = web.translator.gettext(
+        "%(amount)s of credit paid back to member %(member)s: file %(file)s.",
+        amount=web.translator.money(made.total_cents),
+        member=member_id,
+        file=made.message_id,
+    )
+    return redirect("/console/payments", flash=message)
 
 
 @router.post("/console/payments/credit/{member_id}", response_class=HTMLResponse)

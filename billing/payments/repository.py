@@ -36,6 +36,21 @@ async def active_mandate(session: AsyncSession, member_id: int, *, lock: bool = 
     return (await session.execute(query)).scalar_one_or_none()
 
 
+async def mandate(session: AsyncSession, mandate_id: int, *, lock: bool = False) -> Mandate | None:
+    query = sa.select(Mandate).where(Mandate.id == mandate_id)
+    if lock:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def mandate_use(session: AsyncSession, mandate_id: int) -> date | None:
+    """The last collection date of the mandate's direct debits that the bank did not reject (None: unused)."""
+    query = sa.select(sa.func.max(CollectionItem.collection_date)).where(
+        CollectionItem.mandate_id == mandate_id, CollectionItem.status != ItemStatus.REJECTED
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
 async def mandates_of(session: AsyncSession, member_id: int) -> list[Mandate]:
     query = sa.select(Mandate).where(Mandate.member_id == member_id).order_by(Mandate.id.desc())
     return list((await session.execute(query)).scalars())

@@ -20,6 +20,7 @@ from billing.payments.schemas import (
     CollectionRequest,
     CreditApplicationOut,
     CreditOut,
+    CreditPayback,
     ImportReport,
     MandateCreate,
     MandateOut,
@@ -136,6 +137,18 @@ async def apply_credit(
     """Use the member's credit now on their overdue invoices (and on any open one if they pay without a
     mandate), oldest first; an empty list when nothing could take it."""
     return await credit.apply_for(session, actor=actor, member_id=member_id, on=local_today(settings.timezone))
+
+
+@router.post("/members/{member_id}/credit/payout", response_model=SepaFileOut, status_code=201, responses=NOT_FOUND)
+async def pay_back_credit(
+    actor: BoardDep, session: SessionDep, settings: SettingsDep, member_id: IdPath, data: CreditPayback
+) -> SepaFileOut:
+    """Pay the member's credit back by credit transfer (a pain.001 of one transfer, booked receivables to
+    bank): all of it unless an amount is given, to the account of their mandate unless one is given."""
+    made = await credit.pay_back(
+        session, actor=actor, settings=settings, member_id=member_id, on=local_today(settings.timezone), data=data
+    )
+    return SepaFileOut.model_validate(made)
 
 
 # --- staff ---------------------------------------------------------------------------------------------

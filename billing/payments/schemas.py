@@ -191,18 +191,31 @@ class CreditSourceOut(BaseModel):
 
 
 class CreditApplicationOut(BaseModel):
-    """Credit used on an invoice; ``settled``: a bill run set it off on the invoice (its amount due is net of
-    it), else it was applied to the invoice after issue."""
+    """Credit used on an invoice (``settled``: a bill run set it off on the invoice, its amount due is net of
+    it; else applied to the invoice after issue), or paid back by the credit transfer ``payout_item_id``."""
 
     id: int
-    invoice_id: int
-    invoice_number: str
+    invoice_id: int | None
+    invoice_number: str | None
+    payout_item_id: int | None
     payment_id: int | None
     from_invoice_id: int | None
     from_invoice_number: str | None
     amount_cents: int
     applied_on: date
     settled: bool
+
+
+class CreditPayback(BaseModel):
+    """Paying a member's credit back: all of it unless an amount is given, to their mandate's account unless
+    an account is given."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    amount_cents: PositiveCents | None = None
+    name: Name | None = None
+    iban: IbanText | None = None
+    bic: BicText | None = None
 
 
 class CreditOut(BaseModel):

@@ -15,6 +15,7 @@ one entry names it there (``billing.payments.batches``).
 from __future__ import annotations
 
 import hashlib
+import logging
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 from collections.abc import Sequence
@@ -29,10 +30,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import action
 from app.kit.actor import Actor, Role
 from app.kit.errors import Conflict, Invalid
+from app.kit.time import local_today
 from app.members import service as members
 from app.settings import Settings
 from billing.ledger.models import SourceKind, SystemAccount
-from billing.payments import mandates, open_items, repository
+from billing.payments import credit, mandates, open_items, repository
 from billing.payments.booking import book
 from billing.payments.models import (
     CollectionItem,
@@ -45,6 +47,7 @@ from billing.payments.models import (
 from billing.payments.pain002 import batches_of
 from billing.payments.schemas import CollectionRequest, PayoutInstruction
 
+log = logging.getLogger("opentelecom.payments")
 DIRECT_DEBIT_SCHEMA = "pain.008.001.08"
 CREDIT_TRANSFER_SCHEMA = "pain.001.001.09"
 
@@ -87,6 +90,12 @@ def next_target_day(day: date) -> date:
     while not is_target_day(day):
         day += timedelta(days=1)
     return day
+
+
+def earliest_collection_date(today: date) -> date:
+    """The first collection date a file made ``today`` can still ask for: a SEPA Core debit is submitted at
+    least one TARGET day before it is due."""
+    return next_target_day(next_target_day(today) + timedelta(days=1))
 
 
 def collection_date(*, issued_on: date, due_on: date, settings: Settings) -> date:
@@ -357,18 +366,25 @@ async def collect_run(session: AsyncSession, *, actor: Actor, settings: Settings
     amount, end-to-end id = invoice number; one pain.008 per date and sequence type. Idempotent: an invoice
     a collection item names already (submitted, collected or returned) is not collected again; a returned
     debit is dunned, not re-collected. A debit the bank rejected (pain.002) collected nothing, so its invoice
-    is collected again."""
+    is collected again on the date it announced, if a file made today can still ask for that date
+    (``earliest_collection_date``). An invoice whose announced date has passed (a rejection that came late, a
+    run collected late) is left out and logged: a debit on another day needs a new pre-notification, so an
+    operator collects it by date."""
     actor.require(Role.OPERATOR, Role.BOARD)
     items = await open_items.open_items(session, bill_run_id=run_id)
     done = await repository.collected_invoices(session, [i.invoice_id for i in items])
     by_member = await repository.active_mandates(session, {i.member_id for i in items})
-    requests = []
+    earliest = earliest_collection_date(local_today(settings.timezone))
+    requests, late = [], []
     for item in items:
         mandate = by_member.get(item.member_id)
         if item.invoice_id in done or mandate is None or item.due_on is None:
             continue
         day = collection_date(issued_on=item.issued_on or item.due_on, due_on=item.due_on, settings=settings)
         if mandates.state(mandate, day) != "active":
+            continue
+        if day < earliest:
+            late.append(item.number)
             continue
         requests.append(
             CollectionRequest(
@@ -380,6 +396,14 @@ async def collect_run(session: AsyncSession, *, actor: Actor, settings: Settings
                 collection_date=day,
             )
         )
+    if late:
+        log.warning(
+            "bill run %s: %d invoices are past their announced collection date (%s); collect them on a new date "
+            "with 'payments collect --date', which the member must be told of",
+            run_id,
+            len(late),
+            ", ".join(late[:20]),
+        )
     if not requests:
         return []
     return await collect(session, actor=actor, settings=settings, requests=requests)
@@ -389,10 +413,12 @@ async def pay_out(
     session: AsyncSession, *, actor: Actor, settings: Settings, instructions: Sequence[PayoutInstruction]
 ) -> SepaFile:
     """One pain.001 file paying ``instructions``, stored with its items; each payout is booked debit the
-    liability it settles (for the member) / credit bank on its execution date (source ``payout``).
+    liability it settles (for the member) / credit bank on its execution date (source ``payout``). A payout of
+    receivables pays a member's credit back and uses it up (``credit.draw_for_payout``).
 
     Refusals: an IBAN schwifty refuses (``iban_*``); a reference twice or paid before
-    (``payout_duplicate``); a file the XSD refuses (``sepa_schema``).
+    (``payout_duplicate``); more credit paid back than the member has (``credit_insufficient``); a file the
+    XSD refuses (``sepa_schema``).
     """
     actor.require(Role.BOARD)
     refs = [i.reference for i in instructions]
@@ -446,6 +472,8 @@ async def pay_out(
             )
             session.add(item)
             await session.flush()
+            if item.liability is SystemAccount.RECEIVABLES:
+                await credit.draw_for_payout(session, item=item)
             await book(
                 session,
                 actor=actor,

@@ -7,7 +7,9 @@ again changes nothing and says so) and applied to the file's items still submitt
   invoice's open amount never changed, and a rejected item no longer counts as being collected
   (``repository.pending_collections``, ``collected_invoices``), so the invoice is dunned and collected again
   like any open one. A mandate-ending reason (``service.MANDATE_ENDING_REASONS``) ends the item's mandate, as
-  a returned debit does.
+  a returned debit does; any other rejection undoes the item's use of the mandate: a rejected first debit
+  (FRST) leaves the mandate to be used first again (FRST), and its last collection is that of the items not
+  rejected.
 * a rejected **payout** is ``rejected``: ``sepa.pay_out`` booked it (liability → bank) when the file was made,
   so that entry is reversed (``ledger.reverse_source``) and the liability is due again; it no longer counts as
   paid (``repository.known_payout_refs``), so the next pay-out pays it again under the same end-to-end id,
@@ -33,7 +35,15 @@ from app.kit.events import publish
 from billing.ledger import service as ledger
 from billing.ledger.models import SourceKind
 from billing.payments import pain002, repository, service
-from billing.payments.models import CollectionItem, ItemStatus, PayoutItem, SepaFile, SepaFileKind, SepaStatusReport
+from billing.payments.models import (
+    CollectionItem,
+    ItemStatus,
+    PayoutItem,
+    SepaFile,
+    SepaFileKind,
+    SepaStatusReport,
+    SequenceType,
+)
 from billing.payments.schemas import RejectionOut, StatusReportOut
 
 # The message a report must answer for each kind of file (pain.002's OrgnlMsgNmId, when the bank gives it).
@@ -81,6 +91,22 @@ async def _reject_payout(
     )
 
 
+async def _unuse_mandate(session: AsyncSession, item: CollectionItem) -> None:
+    """A rejected debit did not use its mandate: the mandate's sequence and last collection are what its other
+    items (not rejected) make them. A first debit (FRST) rejected leaves the mandate unused, so the next
+    debit is FRST again; and a rejected debit does not keep the mandate from lapsing (36 months unused)."""
+    await session.flush()
+    mandate = await repository.mandate(session, item.mandate_id, lock=True)
+    if mandate is None:
+        return
+    used = await repository.mandate_use(session, mandate.id)
+    if used is None:
+        mandate.sequence = SequenceType.FRST
+        mandate.last_collected_on = None
+    else:
+        mandate.last_collected_on = used
+
+
 async def _apply(
     session: AsyncSession,
     *,
@@ -98,13 +124,15 @@ async def _apply(
         item.status = ItemStatus.REJECTED
         applied.append(item)
         if isinstance(item, CollectionItem):
-            await service.end_mandate_for(
+            ended = await service.end_mandate_for(
                 session,
                 member_id=item.member_id,
                 reason=rejection.reason.code,
                 on=report.created_on,
                 mandate_id=item.mandate_id,
             )
+            if ended is None:
+                await _unuse_mandate(session, item)
         else:
             await _reject_payout(session, actor=actor, item=item, rejection=rejection, report=report)
     await session.flush()

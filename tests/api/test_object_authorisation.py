@@ -39,6 +39,7 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "PayOutRequest": {},
     "RefundIssue": {},
     "RefundPercentUpdate": {"refund_percent": "1.5"},
+    "CreditPayback": {},
     "ShareSubscriptionCreate": {"shares": 1},
     "SubscriptionApproval": {},
     "SharePaymentCreate": {"amount_cents": 100},

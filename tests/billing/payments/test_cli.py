@@ -41,9 +41,9 @@ def test_a_payout_file_is_written_and_booked(demo_env: dict[str, str], tmp_path:
                     "iban": "DE75512108001245126199",
                     "amount_cents": 700,
                     "reference": "RF-CLI-1",
-                    "remittance": "Erstattung Guthaben",
+                    "remittance": "Dividende 2025",
                     "execution_date": "2026-11-20",
-                    "liability": "receivables",
+                    "liability": "dividends_payable",
                 }
             ]
         )
@@ -56,6 +56,13 @@ def test_a_payout_file_is_written_and_booked(demo_env: dict[str, str], tmp_path:
     [written] = list((tmp_path / "out").glob("pain.001.001.09-*.xml"))
     assert (made["item_count"], made["total_cents"]) == (1, 700)
     assert b"<EndToEndId>RF-CLI-1</EndToEndId>" in written.read_bytes()
+    # Paying out receivables pays a member's credit back: refused for a member who has none.
+    credit = json.loads(instructions.read_text())
+    credit[0].update(reference="RF-CLI-2", liability="receivables")
+    instructions.write_text(json.dumps(credit))
+    refused = opentelecom(demo_env, "payments", "payout", str(instructions))
+    assert refused.returncode != 0
+    assert "credit" in refused.stderr
 
 
 def test_collecting_from_a_member_without_mandate_fails_with_the_reason(

@@ -11,6 +11,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from facturx import xml_check_xsd
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import bind_actor
@@ -28,11 +29,18 @@ from billing.invoices import service as invoices
 from billing.invoices.models import Invoice
 from billing.invoices.schemas import CreditNoteCreate
 from billing.ledger import service as ledger
-from billing.payments import credit, open_items, service
+from billing.payments import credit, open_items, repository, sepa, service, status_reports
 from billing.payments.models import CreditApplication
-from billing.payments.schemas import ManualPayment
+from billing.payments.schemas import CreditPayback, ManualPayment
 from tests.billing.invoices.builders import run_period
-from tests.billing.payments.builders import make_invoice, make_mandate
+from tests.billing.payments.builders import (
+    OTHER_IBAN,
+    TxStatus,
+    make_invoice,
+    make_mandate,
+    pain002,
+    payout_instruction,
+)
 from tests.builders import BOARD, OPERATOR, make_contract, make_member, make_plan, make_user, token_for
 from tests.web.test_pages import csrf_of, web_login
 
@@ -45,6 +53,10 @@ async def receivables(session: AsyncSession, member: Member) -> int:
     """The member's receivables in the ledger: debits minus credits."""
     balances = await ledger.member_balances(session, actor=BOARD, member_id=member.id)
     return sum(a.balance_cents for a in balances.accounts if a.code == "1400")
+
+
+async def account(session: AsyncSession, code: str) -> int:
+    return (await ledger.account_balance(session, actor=BOARD, account=code)).balance_cents
 
 
 async def assert_books_agree(session: AsyncSession, member: Member) -> None:
@@ -294,3 +306,153 @@ async def test_a_source_is_never_used_beyond_its_amount_over_many_applications(
     open_now = [i.open_cents for i in await open_items.open_items(db_session, member_ids={member.id})]
     assert sorted(open_now) == [200, 900]
     await assert_books_agree(db_session, member)
+
+
+async def test_credit_paid_back_is_used_up_and_the_bank_rejecting_the_transfer_gives_it_back(
+    db_session: AsyncSession, settings: Settings
+) -> None:
+    member = await make_member(db_session, settings)
+    mandate = await make_mandate(db_session, settings, member=member)
+    await paid_then_credited(db_session, settings, member, cents=1234)
+    today = local_today(settings.timezone)
+    bank_before = await account(db_session, "1200")
+
+    made = await credit.pay_back(
+        db_session, actor=BOARD, settings=settings, member_id=member.id, on=today, data=CreditPayback()
+    )
+
+    [item] = await repository.payout_items(db_session, made.id)
+    assert (item.amount_cents, item.iban, item.end_to_end_id) == (1234, mandate.iban, f"GH-{member.id}-1")
+    assert made.due_on >= today
+    assert await credit.balances(db_session, [member.id]) == {}
+    assert await receivables(db_session, member) == 0
+    assert await account(db_session, "1200") - bank_before == -1234
+    await assert_books_agree(db_session, member)
+    # Nothing left to pay back, and nothing for a payout made by hand either.
+    with pytest.raises(Conflict) as refused:
+        await credit.pay_back(
+            db_session, actor=BOARD, settings=settings, member_id=member.id, on=today, data=CreditPayback()
+        )
+    assert refused.value.code == "credit_insufficient"
+    by_hand = payout_instruction(member=member, cents=1, reference="GH-HAND-1")
+    with pytest.raises(Conflict):
+        await sepa.pay_out(
+            db_session,
+            actor=BOARD,
+            settings=settings,
+            instructions=[by_hand.model_copy(update={"liability": "receivables"})],
+        )
+
+    # The bank rejects the transfer: the booking is reversed and the credit is the member's again.
+    report = pain002(TxStatus(item.end_to_end_id, "RJCT", "AC04"), of=made.content, group_status="PART")
+    await status_reports.import_status_report(db_session, actor=BOARD, data=report)
+    assert await credit.balances(db_session, [member.id]) == {member.id: 1234}
+    assert await receivables(db_session, member) == -1234
+    await assert_books_agree(db_session, member)
+    again = await credit.pay_back(
+        db_session,
+        actor=BOARD,
+        settings=settings,
+        member_id=member.id,
+        on=today,
+        data=CreditPayback(amount_cents=1000, name="Erika Mustermann", iban=OTHER_IBAN),
+    )
+    [second] = await repository.payout_items(db_session, again.id)
+    assert (second.amount_cents, second.iban, second.end_to_end_id) == (1000, OTHER_IBAN, f"GH-{member.id}-2")
+    assert await credit.balances(db_session, [member.id]) == {member.id: 234}
+
+
+async def test_paying_credit_back_is_the_boards_and_needs_an_account(
+    client: httpx.AsyncClient, db_session: AsyncSession, settings: Settings
+) -> None:
+    member = await make_member(db_session, settings)
+    await paid_then_credited(db_session, settings, member, cents=500)
+    board = await make_user(db_session, role=Role.BOARD)
+    operator = await make_user(db_session, role=Role.OPERATOR)
+    url = f"/api/v1/members/{member.id}/credit/payout"
+    await db_session.commit()
+    as_operator, as_board = await token_for(client, operator), await token_for(client, board)
+
+    by_operator = await client.post(url, json={}, headers=as_operator)
+    no_account = await client.post(url, json={}, headers=as_board)
+    too_much = await client.post(url, json={"amount_cents": 501, "iban": OTHER_IBAN, "name": "Erika"}, headers=as_board)
+    paid = await client.post(url, json={"iban": OTHER_IBAN, "name": "Erika"}, headers=as_board)
+
+    assert by_operator.status_code == 403
+    assert (no_account.status_code, no_account.json()["code"]) == (422, "credit_no_account")
+    assert (too_much.status_code, too_much.json()["code"]) == (409, "credit_insufficient")
+    assert paid.status_code == 201, paid.text
+    assert (paid.json()["item_count"], paid.json()["total_cents"]) == (1, 500)
+
+
+async def test_the_board_pays_credit_back_from_the_console(
+    client: httpx.AsyncClient, db_session: AsyncSession, settings: Settings
+) -> None:
+    member = await make_member(db_session, settings)
+    member_id = member.id
+    await make_mandate(db_session, settings, member=member)
+    await paid_then_credited(db_session, settings, member, cents=777)
+    board = await make_user(db_session, role=Role.BOARD)
+    operator = await make_user(db_session, role=Role.OPERATOR)
+    board_email, operator_email = board.email, operator.email
+    await db_session.commit()
+
+    await web_login(client, operator_email)
+    assert f"/console/payments/credit/{member_id}/payout" not in (await client.get("/console/payments")).text
+    await web_login(client, board_email)
+    token = await csrf_of(client, "/console/payments")
+    done = await client.post(f"/console/payments/credit/{member_id}/payout", data={"csrf": token})
+
+    assert done.status_code == 303, done.text
+    assert "zur%C3%BCckgezahlt" in done.headers["location"] or "zurückgezahlt" in done.headers["location"]
+    assert await credit.balances(db_session, [member_id]) == {}
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE credit_applications SET amount_cents = amount_cents + 1",
+        "DELETE FROM credit_applications",
+        "TRUNCATE credit_applications",
+    ],
+)
+async def test_the_database_refuses_to_change_a_use_of_credit(
+    db_session: AsyncSession, settings: Settings, statement: str
+) -> None:
+    member = await make_member(db_session, settings)
+    await make_invoice(db_session, member=member, gross_cents=900, issued_on=date(2026, 8, 1))
+    await paid_then_credited(db_session, settings, member, cents=1000)
+    [used] = await applications(db_session, member)
+
+    with pytest.raises(DBAPIError, match="append-only"):
+        async with db_session.begin_nested():
+            await db_session.execute(sa.text(statement))
+
+    assert (
+        await db_session.scalar(sa.select(CreditApplication.amount_cents).where(CreditApplication.id == used.id))
+    ) == 900
+
+
+async def test_the_board_sees_open_items_by_days_past_due_and_the_members_credit(
+    client: httpx.AsyncClient, db_session: AsyncSession, settings: Settings
+) -> None:
+    today = local_today(settings.timezone)
+    owing, owed = await make_member(db_session, settings), await make_member(db_session, settings)
+    for days_past_due, cents in ((-5, 1000), (10, 2000), (45, 3000), (75, 4000), (200, 5000)):
+        due = today - timedelta(days=days_past_due)
+        await make_invoice(db_session, member=owing, gross_cents=cents, issued_on=due - timedelta(days=14), due_on=due)
+    await pay(db_session, owing, 500, on=today)  # part of the oldest: 4,500 left over 90 days
+    await paid_then_credited(db_session, settings, owed, cents=1234)
+
+    found = await open_items.aging(db_session, on=today, credit_cents=1234)
+
+    assert found.not_due_cents == 1000
+    assert found.overdue_cents == {"1-30": 2000, "31-60": 3000, "61-90": 4000, "91+": 4500}
+    assert (found.invoices, found.credit_cents) == (5, 1234)
+    board = await make_user(db_session, role=Role.BOARD)
+    await web_login(client, board.email)
+    page = await client.get("/board/billing")
+    assert page.status_code == 200
+    assert "Offene Posten nach Fälligkeit" in page.text
+    assert "45,00\xa0€" in page.text and "-12,34\xa0€" in page.text
+    assert "5 offene Rechnungen." in page.text

@@ -21,7 +21,15 @@ from billing.ledger import service as ledger
 from billing.ledger.models import SourceKind
 from billing.ledger.repository import EntryFilter
 from billing.payments import open_items, repository, sepa, status_reports
-from billing.payments.models import CollectionItem, ItemStatus, PayoutItem, SepaFile, SepaStatusReport
+from billing.payments.models import (
+    CollectionItem,
+    ItemStatus,
+    PayoutItem,
+    SepaFile,
+    SepaStatusReport,
+    SequenceType,
+)
+from tests.billing.invoices.builders import run_period
 from tests.billing.payments.builders import (
     OTHER_IBAN,
     TxStatus,
@@ -31,7 +39,7 @@ from tests.billing.payments.builders import (
     payout_instruction,
 )
 from tests.billing.payments.test_service import balance, collected_invoice, entries
-from tests.builders import BOARD, make_member
+from tests.builders import BOARD, make_contract, make_member, make_plan
 
 pytestmark = pytest.mark.postgres
 
@@ -165,7 +173,29 @@ async def test_a_rejected_file_rejects_every_debit_in_it(db_session: AsyncSessio
     assert set((await item_statuses(db_session, c.file.id)).values()) == {ItemStatus.REJECTED}
     invoices = [i.invoice_id for i in await open_items.open_items(db_session, member_ids={c.anna.id, c.ben.id})]
     assert await repository.collected_invoices(db_session, invoices) == set()
-    assert await repository.active_mandate(db_session, c.anna.id) is not None
+    mandate = await repository.active_mandate(db_session, c.anna.id)
+    assert mandate is not None
+    # The first debit never reached the member's bank: the mandate is unused, its next debit first again.
+    assert (mandate.sequence, mandate.last_collected_on) == (SequenceType.FRST, None)
+
+
+async def test_a_rejected_recurring_debit_leaves_the_mandate_as_its_last_booked_debit_left_it(
+    db_session: AsyncSession, settings: Settings
+) -> None:
+    c = await collection(db_session, settings)
+    await make_invoice(db_session, member=c.anna, number="2026-000200", gross_cents=1000)
+    later = await sepa.due_collections(db_session, actor=BOARD, on=date(2026, 12, 3))
+    [second] = await sepa.collect(db_session, actor=BOARD, settings=settings, requests=later)
+
+    await status_reports.import_status_report(
+        db_session,
+        actor=BOARD,
+        data=pain002(TxStatus("2026-000200", "RJCT", "AM04"), of=second.content, group_status="PART"),
+    )
+
+    mandate = await repository.active_mandate(db_session, c.anna.id)
+    assert mandate is not None
+    assert (mandate.sequence, mandate.last_collected_on) == (SequenceType.RCUR, COLLECTED_ON)
 
 
 async def test_accepted_statuses_only_record_the_report(db_session: AsyncSession, settings: Settings) -> None:
@@ -262,3 +292,31 @@ async def test_a_reversal_is_not_dated_before_the_payout_it_reverses(
     assert [e.entry_date for e in found] == [date(2026, 6, 30)]
     [item] = (await db_session.execute(sa.select(PayoutItem))).scalars().all()
     assert item.status is ItemStatus.REJECTED
+
+
+async def test_a_rejected_debit_of_a_bill_run_is_collected_again_only_on_the_day_it_announced(
+    db_session: AsyncSession, settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    member = await make_member(db_session, settings)
+    await make_mandate(db_session, settings, member=member)
+    await make_contract(db_session, settings, member=member, plan=await make_plan(db_session, fee_cents=1990))
+    run = await run_period(db_session, settings, period="2026-10")
+    [first] = await sepa.collect_run(db_session, actor=BOARD, settings=settings, run_id=run.id)
+    [number] = (await item_statuses(db_session, first.id)).keys()
+
+    async def reject(made: SepaFile) -> None:
+        data = pain002(TxStatus(number, "RJCT", "AM04"), of=made.content, message_id=f"STS-{made.id}")
+        assert (await status_reports.import_status_report(db_session, actor=BOARD, data=data)).rejected == 1
+
+    await reject(first)
+    # The announced day can still be reached: the same debit again, on the same day.
+    [again] = await sepa.collect_run(db_session, actor=BOARD, settings=settings, run_id=run.id)
+    assert (again.due_on, again.total_cents) == (first.due_on, first.total_cents)
+    await reject(again)
+
+    # On the announced day itself it is too late: nothing is made, and the operator is told.
+    monkeypatch.setattr(sepa, "local_today", lambda _zone: first.due_on)
+    with caplog.at_level("WARNING", logger="opentelecom.payments"):
+        assert await sepa.collect_run(db_session, actor=BOARD, settings=settings, run_id=run.id) == []
+    assert number in caplog.text
+    assert [i.number for i in await open_items.open_items(db_session, member_ids={member.id})] == [number]
