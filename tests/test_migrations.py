@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app import migrate
+from billing.payments import sepa
+from billing.payments.models import SequenceType
+from billing.payments.pain002 import batches_of
 from migrations import target_metadata
 from tests.conftest import _async_url, create_database, drop_database, fresh_database_name
 
@@ -136,3 +140,67 @@ def test_the_cash_account_takes_over_an_account_1000_the_board_added_and_outlive
     assert taken_over == [("1000", "Kasse Geschäftsstelle", "cash")]
     assert downgraded == [("1000", "Kasse Geschäftsstelle", None)]
     assert _sqlite_schema(url, account) == taken_over
+
+
+def test_batch_bookings_fill_the_batch_ids_of_stored_files_and_keep_the_statement_triggers_on_sqlite(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'batches.db'}"
+    triggers = "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'bank_statements'"
+    creditor = sepa.Creditor(
+        name="openTelecom eG", iban="DE02120300000000202051", bic="BYLADEM1001", creditor_id="DE98ZZZ09999999999"
+    )
+    line = sepa.DebitLine(
+        debtor_name="Erika Mustermann",
+        iban="DE89370400440532013000",
+        bic=None,
+        mandate_reference="OT-00000001-01",
+        mandate_signed_on=date(2026, 1, 5),
+        sequence=SequenceType.FRST,
+        amount_cents=4990,
+        end_to_end_id="2026-000123",
+        remittance="Rechnung 2026-000123",
+        collection_date=date(2026, 11, 3),
+    )
+    built = sepa.build_direct_debits([line], creditor)
+    migrate.upgrade(url, "0020")
+    before = _sqlite_schema(url, triggers)
+
+    async def store() -> None:
+        # Foreign keys are not enforced on this connection: the item needs no member or mandate rows.
+        engine = create_async_engine(url, poolclass=sa.pool.NullPool)
+        async with engine.begin() as connection:
+            await connection.execute(
+                sa.text(
+                    "INSERT INTO sepa_files (id, kind, message_id, schema, due_on, sequence, sha256, content, "
+                    "total_cents, item_count, created_at, updated_at) VALUES (1, 'direct_debit', :message, "
+                    "'pain.008.001.08', '2026-11-03', 'FRST', :hash, :content, 4990, 1, '2026-11-01', '2026-11-01')"
+                ),
+                {"message": built.message_id, "hash": built.sha256, "content": built.content},
+            )
+            await connection.execute(
+                sa.text(
+                    "INSERT INTO sepa_collection_items (file_id, member_id, mandate_id, end_to_end_id, amount_cents, "
+                    "remittance, collection_date, sequence, status, created_at, updated_at) VALUES (1, 1, 1, "
+                    "'2026-000123', 4990, 'Rechnung 2026-000123', '2026-11-03', 'FRST', 'submitted', '2026-11-01', "
+                    "'2026-11-01')"
+                )
+            )
+            await connection.execute(
+                sa.text(
+                    "INSERT INTO bank_statements (account_iban, statement_id, sha256, content, transaction_count, "
+                    "created_at, updated_at) VALUES ('DE02120300000000202051', 'S1', :hash, '<Document/>', 0, "
+                    "'2026-11-03', '2026-11-03')"
+                ),
+                {"hash": "b" * 64},
+            )
+        await engine.dispose()
+
+    asyncio.run(store())
+    migrate.upgrade(url, "0021")
+
+    [(batch_id,)] = _sqlite_schema(url, "SELECT batch_id FROM sepa_collection_items")
+    assert [batch_id] == list(batches_of(built.content))
+    assert _sqlite_schema(url, "SELECT statement_id, kind FROM bank_statements") == [("S1", "statement")]
+    assert sorted(_sqlite_schema(url, triggers)) == sorted(before)
+    assert len(before) == 2

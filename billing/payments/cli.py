@@ -1,4 +1,5 @@
-"""``opentelecom payments ...``: import a bank statement or status report, make direct debit and payout files."""
+"""``opentelecom payments ...``: import a bank statement, notification or status report, make direct debit and
+payout files."""
 
 from __future__ import annotations
 
@@ -48,7 +49,8 @@ def _read(file: Path) -> bytes:
 
 @payments_cli.command("import-camt")
 def import_camt_command(file: Path, as_json: JsonOption = False) -> None:
-    """Import a camt.053 bank statement; matched payments and returns are booked, the rest is queued."""
+    """Import a camt.053 bank statement or camt.054 notification (the transactions of a batch booking); matched
+    payments and returns are booked, the rest is queued, an entry the other report booked already is covered."""
     data = _read(file)
 
     async def work(session: AsyncSession, settings: Settings) -> ImportReport:

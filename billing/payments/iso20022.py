@@ -1,5 +1,5 @@
-"""Reading the bank's ISO 20022 XML (camt.053 statements, pain.002 status reports): parsing an upload safely
-and finding elements by local name, so every message version's namespace is accepted.
+"""Reading the bank's ISO 20022 XML (camt.053 statements, camt.054 notifications, pain.002 status reports):
+parsing an upload safely and finding elements by local name, so every message version's namespace is accepted.
 
 The standard library's expat parser resolves no external entities and refuses entity expansion bombs
 (expat ≥ 2.4), which is what an uploaded file needs.

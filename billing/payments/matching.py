@@ -2,6 +2,8 @@
 
 Rules, in order, for each transaction (oldest booking first, so a later one sees what an earlier one settled):
 
+* A transaction the import **holds** (a batch entry without details it could not resolve by our own file,
+  ``billing.payments.batches``) waits for an operator with the import's reason.
 * **Money out** with a SEPA return reason (``RtrInf``: AM04, MD06, MS03, ...) whose end-to-end id is one
   of our collections is a *returned* debit of that collection's invoice; a return of a collection we do
   not know waits for an operator. Money out whose end-to-end id is one of our payouts is that *payout*
@@ -45,6 +47,8 @@ class BankLine:
     remittance: str | None = None
     end_to_end_id: str | None = None
     return_reason: str | None = None
+    # Why the import leaves the line to an operator, if it found a reason.
+    hold: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +160,12 @@ def _money_in(line: BankLine, book: _Book) -> Match:
     return Match(line.id, outcome, member_id=member_id, allocations=tuple(allocations))
 
 
+def _one(line: BankLine, book: _Book, collections: Mapping[str, Collected], payouts: frozenset[str]) -> Match:
+    if line.hold:
+        return Match(line.id, Outcome.QUEUE, reason=line.hold)
+    return _money_in(line, book) if line.credit else _money_out(line, collections, payouts)
+
+
 def match(
     lines: Iterable[BankLine],
     open_items: Iterable[OpenItem],
@@ -172,4 +182,4 @@ def match(
     known = collections or {}
     paid_out = frozenset(payouts)
     ordered = sorted(lines, key=lambda line: (line.booking_date, line.id))
-    return [_money_in(line, book) if line.credit else _money_out(line, known, paid_out) for line in ordered]
+    return [_one(line, book, known, paid_out) for line in ordered]

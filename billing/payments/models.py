@@ -1,5 +1,6 @@
 """Money moving between members and the coop's bank account: SEPA mandates, the pain.008 and pain.001 files
-given to the bank, the pain.002 status reports and camt.053 statements it sends back, and what was made of
+given to the bank, the pain.002 status reports, camt.053 statements and camt.054 notifications it sends
+back, and what was made of
 each booked transaction (payments with their invoice allocations, returned debits, the operator's queue of
 unmatched transactions).
 
@@ -113,6 +114,8 @@ class CollectionItem(IdMixin, TimestampMixin, Base):
     collection_date: Mapped[date] = mapped_column(sa.Date)
     sequence: Mapped[SequenceType] = mapped_column(enum_column(SequenceType, "sepa_sequence_type"))
     status: Mapped[ItemStatus] = mapped_column(enum_column(ItemStatus, "sepa_item_status"))
+    # The batch of the file the item is in (its PmtInfId), as the bank names it when it books the batch.
+    batch_id: Mapped[str | None] = mapped_column(sa.String(35), index=True)
 
     __table_args__ = (
         sa.UniqueConstraint("file_id", "end_to_end_id", name="uq_sepa_collection_items_file_e2e"),
@@ -139,6 +142,8 @@ class PayoutItem(IdMixin, TimestampMixin, Base):
     execution_date: Mapped[date] = mapped_column(sa.Date)
     liability: Mapped[SystemAccount] = mapped_column(enum_column(SystemAccount, "ledger_system_account"))
     status: Mapped[ItemStatus] = mapped_column(enum_column(ItemStatus, "sepa_item_status"))
+    # The batch of the file the item is in (its PmtInfId), as the bank names it when it books the batch.
+    batch_id: Mapped[str | None] = mapped_column(sa.String(35), index=True)
 
     __table_args__ = (
         sa.CheckConstraint("amount_cents > 0", name="amount_positive"),
@@ -174,14 +179,27 @@ class SepaStatusReport(IdMixin, TimestampMixin, Base):
     rejected_count: Mapped[int] = mapped_column(sa.Integer)
 
 
+class ReportKind(enum.StrEnum):
+    """What the bank reported an account's bookings in: a camt.053 statement of the day (Kontoauszug) or a
+    camt.054 notification (Soll-/Haben-Avis, e.g. the transactions of a batch booking)."""
+
+    STATEMENT = "statement"
+    NOTIFICATION = "notification"
+
+
 class BankStatement(IdMixin, TimestampMixin, Base):
-    """A camt.053 account statement (Kontoauszug) as the bank sent it, imported once."""
+    """A camt.053 account statement (Kontoauszug) or camt.054 notification as the bank sent it, imported once
+    (one row per report in the file, each with the whole file)."""
 
     __tablename__ = "bank_statements"
     __audited__ = True
     __audit_exclude__ = frozenset({"content"})
 
     account_iban: Mapped[str] = mapped_column(sa.String(34))
+    kind: Mapped[ReportKind] = mapped_column(
+        enum_column(ReportKind, "bank_report_kind"), server_default=ReportKind.STATEMENT.value
+    )
+    # The bank's id of the report (Stmt/Id or Ntfctn/Id), unique per account and kind.
     statement_id: Mapped[str] = mapped_column(sa.String(35))
     created_on: Mapped[date | None] = mapped_column(sa.Date)
     # The file's hash and bytes as received (a file may hold several statements).
@@ -189,11 +207,15 @@ class BankStatement(IdMixin, TimestampMixin, Base):
     content: Mapped[bytes] = mapped_column(sa.LargeBinary)
     transaction_count: Mapped[int] = mapped_column(sa.Integer)
 
-    __table_args__ = (sa.UniqueConstraint("account_iban", "statement_id", name="uq_bank_statements_account_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("account_iban", "kind", "statement_id", name="uq_bank_statements_account_kind_id"),
+    )
 
 
 class TransactionStatus(enum.StrEnum):
-    """What the matching made of a booked transaction, or what an operator decided for it."""
+    """What the matching made of a booked transaction, or what an operator decided for it. ``covered``: the
+    bank reported the entry in a statement and a notification, and the other report's transactions book it
+    (``billing.payments.batches``)."""
 
     MATCHED = "matched"
     PARTIAL = "partial"
@@ -203,6 +225,7 @@ class TransactionStatus(enum.StrEnum):
     QUEUED = "queued"
     ASSIGNED = "assigned"
     NOT_OURS = "not_ours"
+    COVERED = "covered"
 
 
 class BankTransaction(IdMixin, TimestampMixin, Base):
@@ -226,6 +249,14 @@ class BankTransaction(IdMixin, TimestampMixin, Base):
     mandate_reference: Mapped[str | None] = mapped_column(sa.String(35))
     bank_reference: Mapped[str | None] = mapped_column(sa.String(35))
     return_reason: Mapped[str | None] = mapped_column(sa.String(4))
+    # The bank's entry the transaction is part of: its reference (Ntry/AcctSvcrRef), the batch it books
+    # (Btch/PmtInfId, else Btch/MsgId), its amount (a batch's total), and whether this transaction is that
+    # whole batch, booked without its transactions (Sammlerbuchung). A statement and a notification that
+    # report the same entry meet by these.
+    entry_reference: Mapped[str | None] = mapped_column(sa.String(35), index=True)
+    batch_id: Mapped[str | None] = mapped_column(sa.String(35), index=True)
+    entry_cents: Mapped[int | None] = mapped_column(sa.BigInteger)
+    batch_total: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
     status: Mapped[TransactionStatus] = mapped_column(
         enum_column(TransactionStatus, "bank_transaction_status"), index=True
     )

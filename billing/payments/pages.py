@@ -1,5 +1,5 @@
 """Payment pages: the member's mandate and payments (portal); the operator's matching queue, upload of bank
-statements and status reports, mandate recording and collection files (console)."""
+statements, notifications and status reports, mandate recording and collection files (console)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from app.kit.money import decimal_to_cents
 from app.kit.time import local_today
 from app.kit.validation import IdPath
 from app.web.shell import MemberPage, StaffPage, Web, redirect
-from billing.payments import credit, iso20022, mandates, repository, sepa, service, status_reports
+from billing.payments import camt, credit, iso20022, mandates, repository, sepa, service, status_reports
 from billing.payments.router import MAX_STATEMENT_BYTES, file_download, transaction_out
 from billing.payments.schemas import CreditPayback, MandateCreate, ManualPayment, QueueAssignment
 
@@ -156,31 +156,52 @@ async def console_apply_credit(web: StaffPage, session: SessionDep, member_id: I
 
 @router.post("/console/payments/statements", response_class=HTMLResponse)
 async def console_import(web: StaffPage, session: SessionDep) -> Response:
-    """One upload for what the bank sends: a camt.053 statement or a pain.002 status report (told apart by the
-    message the document holds)."""
+    """One upload for what the bank sends: a camt.053 statement, a camt.054 notification (the transactions of a
+    batch booking) or a pain.002 status report, told apart by the message the document holds."""
     form = await web.check_csrf()
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
-        return web.error(Invalid("Choose a camt.053 or pain.002 file.", code="camt_invalid", field="file"))
+        return web.error(Invalid("Choose a camt.053, camt.054 or pain.002 file.", code="camt_invalid", field="file"))
     data = await upload.read(MAX_STATEMENT_BYTES + 1)
     if not data or len(data) > MAX_STATEMENT_BYTES:
         return web.error(Invalid("The file is empty or larger than 20 MB.", code="camt_invalid", field="file"))
     try:
-        if iso20022.message_name(data) == "CstmrPmtStsRpt":
+        message = iso20022.message_name(data)
+        if message == "CstmrPmtStsRpt":
             return await _import_status_report(web, session, data)
+        # Statements and notifications: one import (camt.py reads both; anything else it refuses).
         report = await service.import_statement(session, actor=web.user, settings=web.settings, data=data)
     except DomainError as error:
         return web.error(error)
-    message = web.translator.gettext(
-        "Imported: %(new)s new transactions (%(known)s known), %(matched)s matched, %(returned)s returned, "
-        "%(queued)s waiting.",
-        new=report.transactions,
-        known=report.transactions_known,
-        matched=report.matched,
-        returned=report.returned,
-        queued=report.queued,
-    )
-    return redirect("/console/payments", flash=message)
+    t = web.translator
+    counts = {
+        "new": report.transactions,
+        "known": report.transactions_known,
+        "matched": report.matched,
+        "returned": report.returned,
+        "queued": report.queued,
+    }
+    if message == camt.NOTIFICATION:
+        text = t.gettext(
+            "Notification imported: %(new)s new transactions (%(known)s known), %(matched)s matched, "
+            "%(returned)s returned, %(queued)s waiting, %(covered)s booked from the statement already.",
+            covered=report.covered,
+            **counts,
+        )
+    elif report.covered:
+        text = t.gettext(
+            "Imported: %(new)s new transactions (%(known)s known), %(matched)s matched, %(returned)s returned, "
+            "%(queued)s waiting, %(covered)s booked from the bank's notification already.",
+            covered=report.covered,
+            **counts,
+        )
+    else:
+        text = t.gettext(
+            "Imported: %(new)s new transactions (%(known)s known), %(matched)s matched, %(returned)s returned, "
+            "%(queued)s waiting.",
+            **counts,
+        )
+    return redirect("/console/payments", flash=text)
 
 
 async def _import_status_report(web: Web, session: SessionDep, data: bytes) -> Response:

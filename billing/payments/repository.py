@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import date
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,12 +18,15 @@ from billing.payments.models import (
     Payment,
     PaymentAllocation,
     PayoutItem,
+    ReportKind,
     ReturnedDebit,
     SepaFile,
     SepaFileKind,
     SepaStatusReport,
     TransactionStatus,
 )
+
+Item = TypeVar("Item", CollectionItem, PayoutItem)
 
 
 async def active_mandate(session: AsyncSession, member_id: int, *, lock: bool = False) -> Mandate | None:
@@ -170,11 +174,77 @@ async def status_reports(session: AsyncSession, *, limit: int, offset: int) -> l
     return [(report, str(message_id)) for report, message_id in (await session.execute(query)).all()]
 
 
-async def statement(session: AsyncSession, *, account_iban: str, statement_id: str) -> BankStatement | None:
+async def batch_items(
+    session: AsyncSession, *, credit: bool, batch_id: str | None = None, message_id: str | None = None
+) -> list[CollectionItem] | list[PayoutItem]:
+    """The items (locked) of our batch ``batch_id`` (its PmtInfId), or else of our file ``message_id``: direct
+    debits for money in (``credit``), payouts for money out."""
+    if credit:
+        return await _batch_items(session, CollectionItem, batch_id=batch_id, message_id=message_id)
+    return await _batch_items(session, PayoutItem, batch_id=batch_id, message_id=message_id)
+
+
+async def _batch_items(
+    session: AsyncSession, kind: type[Item], *, batch_id: str | None, message_id: str | None
+) -> list[Item]:
+    query = sa.select(kind).order_by(kind.id).with_for_update(of=kind)
+    if batch_id is not None:
+        query = query.where(kind.batch_id == batch_id)
+    else:
+        query = query.join(SepaFile, SepaFile.id == kind.file_id).where(SepaFile.message_id == message_id)
+    return list((await session.execute(query)).scalars())
+
+
+async def outstanding_collection_batches(
+    session: AsyncSession, *, collected_from: date, collected_to: date
+) -> dict[str, list[CollectionItem]]:
+    """Our direct debit batches with items still submitted whose collection date lies in the range: those items
+    (locked) by batch id."""
+    query = (
+        sa.select(CollectionItem)
+        .where(
+            CollectionItem.status == ItemStatus.SUBMITTED,
+            CollectionItem.batch_id.is_not(None),
+            CollectionItem.collection_date.between(collected_from, collected_to),
+        )
+        .order_by(CollectionItem.id)
+        .with_for_update()
+    )
+    found: dict[str, list[CollectionItem]] = {}
+    for item in (await session.execute(query)).scalars():
+        found.setdefault(str(item.batch_id), []).append(item)
+    return found
+
+
+async def statement(
+    session: AsyncSession, *, account_iban: str, kind: ReportKind, statement_id: str
+) -> BankStatement | None:
     query = sa.select(BankStatement).where(
-        BankStatement.account_iban == account_iban, BankStatement.statement_id == statement_id
+        BankStatement.account_iban == account_iban,
+        BankStatement.kind == kind,
+        BankStatement.statement_id == statement_id,
     )
     return (await session.execute(query)).scalar_one_or_none()
+
+
+async def entry_transactions(
+    session: AsyncSession, *, references: Collection[str], batch_ids: Collection[str]
+) -> list[tuple[BankTransaction, BankStatement]]:
+    """The transactions (locked) of entries with one of the bank's entry ``references`` or ``batch_ids``, each
+    with the report it came in (without its content)."""
+    if not references and not batch_ids:
+        return []
+    query = (
+        sa.select(BankTransaction, BankStatement)
+        .join(BankStatement, BankStatement.id == BankTransaction.statement_id)
+        .where(
+            sa.or_(BankTransaction.entry_reference.in_(list(references)), BankTransaction.batch_id.in_(list(batch_ids)))
+        )
+        .options(sa.orm.defer(BankStatement.content, raiseload=True))
+        .order_by(BankTransaction.id)
+        .with_for_update(of=BankTransaction)
+    )
+    return [(transaction, report) for transaction, report in (await session.execute(query)).all()]
 
 
 async def known_fingerprints(session: AsyncSession, fingerprints: Collection[str]) -> set[str]:

@@ -1,5 +1,5 @@
-"""API routes: a member's mandate and payments; staff's statement and status report import, matching queue,
-manual payments, collection and payout files."""
+"""API routes: a member's mandate and payments; staff's import of statements, notifications and status reports,
+matching queue, manual payments, collection and payout files."""
 
 from __future__ import annotations
 
@@ -158,9 +158,10 @@ async def pay_back_credit(
 async def import_statement(
     actor: StaffDep, session: SessionDep, settings: SettingsDep, request: Request
 ) -> ImportReport:
-    """Import a camt.053 file sent as the request body (``application/xml``); importing it again creates
-    nothing."""
-    data = await _xml_body(request, what="camt.053", code="camt_invalid")
+    """Import a camt.053 statement or a camt.054 notification (the transactions of a batch booking) sent as the
+    request body (``application/xml``); importing it again creates nothing, nor does an entry the bank reported
+    in the other kind of report before (``covered``)."""
+    data = await _xml_body(request, what="camt.053 or camt.054", code="camt_invalid")
     return await service.import_statement(session, actor=actor, settings=settings, data=data)
 
 

@@ -147,7 +147,9 @@ class TransactionOut(BaseModel):
 
 
 class ImportReport(BaseModel):
-    """What one camt.053 file brought: new statements and transactions, and what matching made of them."""
+    """What one camt.053 or camt.054 file brought: new reports (statements or notifications) and transactions,
+    and what matching made of them; ``covered``: new transactions of entries the bank's other kind of report
+    booked already (nothing booked for them)."""
 
     statements: int
     statements_known: int
@@ -157,6 +159,7 @@ class ImportReport(BaseModel):
     returned: int
     payouts: int
     queued: int
+    covered: int
 
 
 class AllocationOut(BaseModel):

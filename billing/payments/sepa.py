@@ -5,6 +5,11 @@ Versions: pain.008.001.08 and pain.001.001.09, the ones the German banks' DFÜ a
 November 2023) prescribes; sepaxml validates each file against its XSD before it is stored. A file is
 stored once with its SHA-256, its totals and its items; the collections move their mandates from FRST to
 RCUR (the EPC rulebook counts a mandate as used once its first collection is submitted).
+
+Each item keeps the ``PmtInfId`` of the batch it is in (``batch_id``). sepaxml makes it from the creditor's
+name (letters and digits, at most 22) and 12 random hex digits (``openTelecomeG-3f9a0c2b71de``), one batch per
+collection date and sequence type, so a direct debit file here is one batch; a bank that books the batch as
+one entry names it there (``billing.payments.batches``).
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from billing.payments.models import (
     SepaFileKind,
     SequenceType,
 )
+from billing.payments.pain002 import batches_of
 from billing.payments.schemas import CollectionRequest, PayoutInstruction
 
 log = logging.getLogger("opentelecom.payments")
@@ -158,6 +164,8 @@ class BuiltFile:
     sha256: str
     total_cents: int
     item_count: int
+    # Each end-to-end id's batch (PmtInfId).
+    batch_of: dict[str, str]
 
 
 def _config(creditor: Creditor) -> dict[str, Any]:
@@ -188,6 +196,7 @@ def _finish(document: SepaDD | SepaTransfer, count: int, total: int) -> BuiltFil
         sha256=hashlib.sha256(content).hexdigest(),
         total_cents=total,
         item_count=count,
+        batch_of={e2e: batch_id for batch_id, ids in batches_of(content).items() for e2e in ids},
     )
 
 
@@ -316,6 +325,7 @@ async def collect(
                         collection_date=day,
                         sequence=sequence,
                         status=ItemStatus.SUBMITTED,
+                        batch_id=built.batch_of[line.end_to_end_id],
                     )
                 )
                 mandate.sequence = SequenceType.RCUR
@@ -458,6 +468,7 @@ async def pay_out(
                 execution_date=line.execution_date,
                 liability=SystemAccount(instruction.liability),
                 status=ItemStatus.SUBMITTED,
+                batch_id=built.batch_of[line.end_to_end_id],
             )
             session.add(item)
             await session.flush()

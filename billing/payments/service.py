@@ -1,5 +1,7 @@
-"""Bank statements in, payments out: importing camt.053 once, booking what matching found, the operator's
-queue of what it did not, manual payments, and what a member sees of their payments.
+"""Bank statements in, payments out: importing camt.053 statements and camt.054 notifications once, booking
+what matching found, the operator's queue of what it did not, manual payments, and what a member sees of their
+payments. Before matching, ``batches`` resolves batch entries without details by our own files and books an
+entry the bank reports in both kinds of report once.
 
 Postings (``billing.ledger.service.post``; sources are unique, so booking twice books once):
 
@@ -18,7 +20,7 @@ its fee                     debit receivables (member) / credit fees       ``fee
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,7 +31,7 @@ from app.kit.errors import Conflict, Invalid, NotFound
 from app.members import service as members
 from app.settings import Settings
 from billing.ledger.models import SourceKind, SystemAccount
-from billing.payments import camt, credit, mandates, matching, open_items, repository
+from billing.payments import batches, camt, credit, mandates, matching, open_items, repository
 from billing.payments.booking import book
 from billing.payments.matching import BankLine, Collected, Match, Outcome
 from billing.payments.models import (
@@ -40,6 +42,7 @@ from billing.payments.models import (
     Payment,
     PaymentAllocation,
     PaymentMethod,
+    ReportKind,
     ReturnedDebit,
     TransactionStatus,
 )
@@ -132,9 +135,35 @@ def fingerprint(statement: camt.Statement, line: camt.StatementLine) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
+def _transaction(statement: BankStatement, parsed: camt.Statement, prepared: batches.Prepared) -> BankTransaction:
+    line = prepared.line
+    return BankTransaction(
+        statement_id=statement.id,
+        fingerprint=fingerprint(parsed, line),
+        booking_date=line.booking_date,
+        value_date=line.value_date,
+        amount_cents=line.amount_cents,
+        credit=line.credit,
+        counterparty_name=line.counterparty_name,
+        counterparty_iban=line.counterparty_iban,
+        remittance=line.remittance,
+        end_to_end_id=line.end_to_end_id,
+        mandate_reference=line.mandate_reference,
+        bank_reference=line.bank_reference,
+        return_reason=line.return_reason,
+        entry_reference=line.entry.reference,
+        batch_id=prepared.batch_id,
+        entry_cents=line.entry.amount_cents,
+        batch_total=prepared.batch_total,
+        status=TransactionStatus.COVERED if prepared.covered else TransactionStatus.QUEUED,
+        note=prepared.note,
+    )
+
+
 async def import_statement(session: AsyncSession, *, actor: Actor, settings: Settings, data: bytes) -> ImportReport:
-    """Import a camt.053 file and book what its new transactions are (module docstring). A statement or a
-    booking imported before creates nothing (same file, same statement id, or same bank reference)."""
+    """Import a camt.053 statement or camt.054 notification file and book what its new transactions are (module
+    docstring; batch entries and an entry in both kinds of report: ``batches``). A report or a booking imported
+    before creates nothing (same file, same report id, same bank reference, or the same entry reported again)."""
     actor.require(Role.OPERATOR, Role.BOARD)
     statements = camt.parse(data)
     sha256 = hashlib.sha256(data).hexdigest()
@@ -148,16 +177,19 @@ async def import_statement(session: AsyncSession, *, actor: Actor, settings: Set
         returned=0,
         payouts=0,
         queued=0,
+        covered=0,
     )
     new: list[BankTransaction] = []
+    held: list[tuple[BankTransaction, str]] = []
     with action(session, "payments.import_statement"):
         for parsed in statements:
             if parsed.account_iban != own:
                 raise Invalid(
                     f"The statement is for account {parsed.account_iban}, not the coop's.", code="camt_other_account"
                 )
+            kind = ReportKind.NOTIFICATION if parsed.notification else ReportKind.STATEMENT
             known = await repository.statement(
-                session, account_iban=parsed.account_iban, statement_id=parsed.statement_id
+                session, account_iban=parsed.account_iban, kind=kind, statement_id=parsed.statement_id
             )
             if known is not None:
                 report.statements_known += 1
@@ -165,6 +197,7 @@ async def import_statement(session: AsyncSession, *, actor: Actor, settings: Set
                 continue
             statement = BankStatement(
                 account_iban=parsed.account_iban,
+                kind=kind,
                 statement_id=parsed.statement_id,
                 created_on=parsed.created_on,
                 sha256=sha256,
@@ -176,31 +209,22 @@ async def import_statement(session: AsyncSession, *, actor: Actor, settings: Set
             report.statements += 1
             prints = {fingerprint(parsed, line): line for line in parsed.lines}
             seen = await repository.known_fingerprints(session, prints)
-            report.transactions_known += len(parsed.lines) - len(prints) + len(seen)
-            for key, line in prints.items():
-                if key in seen:
-                    continue
-                row = BankTransaction(
-                    statement_id=statement.id,
-                    fingerprint=key,
-                    booking_date=line.booking_date,
-                    value_date=line.value_date,
-                    amount_cents=line.amount_cents,
-                    credit=line.credit,
-                    counterparty_name=line.counterparty_name,
-                    counterparty_iban=line.counterparty_iban,
-                    remittance=line.remittance,
-                    end_to_end_id=line.end_to_end_id,
-                    mandate_reference=line.mandate_reference,
-                    bank_reference=line.bank_reference,
-                    return_reason=line.return_reason,
-                    status=TransactionStatus.QUEUED,
-                )
+            fresh = [line for key, line in prints.items() if key not in seen]
+            prepared = await batches.prepare(session, actor=actor, report=statement, lines=fresh)
+            report.transactions_known += len(parsed.lines) - len(fresh) + prepared.known
+            for line in prepared.lines:
+                row = _transaction(statement, parsed, line)
                 session.add(row)
+                if line.covered:
+                    report.covered += 1
+                    continue
                 new.append(row)
+                if line.hold:
+                    held.append((row, line.hold))
         await session.flush()
-        report.transactions = len(new)
-        for result in await apply_matching(session, actor=actor, settings=settings, transactions=new):
+        report.transactions = len(new) + report.covered
+        holds = {row.id: reason for row, reason in held}
+        for result in await apply_matching(session, actor=actor, settings=settings, transactions=new, holds=holds):
             if result.outcome in (Outcome.MATCHED, Outcome.SPLIT, Outcome.PARTIAL):
                 report.matched += 1
             elif result.outcome is Outcome.RETURNED:
@@ -213,9 +237,15 @@ async def import_statement(session: AsyncSession, *, actor: Actor, settings: Set
 
 
 async def apply_matching(
-    session: AsyncSession, *, actor: Actor, settings: Settings, transactions: Sequence[BankTransaction]
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    settings: Settings,
+    transactions: Sequence[BankTransaction],
+    holds: Mapping[int, str] | None = None,
 ) -> list[Match]:
-    """Match ``transactions`` against the open invoices and book each outcome."""
+    """Match ``transactions`` against the open invoices and book each outcome; ``holds`` (by transaction id)
+    are the reasons the import found for a transaction to wait for an operator."""
     refs = {t.end_to_end_id for t in transactions if t.end_to_end_id}
     collections = await repository.collections_by_e2e(session, refs)
     payouts = await repository.payouts_by_e2e(session, refs)
@@ -228,6 +258,7 @@ async def apply_matching(
             remittance=t.remittance,
             end_to_end_id=t.end_to_end_id,
             return_reason=t.return_reason,
+            hold=(holds or {}).get(t.id),
         )
         for t in transactions
     ]
@@ -247,7 +278,7 @@ async def apply_matching(
         transaction = by_id[result.line_id]
         transaction.status = _STATUS[result.outcome]
         transaction.member_id = result.member_id or result.suggested_member_id
-        transaction.note = result.reason or None
+        transaction.note = result.reason or transaction.note
         reference = transaction.end_to_end_id or ""
         if result.outcome in (Outcome.MATCHED, Outcome.SPLIT, Outcome.PARTIAL):
             assert result.member_id is not None

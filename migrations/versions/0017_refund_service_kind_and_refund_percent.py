@@ -16,11 +16,12 @@ Revision ID: 0017
 Revises: 0016
 """
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
+from migrations.ddl import in_list, keeping_sqlite_triggers
 
 revision: str = "0017"
 down_revision: str | None = "0016"
@@ -31,37 +32,15 @@ OLD_KINDS = ("internet", "telephony", "setup", "usage", "compensation")
 NEW_KINDS = (*OLD_KINDS, "refund")
 
 
-def _in_list(column: str, values: Sequence[str]) -> str:
-    return f"{column} IN ({', '.join(repr(value) for value in values)})"
-
-
-@contextmanager
-def _keeping_sqlite_triggers(table: str) -> Iterator[None]:
-    """Drop ``table``'s triggers before a batch rebuild and create them again after it (SQLite only)."""
-    bind = op.get_bind()
-    if bind.dialect.name != "sqlite":
-        yield
-        return
-    triggers = bind.execute(
-        sa.text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = :t ORDER BY name"),
-        {"t": table},
-    ).all()
-    for name, _ in triggers:
-        op.execute(f'DROP TRIGGER "{name}"')
-    yield
-    for _, sql in triggers:
-        op.execute(sql)
-
-
 def _set_kinds(kinds: Sequence[str]) -> None:
-    with _keeping_sqlite_triggers("invoice_lines"), op.batch_alter_table("invoice_lines") as batch:
+    with keeping_sqlite_triggers("invoice_lines"), op.batch_alter_table("invoice_lines") as batch:
         batch.drop_constraint(op.f("ck_invoice_lines_service_kind"), type_="check")
-        batch.create_check_constraint(op.f("ck_invoice_lines_service_kind"), _in_list("service_kind", kinds))
+        batch.create_check_constraint(op.f("ck_invoice_lines_service_kind"), in_list("service_kind", kinds))
 
 
 def upgrade() -> None:
     _set_kinds(NEW_KINDS)
-    with _keeping_sqlite_triggers("dividend_decisions"), op.batch_alter_table("dividend_decisions") as batch:
+    with keeping_sqlite_triggers("dividend_decisions"), op.batch_alter_table("dividend_decisions") as batch:
         batch.add_column(sa.Column("refund_percent", sa.Numeric(precision=7, scale=4), nullable=True))
         batch.create_check_constraint(
             op.f("ck_dividend_decisions_refund_range"), "refund_percent > 0 AND refund_percent <= 100"
@@ -72,7 +51,7 @@ def downgrade() -> None:
     refunds = op.get_bind().execute(sa.text("SELECT count(*) FROM invoice_lines WHERE service_kind = 'refund'"))
     if refunds.scalar_one():
         raise RuntimeError("invoice_lines holds patronage refund lines (service_kind 'refund'); issued lines are final")
-    with _keeping_sqlite_triggers("dividend_decisions"), op.batch_alter_table("dividend_decisions") as batch:
+    with keeping_sqlite_triggers("dividend_decisions"), op.batch_alter_table("dividend_decisions") as batch:
         batch.drop_constraint(op.f("ck_dividend_decisions_refund_range"), type_="check")
         batch.drop_column("refund_percent")
     _set_kinds(OLD_KINDS)

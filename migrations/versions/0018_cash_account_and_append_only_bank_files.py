@@ -28,6 +28,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
+from migrations.ddl import in_list
+
 revision: str = "0018"
 down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
@@ -59,16 +61,12 @@ CASH_CODE, CASH_NAME = "1000", "Kasse"
 SYSTEM_KEY_COLUMNS = (("ledger_accounts", "system_key"), ("sepa_payout_items", "liability"))
 
 
-def _in_list(column: str, values: Sequence[str]) -> str:
-    return f"{column} IN ({', '.join(repr(value) for value in values)})"
-
-
 def _set_system_keys(keys: Sequence[str]) -> None:
     for table, column in SYSTEM_KEY_COLUMNS:
         name = op.f(f"ck_{table}_ledger_system_account")
         with op.batch_alter_table(table) as batch:
             batch.drop_constraint(name, type_="check")
-            batch.create_check_constraint(name, _in_list(column, keys))
+            batch.create_check_constraint(name, in_list(column, keys))
 
 
 def _add_cash_account() -> None:

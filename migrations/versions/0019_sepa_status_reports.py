@@ -20,6 +20,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from migrations.ddl import in_list
+
 revision: str = "0019"
 down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
@@ -32,16 +34,12 @@ LIVE_INDEX = "uq_sepa_payout_items_live_end_to_end_id"
 NOT_REJECTED = sa.text("status <> 'rejected'")
 
 
-def _in_list(column: str, values: Sequence[str]) -> str:
-    return f"{column} IN ({', '.join(repr(value) for value in values)})"
-
-
 def _set_statuses(table: str, statuses: Sequence[str], *, unique_e2e: bool | None = None) -> None:
     """The status CHECK of ``table`` over ``statuses``; with ``unique_e2e`` the plain unique end-to-end id
     added (True) or dropped (False) in the same rebuild."""
     with op.batch_alter_table(table) as batch:
         batch.drop_constraint(op.f(f"ck_{table}_sepa_item_status"), type_="check")
-        batch.create_check_constraint(op.f(f"ck_{table}_sepa_item_status"), _in_list("status", statuses))
+        batch.create_check_constraint(op.f(f"ck_{table}_sepa_item_status"), in_list("status", statuses))
         if unique_e2e is False:
             batch.drop_constraint(op.f(f"uq_{table}_end_to_end_id"), type_="unique")
         elif unique_e2e:

@@ -1,9 +1,10 @@
-"""Builders for payments tests: issued invoices, mandates, and camt.053 statements and pain.002 status
-reports written the way a German bank writes them."""
+"""Builders for payments tests: issued invoices, mandates, and camt.053 statements, camt.054 notifications and
+pain.002 status reports written the way a German bank writes them."""
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -127,7 +128,7 @@ def payout_instruction(
 
 @dataclass(frozen=True)
 class Booking:
-    """One entry of a camt.053 statement."""
+    """One entry of a camt.053 statement, or one transaction of a batch entry."""
 
     amount: str
     credit: bool = True
@@ -144,9 +145,37 @@ class Booking:
     status: str = "BOOK"
 
 
-def _details(b: Booking, own_iban: str) -> str:
+@dataclass(frozen=True)
+class Batch:
+    """A batch entry (Sammlerbuchung): one booking of a whole direct debit file (GVC 192; a credit transfer file
+    with ``credit=False``, GVC 191). With ``details`` it carries its ``bookings`` as transaction details;
+    without, only the total (``amount``, else the bookings' sum) and what ``Btch`` says: our file's
+    ``message_id``, our batch's ``batch_id``, ``count`` (NbOfTxs, else the bookings', if any) and the total."""
+
+    bookings: tuple[Booking, ...] = ()
+    details: bool = True
+    amount: str | None = None
+    message_id: str | None = None
+    batch_id: str | None = None
+    count: int | None = None
+    credit: bool = True
+    booked_on: date = date(2026, 11, 3)
+    bank_reference: str | None = None
+    # The bank transaction code: the ISO domain (PMNT/IDDT/ESDD for collections) as well, or only the GVC
+    # (default 192 for collections, 191 for credit transfers).
+    iso_code: bool = True
+    gvc: str | None = None
+
+
+def _amount(cents: int) -> str:
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+def _details(b: Booking, own_iban: str, v08: bool) -> str:
     member_party = f"<Nm>{escape(b.name)}</Nm>"
     own_party = "<Nm>openTelecom eG</Nm>"
+    if v08:
+        member_party, own_party = f"<Pty>{member_party}</Pty>", f"<Pty>{own_party}</Pty>"
     # The original parties: the member pays us (transfer, direct debit and its return) or we pay them.
     if b.credit or b.return_reason:
         debtor, debtor_iban, creditor, creditor_iban = member_party, b.iban, own_party, own_iban
@@ -161,12 +190,85 @@ def _details(b: Booking, own_iban: str) -> str:
         else ""
     )
     ustrd = f"<RmtInf><Ustrd>{escape(b.remittance)}</Ustrd></RmtInf>" if b.remittance else ""
+    amount = f'<Amt Ccy="EUR">{b.amount}</Amt>'
     return (
         f"<TxDtls><Refs>{refs}</Refs>"
-        f'<AmtDtls><TxAmt><Amt Ccy="EUR">{b.amount}</Amt></TxAmt></AmtDtls>'
-        f"<RltdPties><Dbtr>{debtor}</Dbtr><DbtrAcct><Id><IBAN>{debtor_iban}</IBAN></Id></DbtrAcct>"
+        + (amount if v08 else f"<AmtDtls><TxAmt>{amount}</TxAmt></AmtDtls>")
+        + f"<RltdPties><Dbtr>{debtor}</Dbtr><DbtrAcct><Id><IBAN>{debtor_iban}</IBAN></Id></DbtrAcct>"
         f"<Cdtr>{creditor}</Cdtr><CdtrAcct><Id><IBAN>{creditor_iban}</IBAN></Id></CdtrAcct></RltdPties>"
         f"{ustrd}{ret}</TxDtls>"
+    )
+
+
+def _entry(
+    *,
+    amount: str,
+    credit: bool,
+    booked_on: date,
+    status: str,
+    reference: str | None,
+    code: str,
+    details: str,
+    info: str = "",
+    v08: bool,
+) -> str:
+    return (
+        f'<Ntry><Amt Ccy="EUR">{amount}</Amt><CdtDbtInd>{"CRDT" if credit else "DBIT"}</CdtDbtInd>'
+        + (f"<Sts><Cd>{status}</Cd></Sts>" if v08 else f"<Sts>{status}</Sts>")
+        + f"<BookgDt><Dt>{booked_on.isoformat()}</Dt></BookgDt><ValDt><Dt>{booked_on.isoformat()}</Dt></ValDt>"
+        + (f"<AcctSvcrRef>{escape(reference)}</AcctSvcrRef>" if reference else "")
+        + f"<BkTxCd>{code}</BkTxCd>{details}"
+        + (f"<AddtlNtryInf>{info}</AddtlNtryInf>" if info else "")
+        + "</Ntry>"
+    )
+
+
+def _booking_entry(b: Booking, own_iban: str, v08: bool) -> str:
+    return _entry(
+        amount=b.amount,
+        credit=b.credit,
+        booked_on=b.booked_on,
+        status=b.status,
+        reference=b.bank_reference,
+        code=f"<Prtry><Cd>NTRF+{b.gvc}+0000</Cd><Issr>DK</Issr></Prtry>",
+        details=f"<NtryDtls>{_details(b, own_iban, v08)}</NtryDtls>",
+        v08=v08,
+    )
+
+
+def _batch_entry(batch: Batch, own_iban: str, v08: bool) -> str:
+    cents = sum(int(b.amount.replace(".", "")) for b in batch.bookings)
+    total = batch.amount or _amount(cents)
+    side = "CRDT" if batch.credit else "DBIT"
+    count = batch.count if batch.count is not None else (len(batch.bookings) or None)
+    btch = (
+        (f"<MsgId>{escape(batch.message_id)}</MsgId>" if batch.message_id else "")
+        + (f"<PmtInfId>{escape(batch.batch_id)}</PmtInfId>" if batch.batch_id else "")
+        + (f"<NbOfTxs>{count}</NbOfTxs>" if count is not None else "")
+        + f'<TtlAmt Ccy="EUR">{total}</TtlAmt><CdtDbtInd>{side}</CdtDbtInd>'
+    )
+    transactions = "".join(_details(b, own_iban, v08) for b in batch.bookings) if batch.details else ""
+    iso = "<Domn><Cd>PMNT</Cd><Fmly><Cd>{}</Cd><SubFmlyCd>{}</SubFmlyCd></Fmly></Domn>".format(
+        *(("IDDT", "ESDD") if batch.credit else ("ICDT", "ESCT"))
+    )
+    gvc = f"NDDT+{batch.gvc or '192'}+00931" if batch.credit else f"NMSC+{batch.gvc or '191'}+00931"
+    return _entry(
+        amount=total,
+        credit=batch.credit,
+        booked_on=batch.booked_on,
+        status="BOOK",
+        reference=batch.bank_reference,
+        code=(iso if batch.iso_code else "") + f"<Prtry><Cd>{gvc}</Cd><Issr>DK</Issr></Prtry>",
+        details=f"<NtryDtls><Btch>{btch}</Btch>{transactions}</NtryDtls>",
+        info="SAMMEL-LS-GUTSCHRIFT" if batch.credit else "SAMMEL-UEBERWEISUNG",
+        v08=v08,
+    )
+
+
+def _account(own_iban: str) -> str:
+    return (
+        f"<Acct><Id><IBAN>{own_iban}</IBAN></Id><Ccy>EUR</Ccy><Svcr><FinInstnId><BIC>MARKDEF1100</BIC>"
+        "</FinInstnId></Svcr></Acct>"
     )
 
 
@@ -174,32 +276,15 @@ def camt053(
     *bookings: Booking,
     own_iban: str = "DE91100000000123456789",
     statement_id: str = "2026-11-03-00001",
-    batches: list[list[Booking]] | None = None,
+    batches: Sequence[list[Booking] | Batch] = (),
 ) -> bytes:
-    """A camt.053.001.02 statement of ``bookings`` (one entry each) and ``batches`` (one entry of several
-    transaction details each, as a bank books a direct debit file)."""
-    entries = []
-    for b in bookings:
-        reference = f"<AcctSvcrRef>{b.bank_reference}</AcctSvcrRef>" if b.bank_reference else ""
-        entries.append(
-            f'<Ntry><Amt Ccy="EUR">{b.amount}</Amt><CdtDbtInd>{"CRDT" if b.credit else "DBIT"}</CdtDbtInd>'
-            f"<Sts>{b.status}</Sts><BookgDt><Dt>{b.booked_on.isoformat()}</Dt></BookgDt>"
-            f"<ValDt><Dt>{b.booked_on.isoformat()}</Dt></ValDt>{reference}"
-            f"<BkTxCd><Prtry><Cd>NTRF+{b.gvc}+0000</Cd><Issr>DK</Issr></Prtry></BkTxCd>"
-            f"<NtryDtls>{_details(b, own_iban)}</NtryDtls></Ntry>"
-        )
-    for batch in batches or []:
-        total = sum(int(b.amount.replace(".", "")) for b in batch)
-        first = batch[0]
-        entries.append(
-            f'<Ntry><Amt Ccy="EUR">{total // 100}.{total % 100:02d}</Amt><CdtDbtInd>CRDT</CdtDbtInd>'
-            f"<Sts>BOOK</Sts><BookgDt><Dt>{first.booked_on.isoformat()}</Dt></BookgDt>"
-            f"<ValDt><Dt>{first.booked_on.isoformat()}</Dt></ValDt>"
-            f"<BkTxCd><Prtry><Cd>NTRF+192+0000</Cd><Issr>DK</Issr></Prtry></BkTxCd>"
-            f"<NtryDtls><Btch><NbOfTxs>{len(batch)}</NbOfTxs></Btch>"
-            + "".join(_details(b, own_iban) for b in batch)
-            + "</NtryDtls><AddtlNtryInf>SAMMEL-LS-GUTSCHRIFT</AddtlNtryInf></Ntry>"
-        )
+    """A camt.053.001.02 statement of ``bookings`` (one entry each) and ``batches`` (one entry each, as a bank
+    books a direct debit file: a list of bookings is a batch with its details and only ``NbOfTxs``)."""
+    entries = [_booking_entry(b, own_iban, False) for b in bookings]
+    for batch in batches:
+        if isinstance(batch, list):
+            batch = Batch(bookings=tuple(batch), booked_on=batch[0].booked_on, iso_code=False)
+        entries.append(_batch_entry(batch, own_iban, False))
     xml = (
         '<?xml version="1.0" encoding="UTF-8"?>'
         '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02" '
@@ -207,12 +292,35 @@ def camt053(
         "<BkToCstmrStmt><GrpHdr><MsgId>camt53-20261103-1</MsgId><CreDtTm>2026-11-03T22:10:00+01:00</CreDtTm>"
         "</GrpHdr>"
         f"<Stmt><Id>{statement_id}</Id><ElctrncSeqNb>214</ElctrncSeqNb><CreDtTm>2026-11-03T22:10:00+01:00</CreDtTm>"
-        f"<Acct><Id><IBAN>{own_iban}</IBAN></Id><Ccy>EUR</Ccy><Svcr><FinInstnId><BIC>MARKDEF1100</BIC>"
-        "</FinInstnId></Svcr></Acct>"
-        '<Bal><Tp><CdOrPrtry><Cd>PRCD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">10000.00</Amt>'
+        + _account(own_iban)
+        + '<Bal><Tp><CdOrPrtry><Cd>PRCD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">10000.00</Amt>'
         "<CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>2026-11-02</Dt></Dt></Bal>"
         + "".join(entries)
         + "</Stmt></BkToCstmrStmt></Document>"
+    )
+    return xml.encode()
+
+
+def camt054(
+    *batches: Batch,
+    own_iban: str = "DE91100000000123456789",
+    notification_id: str = "054-2026-11-03-00001",
+    version: str = "001.02",
+) -> bytes:
+    """A camt.054 debit/credit notification (``version`` 001.02 or 001.08) as a German bank sends it to resolve
+    batch bookings (Sammlerauflösung): one notification with one entry per batch, each with its ``Btch`` and its
+    transactions."""
+    v08 = version == "001.08"
+    xml = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.054.{version}" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+        "<BkToCstmrDbtCdtNtfctn><GrpHdr><MsgId>camt54-20261103-1</MsgId>"
+        "<CreDtTm>2026-11-03T06:30:00+01:00</CreDtTm><MsgPgntn><PgNb>1</PgNb><LastPgInd>true</LastPgInd></MsgPgntn>"
+        f"</GrpHdr><Ntfctn><Id>{notification_id}</Id><CreDtTm>2026-11-03T06:30:00+01:00</CreDtTm>"
+        + _account(own_iban)
+        + "".join(_batch_entry(batch, own_iban, v08) for batch in batches)
+        + "</Ntfctn></BkToCstmrDbtCdtNtfctn></Document>"
     )
     return xml.encode()
 

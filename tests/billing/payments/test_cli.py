@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from billing.payments.pain002 import batches_of
 from tests.billing.ledger import test_cli as ledger_cli
-from tests.billing.payments.builders import Booking, TxStatus, camt053, pain002
+from tests.billing.payments.builders import Batch, Booking, TxStatus, camt053, camt054, pain002
 
 # The same demo coop on SQLite and the same way of running the command as the ledger's CLI tests.
 demo_env = ledger_cli.demo_env
@@ -101,19 +102,26 @@ def test_collecting_needs_a_date_or_a_bill_run_and_a_run_without_invoices_makes_
     assert json.loads(empty_run.stdout) == []
 
 
-def test_a_status_report_rejecting_a_debit_is_imported_once_from_the_command_line(
-    demo_env: dict[str, str], tmp_path: Path
-) -> None:
+def collect_from_ben(demo_env: dict[str, str], tmp_path: Path, end_to_end_id: str) -> tuple[Path, Path]:
+    """15 EUR collected from Ben (the demo's member with a mandate) on 16 November 2026 from the command line: the
+    items file given and the pain.008 file written."""
     members = json.loads(opentelecom(demo_env, "member", "list", "--json").stdout)
-    ben = next(m for m in members if m["email"] == "ben@example.org")  # the demo's member with a mandate
+    ben = next(m for m in members if m["email"] == "ben@example.org")
     items = tmp_path / "items.json"
-    collection = {"member_id": ben["id"], "amount_cents": 1500, "end_to_end_id": "CLI-900001", "remittance": "Test"}
+    collection = {"member_id": ben["id"], "amount_cents": 1500, "end_to_end_id": end_to_end_id, "remittance": "Test"}
     items.write_text(json.dumps([collection]))
     made = opentelecom(
         demo_env, "payments", "collect", "--date", "2026-11-16", "--items", str(items), "--output", str(tmp_path)
     )
     assert made.returncode == 0, made.stderr
     [written] = list(tmp_path.glob("pain.008.001.08-*.xml"))
+    return items, written
+
+
+def test_a_status_report_rejecting_a_debit_is_imported_once_from_the_command_line(
+    demo_env: dict[str, str], tmp_path: Path
+) -> None:
+    items, written = collect_from_ben(demo_env, tmp_path, "CLI-900001")
     report = tmp_path / "pain002.xml"
     report.write_bytes(pain002(TxStatus("CLI-900001", "RJCT", "AM04"), of=written.read_bytes()))
 
@@ -147,3 +155,29 @@ def test_a_members_credit_is_read_and_set_off_from_the_command_line(demo_env: di
     assert applied.returncode == 0, applied.stderr
     assert json.loads(applied.stdout)["credit_cents"] == 0 or json.loads(applied.stdout)["applications"]
     assert missing.returncode != 0
+
+
+def test_a_notification_and_then_the_statement_of_one_batch_book_it_once_from_the_command_line(
+    demo_env: dict[str, str], tmp_path: Path
+) -> None:
+    _, written = collect_from_ben(demo_env, tmp_path, "CLI-900002")
+    [batch_id] = batches_of(written.read_bytes())
+    batch = Batch((Booking("15.00", end_to_end_id="CLI-900002"),), batch_id=batch_id, bank_reference="CLI-SAMMLER")
+    (tmp_path / "054.xml").write_bytes(camt054(batch, version="001.08"))
+    summary = Batch(batch.bookings, details=False, batch_id=batch_id)
+    (tmp_path / "053.xml").write_bytes(camt053(batches=[summary], statement_id="2026-11-16-00001"))
+
+    before = json.loads(opentelecom(demo_env, "ledger", "trial-balance", "--json").stdout)
+    unmatched_before = {a["code"]: a["balance_cents"] for a in before["accounts"]}["1360"]
+
+    notified = opentelecom(demo_env, "payments", "import-camt", str(tmp_path / "054.xml"), "--json")
+    stated = opentelecom(demo_env, "payments", "import-camt", str(tmp_path / "053.xml"), "--json")
+    trial = json.loads(opentelecom(demo_env, "ledger", "trial-balance", "--json").stdout)
+
+    assert notified.returncode == 0, notified.stderr
+    assert (json.loads(notified.stdout)["statements"], json.loads(notified.stdout)["transactions"]) == (1, 1)
+    assert stated.returncode == 0, stated.stderr
+    assert (json.loads(stated.stdout)["covered"], json.loads(stated.stdout)["queued"]) == (1, 0)
+    # Nothing named an invoice: the money waits on unmatched payments, once (the module's demo coop is shared).
+    assert {a["code"]: a["balance_cents"] for a in trial["accounts"]}["1360"] - unmatched_before == -1500
+    assert trial["balance_cents"] == 0

@@ -10,7 +10,7 @@ import pytest
 
 from app.kit.errors import Invalid
 from billing.payments import camt, iso20022, pain002
-from tests.billing.payments.builders import camt053
+from tests.billing.payments.builders import camt053, camt054
 
 
 @pytest.mark.parametrize(("parse", "code"), [(camt.parse, "camt_invalid"), (pain002.parse, "pain002_invalid")])
@@ -33,6 +33,7 @@ def test_entity_bombs_and_external_entities_in_an_upload_are_refused(
 
 def test_the_message_of_a_document_is_read_from_its_start() -> None:
     assert iso20022.message_name(camt053()) == "BkToCstmrStmt"
+    assert iso20022.message_name(camt054()) == camt.NOTIFICATION == "BkToCstmrDbtCdtNtfctn"
     assert iso20022.message_name(b'<p:Document xmlns:p="urn:x"><p:CstmrPmtStsRpt><p:GrpHdr>') == "CstmrPmtStsRpt"
     assert iso20022.message_name(b"<html><body/></html>") is None
     assert iso20022.message_name(b"not xml") is None

@@ -123,3 +123,11 @@ def test_named_numbers_reads_tokens_with_separators_dropped() -> None:
         "NR",
         "7",
     ]
+
+
+def test_a_line_the_import_holds_waits_with_its_reason_and_leaves_the_invoices_open() -> None:
+    held = BankLine(id=1, credit=True, amount_cents=4990, booking_date=DAY, remittance="2026-000123", hold="why")
+
+    results = match([held, line(2, 4990, text="2026-000123")], [A])
+
+    assert [(r.outcome, r.reason) for r in results] == [(Outcome.QUEUE, "why"), (Outcome.MATCHED, "")]

@@ -12,7 +12,17 @@ from app.kit.actor import Role
 from app.settings import Settings
 from billing.payments import repository, sepa, service
 from billing.payments.models import ItemStatus
-from tests.billing.payments.builders import Booking, TxStatus, camt053, make_mandate, pain002
+from billing.payments.pain002 import batches_of
+from tests.billing.payments.builders import (
+    Batch,
+    Booking,
+    TxStatus,
+    camt053,
+    camt054,
+    make_invoice,
+    make_mandate,
+    pain002,
+)
 from tests.billing.payments.test_sepa import request
 from tests.builders import BOARD, make_member, make_user
 from tests.web.test_pages import csrf_of, web_login
@@ -109,6 +119,41 @@ async def test_an_operator_uploads_the_bank_s_status_report_in_the_statement_for
     assert "Statusberichte der Bank" in page.text
     [item] = await repository.collection_items(db_session, file_id)
     assert item.status is ItemStatus.REJECTED
+
+
+async def test_an_operator_uploads_the_notification_of_a_batch_and_then_the_statement_that_books_it(
+    client: httpx.AsyncClient, db_session: AsyncSession, settings: Settings
+) -> None:
+    member = await make_member(db_session, settings)
+    await make_invoice(db_session, member=member, number="2026-000123", gross_cents=4990)
+    await make_mandate(db_session, settings, member=member)
+    [made] = await sepa.collect(
+        db_session, actor=BOARD, settings=settings, requests=[request(member.id, "2026-000123")]
+    )
+    [batch_id] = batches_of(made.content)
+    batch = Batch((Booking("49.90", end_to_end_id="2026-000123"),), batch_id=batch_id, bank_reference="SAMMLER-9")
+    user = await make_user(db_session, role=Role.OPERATOR)
+    await web_login(client, user.email)
+    page = await client.get("/console/payments")
+    token = await csrf_of(client, "/console/payments")
+
+    notified = await client.post(
+        "/console/payments/statements", data={"csrf": token}, files={"file": ("054.xml", camt054(batch), "text/xml")}
+    )
+    summary = camt053(batches=[Batch(batch.bookings, details=False, batch_id=batch_id, bank_reference="SAMMLER-9")])
+    stated = await client.post(
+        "/console/payments/statements", data={"csrf": token}, files={"file": ("053.xml", summary, "text/xml")}
+    )
+
+    assert "camt.053-, camt.054- oder pain.002-Datei" in page.text
+    assert notified.status_code == 303, notified.text
+    assert "Sammlerauflösung eingelesen: 1 neue Umsätze (0 bekannt), 1 zugeordnet" in unquote(
+        notified.headers["location"]
+    )
+    assert stated.status_code == 303, stated.text
+    assert "1 schon über die Sammlerauflösung der Bank gebucht" in unquote(stated.headers["location"])
+    [item] = await repository.collection_items(db_session, made.id)
+    assert item.status is ItemStatus.COLLECTED
 
 
 async def test_a_member_may_not_upload_what_the_bank_sends(

@@ -1,9 +1,11 @@
-"""The payments API: a member's mandate (masked) and payments, only their own; staff import statements and
-the bank's status reports, work the queue and make collection files."""
+"""The payments API: a member's mandate (masked) and payments, only their own; staff import statements,
+notifications and the bank's status reports, work the queue and make collection files."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+from datetime import date
 
 import httpx
 import pytest
@@ -11,7 +13,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.actor import Role
 from app.settings import Settings
-from tests.billing.payments.builders import MEMBER_IBAN, Booking, TxStatus, camt053, make_invoice, pain002
+from billing.payments.pain002 import batches_of
+from tests.billing.payments.builders import (
+    MEMBER_IBAN,
+    Batch,
+    Booking,
+    TxStatus,
+    camt053,
+    camt054,
+    make_invoice,
+    pain002,
+)
 from tests.builders import make_member, make_user, token_for
 
 
@@ -144,3 +156,34 @@ async def test_staff_import_the_bank_s_status_report_and_a_member_may_not(
     ]
     assert (unknown.status_code, unknown.json()["code"]) == (404, "pain002_unknown_file")
     assert (empty.status_code, empty.json()["code"]) == (422, "pain002_invalid")
+
+
+async def test_staff_import_a_notification_of_a_batch_and_the_statement_then_books_nothing_again(
+    client: httpx.AsyncClient, db_session: AsyncSession, settings: Settings, staff: dict[str, str]
+) -> None:
+    member = await make_member(db_session, settings)
+    await make_invoice(db_session, member=member, number="2026-000123", gross_cents=4990)
+    [made] = (await collect_by_api(client, staff, member.id)).json()
+    content = (await client.get(f"/api/v1/payments/files/{made['id']}/xml", headers=staff)).content
+    [batch_id] = batches_of(content)
+    batch = Batch((Booking("49.90", end_to_end_id="2026-000123"),), batch_id=batch_id, booked_on=date(2026, 11, 16))
+    xml = staff | {"content-type": "application/xml"}
+
+    notified = await client.post("/api/v1/payments/statements", headers=xml, content=camt054(batch))
+    stated = await client.post(
+        "/api/v1/payments/statements",
+        headers=xml,
+        content=camt053(batches=[dataclasses.replace(batch, details=False)]),
+    )
+
+    assert notified.status_code == 200, notified.text
+    assert {k: notified.json()[k] for k in ("statements", "transactions", "matched", "covered")} == {
+        "statements": 1,
+        "transactions": 1,
+        "matched": 1,
+        "covered": 0,
+    }
+    assert stated.status_code == 200, stated.text
+    assert (stated.json()["transactions"], stated.json()["covered"], stated.json()["queued"]) == (1, 1, 0)
+    payments = await client.get(f"/api/v1/members/{member.id}/payments", headers=staff)
+    assert [p["amount_cents"] for p in payments.json()] == [4990]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 from datetime import date
 from pathlib import Path
 
@@ -19,8 +20,9 @@ from app.settings import Settings
 from billing.ledger import service as ledger
 from billing.ledger.models import SourceKind
 from billing.ledger.repository import EntryFilter
-from billing.payments import sepa
+from billing.payments import repository, sepa
 from billing.payments.models import ItemStatus, SequenceType
+from billing.payments.pain002 import batches_of
 from billing.payments.schemas import CollectionRequest
 from tests.billing.payments.builders import MEMBER_IBAN, OTHER_IBAN, make_mandate, payout_instruction
 from tests.builders import BOARD, make_member
@@ -174,3 +176,24 @@ async def test_a_payout_file_books_each_payout_off_its_liability(db_session: Asy
     with pytest.raises(DomainError) as again:
         await sepa.pay_out(db_session, actor=BOARD, settings=settings, instructions=[instruction])
     assert again.value.code == "payout_duplicate"
+
+
+@pytest.mark.postgres
+async def test_each_collection_item_keeps_the_batch_its_file_holds_it_in(
+    db_session: AsyncSession, settings: Settings
+) -> None:
+    members = [await make_member(db_session, settings) for _ in range(2)]
+    for member in members:
+        await make_mandate(db_session, settings, member=member)
+    [made] = await sepa.collect(
+        db_session,
+        actor=BOARD,
+        settings=settings,
+        requests=[request(members[0].id, "2026-000123"), request(members[1].id, "2026-000124", cents=1999)],
+    )
+
+    [(batch_id, end_to_end_ids)] = batches_of(made.content).items()
+    items = await repository.collection_items(db_session, made.id)
+
+    assert re.fullmatch(r"[A-Za-z0-9]{1,22}-[0-9a-f]{12}", batch_id)
+    assert [(i.end_to_end_id, i.batch_id) for i in items] == [(e2e, batch_id) for e2e in end_to_end_ids]
