@@ -183,6 +183,8 @@ class PayOutReport(BaseModel):
     paid_before: int
     waiting: list[WaitingPayout]
     waiting_cents: int = 0
+    # Of ``paid_cents``: leaving members' credit paid back with their capital.
+    credit_paid_cents: int = 0
 
 
 class CapitalPayoutSchedule(BaseModel):

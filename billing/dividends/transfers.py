@@ -3,6 +3,9 @@
 pain.001 file through ``billing.payments.sepa.pay_out``, which books each: dividends payable (or capital
 payable) to bank, for the member.
 
+A leaving member whose capital the file pays out gets their credit (``billing.payments.credit``) back in the
+same file, to the same account: after leaving there is no invoice to set it off on.
+
 The account paid to is the IBAN of the member's mandate (the account they gave the coop; a lapsed mandate's
 account is still theirs to be paid to, a revoked one is not). A member without one waits, listed in the
 report, until they give one. Paid once: every transfer's end-to-end id names its source (``DIV-<allocation>``,
@@ -22,10 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.actor import Actor, Role
 from app.kit.events import subscribe
+from app.members import service as members
 from app.settings import Settings
 from billing.dividends import payouts, repository, service
 from billing.dividends.schemas import PayoutInstruction, PayOutReport, WaitingPayout
-from billing.payments import mandates, sepa
+from billing.payments import credit, mandates, sepa
 from billing.payments import repository as payments_repository
 from billing.payments.schemas import PayoutInstruction as Transfer
 from billing.payments.schemas import SepaFileOut
@@ -72,6 +76,8 @@ async def pay_out(
                 liability=LIABILITIES[instruction.kind],  # type: ignore[arg-type]
             )
         )
+    credit_back = await _credit_of_leavers(session, due=due, transfers=transfers, execution_date=execution_date)
+    transfers += credit_back
     file_id = None
     if transfers:
         sepa_file = await sepa.pay_out(session, actor=actor, settings=settings, instructions=transfers)
@@ -86,7 +92,38 @@ async def pay_out(
         paid_before=len(paid_before),
         waiting=waiting,
         waiting_cents=sum(w.amount_cents for w in waiting),
+        credit_paid_cents=sum(t.amount_cents for t in credit_back),
     )
+
+
+async def _credit_of_leavers(
+    session: AsyncSession, *, due: Sequence[PayoutInstruction], transfers: Sequence[Transfer], execution_date: date
+) -> list[Transfer]:
+    """A leaving member whose capital this file pays out is paid their credit back with it (they get no
+    invoice any more to set it off on), to the same account: one more transfer each (``GH-…``)."""
+    paid = {t.reference: t for t in transfers}
+    leaving = {
+        paid[end_to_end_id(i)].member_id: paid[end_to_end_id(i)]
+        for i in due
+        if i.kind == "capital_payout" and end_to_end_id(i) in paid
+    }
+    if not leaving:
+        return []
+    back = []
+    for member_id, cents in sorted((await credit.balances(session, list(leaving))).items()):
+        to = leaving[member_id]
+        back.append(
+            await credit.payback_instruction(
+                session,
+                member=await members.get_member_for_link(session, member_id=member_id),
+                cents=cents,
+                name=to.name,
+                iban=to.iban,
+                bic=to.bic,
+                execution_date=execution_date,
+            )
+        )
+    return back
 
 
 async def payout_files(session: AsyncSession, *, actor: Actor, decision_id: int) -> list[SepaFileOut]:

@@ -283,6 +283,34 @@ async def draw_for_payout(session: AsyncSession, *, item: PayoutItem) -> None:
     await session.flush()
 
 
+async def payback_instruction(
+    session: AsyncSession,
+    *,
+    member: Member,
+    cents: int,
+    name: str,
+    iban: str,
+    bic: str | None,
+    execution_date: date,
+) -> PayoutInstruction:
+    """The credit transfer paying ``cents`` of the member's credit back: liability receivables, end-to-end id
+    ``GH-<member>-<n>`` (n counts the member's paybacks, rejected ones too, so an id is never reused)."""
+    count = await session.scalar(
+        sa.select(sa.func.count()).where(PayoutItem.end_to_end_id.like(f"{REFUND_PREFIX}-{member.id}-%"))
+    )
+    return PayoutInstruction(
+        member_id=member.id,
+        name=name,
+        iban=iban,
+        bic=bic,
+        amount_cents=cents,
+        reference=f"{REFUND_PREFIX}-{member.id}-{int(count or 0) + 1}",
+        remittance=f"Erstattung Ihres Guthabens, Mitglied {member.number}",
+        execution_date=execution_date,
+        liability="receivables",
+    )
+
+
 async def pay_back(
     session: AsyncSession,
     *,
@@ -312,19 +340,14 @@ async def pay_back(
                 field="iban",
             )
         name, iban, bic = mandate.debtor_name, mandate.iban, mandate.bic
-    count = await session.scalar(
-        sa.select(sa.func.count()).where(PayoutItem.end_to_end_id.like(f"{REFUND_PREFIX}-{member_id}-%"))
-    )
-    instruction = PayoutInstruction(
-        member_id=member_id,
+    instruction = await payback_instruction(
+        session,
+        member=member,
+        cents=cents,
         name=name or f"{member.first_name} {member.last_name}"[:70],
         iban=iban,
         bic=bic,
-        amount_cents=cents,
-        reference=f"{REFUND_PREFIX}-{member_id}-{int(count or 0) + 1}",
-        remittance=f"Erstattung Ihres Guthabens, Mitglied {member.number}",
         execution_date=sepa.next_target_day(on),
-        liability="receivables",
     )
     return await sepa.pay_out(session, actor=actor, settings=settings, instructions=[instruction])
 

@@ -17,14 +17,18 @@ from app.members.models import Member
 from app.settings import Settings
 from billing.dividends import repository, service, transfers
 from billing.dividends.models import CapitalPayoutStatus
+from billing.invoices import service as invoices
+from billing.invoices.schemas import CreditNoteCreate
 from billing.ledger import service as ledger
+from billing.payments import credit, sepa, status_reports
 from billing.payments import repository as payments_repository
-from billing.payments import sepa, status_reports
+from billing.payments import service as service_payments
 from billing.payments.models import PayoutItem, SepaFile
+from billing.payments.schemas import ManualPayment
 from tests.billing.dividends.builders import Year2025, make_decision, make_year_2025
 from tests.billing.dividends.test_payouts import _leaver, _schedule
 from tests.billing.dividends.test_service import PAYABLE, _balance
-from tests.billing.payments.builders import OTHER_IBAN, TxStatus, make_mandate, pain002
+from tests.billing.payments.builders import OTHER_IBAN, TxStatus, make_invoice, make_mandate, pain002
 from tests.builders import BOARD
 
 CAPITAL_PAYABLE, BANK = "1797", "1200"
@@ -145,3 +149,39 @@ async def test_payouts_the_bank_rejects_are_due_again_and_paid_once_in_the_next_
     assert await _balance(db_session, BANK) == bank_before - 31_330
     (payout,) = await repository.capital_payouts(db_session, business_year=2025)
     assert payout.status is CapitalPayoutStatus.HANDED_OVER
+
+
+async def test_a_leaving_members_credit_is_paid_back_with_their_capital_once(
+    db_session: AsyncSession, settings: Settings
+) -> None:
+    due = await _due(db_session, settings)
+    emil = due.emil
+    # Emil's last invoice was paid and then credited: 12.34 EUR of his are with the coop.
+    invoice = await make_invoice(db_session, member=emil, gross_cents=1234, issued_on=date(2025, 12, 1))
+    await service_payments.record_manual(
+        db_session,
+        actor=BOARD,
+        data=ManualPayment(
+            member_id=emil.id, amount_cents=1234, paid_on=date(2025, 12, 10), invoice_numbers=[str(invoice.number)]
+        ),
+    )
+    await invoices.create_credit_note(
+        db_session, actor=BOARD, settings=settings, invoice_id=invoice.id, data=CreditNoteCreate(reason="Storno")
+    )
+    assert await credit.balances(db_session, [emil.id]) == {emil.id: 1234}
+
+    first = await transfers.pay_out(
+        db_session, actor=BOARD, settings=settings, decision_id=due.decision_id, execution_date=date(2026, 7, 1)
+    )
+    again = await transfers.pay_out(
+        db_session, actor=BOARD, settings=settings, decision_id=due.decision_id, execution_date=date(2026, 7, 1)
+    )
+
+    assert first.file_id is not None
+    items = await payments_repository.payout_items(db_session, first.file_id)
+    back = [(i.amount_cents, i.iban, i.end_to_end_id) for i in items if i.liability.value == "receivables"]
+    assert back == [(1234, OTHER_IBAN, f"GH-{emil.id}-1")]
+    assert first.credit_paid_cents == 1234
+    assert first.paid_cents == 446 + 884 + 30_000 + 1234
+    assert await credit.balances(db_session, [emil.id]) == {}
+    assert again.file_id is None  # nothing more: the credit is used up
