@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import sqlalchemy as sa
@@ -194,13 +194,7 @@ def _draw(
                 settled=settled,
             )
         )
-        member_sources[i] = Source(
-            member_id=source.member_id,
-            cents=source.cents - take,
-            dated=source.dated,
-            payment_id=source.payment_id,
-            invoice_id=source.invoice_id,
-        )
+        member_sources[i] = replace(source, cents=source.cents - take)
         left -= take
     return drawn
 
@@ -328,8 +322,8 @@ async def pay_back(
     member = await members.get_member_for_link(session, member_id=member_id)
     has = (await balances(session, [member_id])).get(member_id, 0)
     cents = data.amount_cents or has
-    if cents <= 0 or cents > has:
-        raise Conflict(f"Member {member_id} has {has} cents of credit.", code="credit_insufficient")
+    if cents <= 0:  # more than the member has is refused by the payout itself (``draw_for_payout``)
+        raise Conflict(f"Member {member_id} has no credit to pay back.", code="credit_insufficient")
     name, iban, bic = data.name, data.iban, data.bic
     if iban is None:
         mandate = await mandates.current(session, actor=actor, member_id=member_id)

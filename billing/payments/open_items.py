@@ -137,13 +137,15 @@ async def aging(session: AsyncSession, *, on: date, credit_cents: int) -> Aging:
     """The open amounts of every issued invoice on ``on`` by how long they are past due: not due yet, then
     1-30, 31-60, 61-90 and over 90 days; one query."""
     amounts = open_amounts()
-    bounds = [on - timedelta(days=days) for days in AGING_DAYS]
+    lows = [1, *(days + 1 for days in AGING_DAYS[:-1])]
+    names = [f"{low}-{high}" for low, high in zip(lows, AGING_DAYS, strict=True)] + [f"{AGING_DAYS[-1] + 1}+"]
     bucket = sa.case(
         (amounts.c.due_on >= on, "due"),
-        (amounts.c.due_on >= bounds[0], f"1-{AGING_DAYS[0]}"),
-        (amounts.c.due_on >= bounds[1], f"{AGING_DAYS[0] + 1}-{AGING_DAYS[1]}"),
-        (amounts.c.due_on >= bounds[2], f"{AGING_DAYS[1] + 1}-{AGING_DAYS[2]}"),
-        else_=f"{AGING_DAYS[2] + 1}+",
+        *(
+            (amounts.c.due_on >= on - timedelta(days=days), name)
+            for days, name in zip(AGING_DAYS, names[:-1], strict=True)
+        ),
+        else_=names[-1],
     ).label("bucket")
     query = (
         sa.select(bucket, sa.func.sum(amounts.c.open_cents), sa.func.count())
@@ -151,8 +153,6 @@ async def aging(session: AsyncSession, *, on: date, credit_cents: int) -> Aging:
         .group_by(bucket)
     )
     found = {str(name): (int(cents or 0), int(count)) for name, cents, count in await session.execute(query)}
-    names = [f"1-{AGING_DAYS[0]}", f"{AGING_DAYS[0] + 1}-{AGING_DAYS[1]}", f"{AGING_DAYS[1] + 1}-{AGING_DAYS[2]}"]
-    names.append(f"{AGING_DAYS[2] + 1}+")
     return Aging(
         not_due_cents=found.get("due", (0, 0))[0],
         overdue_cents={name: found.get(name, (0, 0))[0] for name in names},
